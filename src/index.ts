@@ -1,0 +1,7 @@
+/**
+ * neurostagenet: explainable Alzheimer's-stage classification of brain MRI slices on TensorFlow.js.
+ *
+ * This file is the package's one public face: everything a user may import is re-exported here.
+ * @packageDocumentation
+ */
+export * from './data/types.js';
