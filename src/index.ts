@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export * from './data/types.js';
+export * from './errors.js';
