@@ -6,3 +6,4 @@
  */
 export * from './data/types.js';
 export * from './errors.js';
+export * from './metrics/index.js';

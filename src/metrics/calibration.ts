@@ -1,0 +1,167 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { MetricsInputError } from './errors.js';
+import { isTensor, readLabels, readMatrix, type LabelsInput, type MatrixInput } from './inputs.js';
+
+/** Options of {@link fitTemperature}. */
+export interface FitTemperatureOptions {
+  /** Smallest temperature searched (default 0.01). */
+  minTemperature?: number;
+  /** Largest temperature searched (default 100). */
+  maxTemperature?: number;
+  /** Number of classes; needed only when `logits` is a flat typed array. */
+  numClasses?: number;
+  /** Iteration cap of the solver (default 200; it usually needs fewer than 15). */
+  maxIterations?: number;
+}
+
+/** Result of {@link fitTemperature}. */
+export interface TemperatureFit {
+  /** The fitted temperature T > 0; calibrated probabilities are `softmax(logits / T)`. */
+  temperature: number;
+  /** Mean negative log-likelihood of the labels at T = 1. */
+  nllBefore: number;
+  /** Mean negative log-likelihood at the fitted temperature (never above `nllBefore` when 1 is in range). */
+  nllAfter: number;
+  /** Solver iterations used. */
+  iterations: number;
+  /** True when the optimum lies at (or beyond) `minTemperature` or `maxTemperature` and was clamped to it. */
+  atBound: boolean;
+}
+
+// Log-sum-exp of beta * row, the row's beta-softmax mean of z and its variance (all shifted by the max for
+// stability): what the NLL, its derivative and its second derivative in beta need.
+function rowMoments(z: Float64Array, off: number, k: number, beta: number): { lse: number; mean: number; variance: number } {
+  let max = -Infinity;
+  for (let j = 0; j < k; j++) max = Math.max(max, beta * z[off + j]);
+  let sum = 0;
+  let s1 = 0;
+  let s2 = 0;
+  for (let j = 0; j < k; j++) {
+    const e = Math.exp(beta * z[off + j] - max);
+    sum += e;
+    s1 += e * z[off + j];
+    s2 += e * z[off + j] * z[off + j];
+  }
+  const mean = s1 / sum;
+  return { lse: max + Math.log(sum), mean, variance: Math.max(s2 / sum - mean * mean, 0) };
+}
+
+// NLL(beta) = mean_i [lse(beta z_i) - beta z_i,y]; derivative mean_i [E_p z - z_y]; second derivative mean_i Var_p z.
+function nllAndDerivatives(z: Float64Array, y: Int32Array, k: number, beta: number): [number, number, number] {
+  const n = y.length;
+  let f = 0;
+  let g = 0;
+  let h = 0;
+  for (let i = 0; i < n; i++) {
+    const off = i * k;
+    const m = rowMoments(z, off, k, beta);
+    const zy = z[off + y[i]];
+    f += m.lse - beta * zy;
+    g += m.mean - zy;
+    h += m.variance;
+  }
+  return [f / n, g / n, h / n];
+}
+
+function matrixWidth(logits: MatrixInput, numClasses: number | undefined): number {
+  if (isTensor(logits)) return logits.shape[1] ?? 0;
+  if (logits instanceof Float32Array || logits instanceof Float64Array) {
+    if (numClasses === undefined) {
+      throw new MetricsInputError('fitTemperature: options.numClasses is required when logits is a flat typed array');
+    }
+    return numClasses;
+  }
+  return logits.length > 0 ? logits[0].length : 0;
+}
+
+/**
+ * Temperature scaling (Guo et al. 2017): the single T > 0 minimising the mean negative log-likelihood of
+ * `softmax(logits / T)` on held-out data (the validation set, never the test set).
+ *
+ * The NLL is convex in beta = 1 / T, so the solver finds the root of its derivative in beta by Newton's method
+ * safeguarded by bisection on a sign-changing bracket — deterministic, no learning rate, converged to about
+ * 1e-14 relative. The search is limited to `[minTemperature, maxTemperature]`.
+ *
+ * @param logits Pre-softmax outputs `[N, K]` (nested arrays, flat typed array with `options.numClasses`, tensor).
+ * @param labels True classes: indices `[N]` or one-hot `[N, K]`.
+ * @param options Search range, iteration cap.
+ */
+export function fitTemperature(logits: MatrixInput, labels: LabelsInput, options: FitTemperatureOptions = {}): TemperatureFit {
+  const k = matrixWidth(logits, options.numClasses);
+  if (k < 2) throw new MetricsInputError(`fitTemperature: logits need at least 2 columns, got ${k}`);
+  const { data: z, n } = readMatrix(logits, k, 'fitTemperature logits');
+  const y = readLabels(labels, k, 'fitTemperature labels');
+  if (y.length !== n) throw new MetricsInputError(`fitTemperature: ${y.length} labels but ${n} logit rows`);
+  if (n === 0) throw new MetricsInputError('fitTemperature: no samples');
+  const minT = options.minTemperature ?? 0.01;
+  const maxT = options.maxTemperature ?? 100;
+  if (!(minT > 0 && maxT > minT && Number.isFinite(maxT))) {
+    throw new MetricsInputError(`fitTemperature: need 0 < minTemperature < maxTemperature, got ${minT}, ${maxT}`);
+  }
+  const maxIterations = options.maxIterations ?? 200;
+
+  const nllBefore = nllAndDerivatives(z, y, k, 1)[0];
+  let lo = 1 / maxT; // beta bracket
+  let hi = 1 / minT;
+  const gLo = nllAndDerivatives(z, y, k, lo)[1];
+  const gHi = nllAndDerivatives(z, y, k, hi)[1];
+  let beta: number;
+  let iterations = 0;
+  let atBound = false;
+  if (gLo >= 0) {
+    beta = lo; // NLL increasing everywhere in range: the flattest allowed softmax is best
+    atBound = true;
+  } else if (gHi <= 0) {
+    beta = hi;
+    atBound = true;
+  } else {
+    beta = Math.min(Math.max(1, lo), hi);
+    while (iterations < maxIterations) {
+      iterations++;
+      const [, g, h] = nllAndDerivatives(z, y, k, beta);
+      if (g === 0) break;
+      if (g < 0) lo = beta;
+      else hi = beta;
+      // Newton when it stays in the bracket (a zero step ends the loop), else bisection.
+      let next = h > 0 ? beta - g / h : NaN;
+      if (!(next >= lo && next <= hi)) next = 0.5 * (lo + hi);
+      const step = Math.abs(next - beta);
+      beta = next;
+      if (step <= 1e-14 * beta || hi - lo <= 1e-15 * beta) break;
+    }
+  }
+  return { temperature: 1 / beta, nllBefore, nllAfter: nllAndDerivatives(z, y, k, beta)[0], iterations, atBound };
+}
+
+/**
+ * Calibrated probabilities `softmax(logits / temperature)`. A tensor in gives a new tensor out (the caller
+ * disposes it; intermediates are freed); nested arrays in give nested arrays out.
+ * @param logits Pre-softmax outputs `[N, K]`.
+ * @param temperature T > 0, e.g. from {@link fitTemperature}.
+ */
+export function applyTemperature(logits: tf.Tensor, temperature: number): tf.Tensor;
+/**
+ * Calibrated probabilities `softmax(logits / temperature)` of nested arrays.
+ * @param logits Pre-softmax outputs, one row per sample.
+ * @param temperature T > 0, e.g. from {@link fitTemperature}.
+ */
+export function applyTemperature(logits: ReadonlyArray<ArrayLike<number>>, temperature: number): number[][];
+export function applyTemperature(
+  logits: tf.Tensor | ReadonlyArray<ArrayLike<number>>,
+  temperature: number,
+): tf.Tensor | number[][] {
+  if (!(temperature > 0 && Number.isFinite(temperature))) {
+    throw new MetricsInputError(`applyTemperature: temperature must be a finite number > 0, got ${temperature}`);
+  }
+  if (isTensor(logits)) return tf.tidy(() => tf.softmax(tf.div(logits, temperature)));
+  return logits.map((row, i) => {
+    const scaled = Array.from(row, (v) => v / temperature);
+    if (scaled.some((v) => !Number.isFinite(v))) {
+      throw new MetricsInputError(`applyTemperature: row ${i} of logits holds a non-finite value`);
+    }
+    const max = Math.max(...scaled);
+    const exps = scaled.map((v) => Math.exp(v - max));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    return exps.map((e) => e / sum);
+  });
+}

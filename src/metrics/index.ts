@@ -1,0 +1,42 @@
+/**
+ * Evaluation: streaming multi-class metrics equal to scikit-learn, temperature-scaling calibration and
+ * evaluation reports (JSON, text, PNG plots).
+ * @module
+ */
+export { MetricsInputError } from './errors.js';
+export type { LabelsInput, MatrixInput } from './inputs.js';
+export { rocCurve, rocAuc, trapezoidArea, type RocCurve } from './roc.js';
+export { reliabilityBins, binEdges, type CalibrationBin, type ReliabilitySummary } from './reliability.js';
+export {
+  MultiClassMetrics,
+  computeMetrics,
+  type MultiClassMetricsOptions,
+  type MultiClassMetricsResult,
+  type ClassMetrics,
+  type AveragedMetrics,
+} from './multiclass-metrics.js';
+export {
+  formatClassificationReport,
+  formatMetricsSummary,
+  formatFixed,
+  type ReportFormatOptions,
+} from './classification-report.js';
+export {
+  fitTemperature,
+  applyTemperature,
+  type FitTemperatureOptions,
+  type TemperatureFit,
+} from './calibration.js';
+export {
+  renderConfusionMatrixPng,
+  renderRocCurvesPng,
+  renderReliabilityDiagramPng,
+  type PlotOptions,
+  type ReliabilityPanel,
+} from './plots.js';
+export {
+  writeEvaluationReport,
+  formatEvaluationReport,
+  type EvaluationReportOptions,
+  type EvaluationReportFiles,
+} from './report-writer.js';
