@@ -7,3 +7,7 @@
 export * from './data/types.js';
 export * from './errors.js';
 export * from './metrics/index.js';
+export * from './layers/index.js';
+export * from './backbones/index.js';
+export * from './io/index.js';
+export * from './models/index.js';

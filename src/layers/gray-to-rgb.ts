@@ -1,0 +1,72 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
+
+/** Options of {@link GrayToRGBProjection}. */
+export interface GrayToRGBProjectionArgs extends BaseLayerArgs {
+  /** Seed of the Glorot-uniform kernel initializer (same seed, same initial kernel). Default 0. */
+  seed?: number;
+}
+
+/**
+ * Learnable 1 → 3 channel projection: a 3×3 'same' convolution with 3 filters and a bias
+ * (Keras `Conv2D(3, 3, padding='same')`, default name in NeuroStageNet: `gray_to_rgb`). It lets an
+ * ImageNet-style RGB backbone consume grayscale MRI slices while learning how to spread the intensity
+ * over the three colour inputs. Weights `kernel` [3,3,Cin,3] and `bias` [3], Glorot-uniform / zeros,
+ * so a Keras `gray_to_rgb` layer's weights load into it unchanged.
+ */
+export class GrayToRGBProjection extends tfl.layers.Layer {
+  /** Registered class name used in saved model JSON. */
+  static className = 'neurostagenet>GrayToRGBProjection';
+  /** Kernel initializer seed. */
+  readonly seed: number;
+  private kernel: tfl.LayerVariable | null = null;
+  private bias: tfl.LayerVariable | null = null;
+
+  /** @param args Layer options (name, seed, ...). */
+  constructor(args: GrayToRGBProjectionArgs = {}) {
+    super(withDefaultName(args, 'gray_to_rgb_projection'));
+    this.seed = args.seed ?? 0;
+  }
+
+  /** Creates `kernel` [3,3,Cin,3] and `bias` [3] for the input's channel count. */
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = singleShape(inputShape);
+    const channels = shape[shape.length - 1];
+    if (channels == null) {
+      throw new Error(`GrayToRGBProjection '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
+    }
+    this.kernel = this.addWeight(
+      'kernel', [3, 3, channels, 3], 'float32',
+      tfl.initializers.glorotUniform({ seed: this.seed }),
+    );
+    this.bias = this.addWeight('bias', [3], 'float32', tfl.initializers.zeros());
+    this.built = true;
+  }
+
+  /** Applies the convolution (stride 1, 'same' padding) plus bias. */
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = singleTensor(inputs) as tf.Tensor4D;
+      return tf.fused.conv2d({
+        x,
+        filter: this.kernel!.read() as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: this.bias!.read(),
+      });
+    });
+  }
+
+  /** Same spatial shape, 3 channels. */
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = singleShape(inputShape);
+    return [...shape.slice(0, -1), 3];
+  }
+
+  /** Serializable config (base config plus `seed`). */
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), seed: this.seed };
+  }
+}
+tf.serialization.registerClass(GrayToRGBProjection);

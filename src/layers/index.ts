@@ -1,0 +1,13 @@
+/**
+ * Custom tfjs-layers layers (registered under `neurostagenet>`) and the named-layer builders of
+ * NeuroStageNet's refinement block and head.
+ */
+export { GrayToRGBProjection, type GrayToRGBProjectionArgs } from './gray-to-rgb.js';
+export { KerasNormalization, type KerasNormalizationArgs } from './keras-normalization.js';
+export { KerasRescaling, type KerasRescalingArgs } from './keras-rescaling.js';
+export { SeededDropout, type SeededDropoutArgs } from './seeded-dropout.js';
+export { KerasBatchNormalization, type KerasBatchNormalizationArgs } from './keras-batch-normalization.js';
+export { SEResidualBlock, type SEResidualBlockOptions, type ActivationName } from './se-residual-block.js';
+export { DualPoolHead, type DualPoolHeadOptions, type DualPoolHeadOutputs } from './dual-pool-head.js';
+export { deriveSeed } from './seed.js';
+export type { BaseLayerArgs, CallKwargs } from './types.js';

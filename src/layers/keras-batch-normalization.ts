@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
+
+/** Options of {@link KerasBatchNormalization} (Keras defaults). */
+export interface KerasBatchNormalizationArgs extends BaseLayerArgs {
+  /** Moving-average momentum. Default 0.99. */
+  momentum?: number;
+  /** Added to the variance. Default 1e-3 (Keras; tfjs' own default matches, PyTorch uses 1e-5). */
+  epsilon?: number;
+  /** Learn an offset `beta`. Default true. */
+  center?: boolean;
+  /** Learn a scale `gamma`. Default true. */
+  scale?: boolean;
+}
+
+/**
+ * Batch normalization over the last axis with Keras 3 semantics for freezing: when the layer is not
+ * trainable (`layer.trainable = false`, or its weights frozen through an enclosing model), it runs in
+ * inference mode — normalizing with `moving_mean` / `moving_variance` and leaving them unchanged —
+ * even when called with `training: true` (e.g. inside `model.fit`). tfjs' `BatchNormalization`
+ * ignores `trainable` there and keeps updating its statistics, which breaks fine-tuning.
+ *
+ * Training mode (trainable and `training: true`): normalizes with the batch's mean and biased
+ * variance and updates `moving = moving·momentum + batch·(1 − momentum)`, as Keras 3 does.
+ * Weights `gamma`, `beta`, `moving_mean`, `moving_variance` (Keras names and order).
+ */
+export class KerasBatchNormalization extends tfl.layers.Layer {
+  /** Registered class name used in saved model JSON. */
+  static className = 'neurostagenet>KerasBatchNormalization';
+  /** Moving-average momentum. */
+  readonly momentum: number;
+  /** Variance epsilon. */
+  readonly epsilon: number;
+  /** Whether `beta` exists. */
+  readonly center: boolean;
+  /** Whether `gamma` exists. */
+  readonly scale: boolean;
+  private gamma: tfl.LayerVariable | null = null;
+  private beta: tfl.LayerVariable | null = null;
+  private movingMean: tfl.LayerVariable | null = null;
+  private movingVariance: tfl.LayerVariable | null = null;
+
+  /** @param args Layer options (Keras defaults: momentum 0.99, epsilon 1e-3, center and scale). */
+  constructor(args: KerasBatchNormalizationArgs = {}) {
+    super(withDefaultName(args, 'keras_batch_normalization'));
+    this.momentum = args.momentum ?? 0.99;
+    this.epsilon = args.epsilon ?? 1e-3;
+    this.center = args.center ?? true;
+    this.scale = args.scale ?? true;
+    this.supportsMasking = true;
+  }
+
+  /** Creates `gamma`, `beta` (trainable) and the moving statistics (non-trainable), one per channel. */
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = singleShape(inputShape);
+    const channels = shape[shape.length - 1];
+    if (channels == null) {
+      throw new Error(`KerasBatchNormalization '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
+    }
+    if (this.scale) this.gamma = this.addWeight('gamma', [channels], 'float32', tfl.initializers.ones());
+    if (this.center) this.beta = this.addWeight('beta', [channels], 'float32', tfl.initializers.zeros());
+    this.movingMean = this.addWeight('moving_mean', [channels], 'float32', tfl.initializers.zeros(), undefined, false);
+    this.movingVariance = this.addWeight('moving_variance', [channels], 'float32', tfl.initializers.ones(), undefined, false);
+    this.built = true;
+  }
+
+  /**
+   * True when the layer would update its statistics in training: the layer is trainable and its
+   * weights were not frozen by an enclosing model (tfjs' `Container.trainable` setter only flips the
+   * weights' flags, not the sub-layers').
+   */
+  get isEffectivelyTrainable(): boolean {
+    const probe = this.gamma ?? this.beta;
+    return this.trainable && (probe == null || probe.trainable);
+  }
+
+  /** Normalizes; see the class comment for training vs inference behaviour. */
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = singleTensor(inputs);
+      const gamma = this.gamma?.read();
+      const beta = this.beta?.read();
+      if (kwargs?.training !== true || !this.isEffectivelyTrainable) {
+        return tf.batchNorm(x, this.movingMean!.read(), this.movingVariance!.read(), beta, gamma, this.epsilon);
+      }
+      const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+      const { mean, variance } = tf.moments(x, axes);
+      // Explicit formula rather than tf.batchNorm so gradients flow through the batch statistics
+      // with plain, well-tested op gradients.
+      let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+      if (gamma != null) y = tf.mul(y, gamma);
+      if (beta != null) y = tf.add(y, beta);
+      this.updateMovingStatistic(this.movingMean!, mean);
+      this.updateMovingStatistic(this.movingVariance!, variance);
+      return y;
+    });
+  }
+
+  /** `moving ← moving·momentum + batch·(1 − momentum)` (Keras 3's update). */
+  private updateMovingStatistic(moving: tfl.LayerVariable, batchValue: tf.Tensor): void {
+    tf.tidy(() => {
+      moving.write(tf.add(tf.mul(moving.read(), this.momentum), tf.mul(batchValue, 1 - this.momentum)));
+    });
+  }
+
+  /** Output shape equals input shape. */
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return singleShape(inputShape);
+  }
+
+  /** Serializable config (base config plus momentum, epsilon, center, scale). */
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      center: this.center,
+      scale: this.scale,
+    };
+  }
+}
+tf.serialization.registerClass(KerasBatchNormalization);

@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Keras' `backend.epsilon()`: probabilities are clipped to [eps, 1 − eps] before the log. */
+const KERAS_EPSILON = 1e-7;
+
+/** Options of {@link categoricalCrossentropyWithSmoothing}. */
+export interface SmoothedCrossentropyOptions {
+  /**
+   * `yPred` are logits (pre-softmax scores) rather than probabilities: computes
+   * −Σ y'·logSoftmax(z), exact for any score range. Default false (probabilities, Keras' formula).
+   */
+  fromLogits?: boolean;
+}
+
+/** A tfjs loss: one-hot targets and predictions [batch, K] → per-sample losses [batch]. */
+export type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+
+/**
+ * Categorical cross-entropy with label smoothing, as Keras' `CategoricalCrossentropy(label_smoothing)`
+ * (tfjs' own loss has no smoothing). Targets become `y' = y·(1 − ls) + ls/K`; from probabilities
+ * `p` (default) the loss is `−Σ y'·log(clip(p / Σp, 1e-7, 1 − 1e-7))`, from logits
+ * `−Σ y'·logSoftmax(z)`. Returns one loss per sample; `model.compile` / `fit` average them like Keras'
+ * default `sum_over_batch_size` reduction.
+ *
+ * (Keras in graph mode silently switches to the logits of a softmax output layer; the two forms
+ * agree unless a probability falls below 1e-7.)
+ *
+ * @param labelSmoothing Smoothing factor in [0, 1]; 0 gives plain cross-entropy.
+ * @param options Whether predictions are logits.
+ * @returns A loss function usable as `model.compile({ loss })`.
+ */
+export function categoricalCrossentropyWithSmoothing(
+  labelSmoothing = 0,
+  options: SmoothedCrossentropyOptions = {},
+): LossFunction {
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+    throw new RangeError(`labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  }
+  const fromLogits = options.fromLogits ?? false;
+  const loss: LossFunction = (yTrue, yPred) =>
+    tf.tidy(() => {
+      if (yTrue.rank < 1 || yTrue.shape[yTrue.rank - 1] !== yPred.shape[yPred.rank - 1]) {
+        throw new RangeError(
+          `categorical cross-entropy needs one-hot targets shaped like the predictions: ` +
+            `got targets [${yTrue.shape}] and predictions [${yPred.shape}]`,
+        );
+      }
+      const numClasses = yPred.shape[yPred.rank - 1];
+      let target = tf.cast(yTrue, 'float32');
+      if (labelSmoothing > 0) {
+        target = tf.add(tf.mul(target, 1 - labelSmoothing), labelSmoothing / numClasses);
+      }
+      let logProb: tf.Tensor;
+      if (fromLogits) {
+        logProb = tf.logSoftmax(yPred, -1);
+      } else {
+        const normalized = tf.div(yPred, tf.sum(yPred, -1, true));
+        logProb = tf.log(tf.clipByValue(normalized, KERAS_EPSILON, 1 - KERAS_EPSILON));
+      }
+      return tf.neg(tf.sum(tf.mul(target, logProb), -1));
+    });
+  return loss;
+}
