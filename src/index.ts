@@ -11,3 +11,4 @@ export * from './layers/index.js';
 export * from './backbones/index.js';
 export * from './io/index.js';
 export * from './models/index.js';
+export * from './data/index.js';

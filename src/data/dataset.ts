@@ -1,0 +1,431 @@
+import * as arrow from 'apache-arrow';
+import type { Batch, ImageExample, LabeledImageSource } from './types.js';
+import { iterateBatches, type BatchOptions, type BulkImageReader } from './batches.js';
+import {
+  checkTargetSize,
+  classifyDecodeError,
+  decodeImageSync,
+  finishDecode,
+  loadImageDecoders,
+  readImageHeader,
+  type ImageHeader,
+  type ResizeMode,
+} from './decode.js';
+import { availableCores, decodeInWorkers, workersAvailable, type DecodeJob } from './decode-pool.js';
+import { DataError, DataOptionError, ImageSizeError, InvalidLabelError, MissingImageError } from './errors.js';
+import { readParquetColumns } from './parquet.js';
+
+/** Options of {@link ParquetImageDataset.fromFile}. */
+export interface ParquetImageDatasetOptions {
+  /** Image column: plain binary, or a struct with `bytes` (and optionally `path`) as HuggingFace writes. Default `'image'`. */
+  imageColumn?: string;
+  /** Label column: integers (class indices) or strings (class names). Default `'label'`. */
+  labelColumn?: string;
+  /**
+   * Class names indexed by label. Default: the file's HuggingFace `ClassLabel` names when present; else, for
+   * integer labels `['0', '1', '2', '3']`, for string labels the sorted distinct strings.
+   */
+  classNames?: readonly string[];
+  /** `[height, width]` of the decoded images. Default `[128, 128]`. */
+  targetSize?: readonly [number, number];
+  /** Images of another size: `'bilinear'` resize (default) or `'reject'` ({@link ImageSizeError}). */
+  resize?: ResizeMode;
+  /** Bad rows: `'throw'` (default) the typed error of the first one, or `'skip'` them and list them in `skipped`. */
+  onError?: 'throw' | 'skip';
+  /**
+   * Decode every image once at load and keep all pixels in one `Float32Array` (`length * H * W * 4` bytes;
+   * 335 MB for 5121 images of 128x128). Default `true`. With `false`, `get(i)` decodes on demand (main thread);
+   * with `onError: 'skip'` images are still decoded once at load to find bad rows.
+   */
+  cache?: boolean;
+  /**
+   * Decode on worker threads (Node only) when at least `threshold` images are decoded at load. `false` = never.
+   * Default `{ threshold: 512, threads: <logical cores> }`. Falls back to the main thread if workers fail to start.
+   */
+  parallel?: false | { threshold?: number; threads?: number };
+  /** Name used in error messages when the input is bytes. Default `'<bytes>'`. */
+  name?: string;
+}
+
+/** A row left out by `onError: 'skip'`. */
+export interface SkippedRow {
+  /** Row index in the Parquet file. */
+  row: number;
+  /** Why (the error message without its location). */
+  reason: string;
+  /** The typed error that would have been thrown. */
+  error: DataError;
+}
+
+/** How the load went (for benchmarks and logs). */
+export interface LoadStats {
+  /** Milliseconds reading the file and the Parquet columns. */
+  readMs: number;
+  /** Milliseconds decoding images at load (0 when not decoded at load). */
+  decodeMs: number;
+  /** Threads used to decode (1 = main thread). */
+  threads: number;
+}
+
+interface DatasetParts {
+  file: string;
+  table: arrow.Table;
+  labels: Int32Array;
+  sourceRows: Int32Array;
+  headers: ImageHeader[];
+  classNames: string[];
+  imageSize: [number, number];
+  resize: ResizeMode;
+  cache: Float32Array | null;
+  skipped: SkippedRow[];
+  stats: LoadStats;
+  imageIsStruct: boolean;
+  imageColumn: string;
+}
+
+/**
+ * Labelled grayscale images from a Parquet file (HuggingFace `datasets` layout or plain binary column), held in
+ * memory as an Apache Arrow table (columns `image` binary, `label` int32, `path` utf8, `row` int32 = row in the
+ * file), with decoded pixels cached in one `Float32Array` by default.
+ *
+ * Rows skipped with `onError: 'skip'` are not part of the dataset: row `i` of the dataset is row
+ * `sourceRows[i]` of the file.
+ * @example
+ * ```ts
+ * const ds = await ParquetImageDataset.fromFile('train.parquet');
+ * console.log(ds.length, ds.classNames, ds.classCounts());
+ * const { image, label } = ds.get(0); // Float32Array(128*128), 0..255
+ * for await (const { xs, ys } of ds.batches({ batchSize: 32, shuffle: true, seed: 1 })) { tf.dispose([xs, ys]); }
+ * ```
+ */
+export class ParquetImageDataset implements LabeledImageSource, BulkImageReader {
+  /** File path, or the `name` option for in-memory input. */
+  readonly file: string;
+  /** The kept rows as an Arrow table: `image` (binary), `label` (int32), `path` (utf8, nullable), `row` (int32). */
+  readonly table: arrow.Table;
+  /** Label of every row. */
+  readonly labels: Int32Array;
+  /** Row index in the file of every dataset row. */
+  readonly sourceRows: Int32Array;
+  /** Class names, indexed by label. */
+  readonly classNames: readonly string[];
+  /** `[height, width]` of the decoded images. */
+  readonly imageSize: readonly [number, number];
+  /** Rows left out by `onError: 'skip'` (always empty with `'throw'`). */
+  readonly skipped: readonly SkippedRow[];
+  /** Timing of the load. */
+  readonly loadStats: LoadStats;
+  /** Whether the image column was a `{bytes, path}` struct. */
+  readonly imageIsStruct: boolean;
+  readonly #headers: ImageHeader[];
+  readonly #cache: Float32Array | null;
+  readonly #resize: ResizeMode;
+  readonly #images: arrow.Vector<arrow.Binary>;
+  readonly #paths: arrow.Vector<arrow.Utf8>;
+  readonly #imageColumn: string;
+
+  private constructor(p: DatasetParts) {
+    this.file = p.file;
+    this.table = p.table;
+    this.labels = p.labels;
+    this.sourceRows = p.sourceRows;
+    this.classNames = Object.freeze([...p.classNames]);
+    this.imageSize = Object.freeze([p.imageSize[0], p.imageSize[1]]) as readonly [number, number];
+    this.skipped = Object.freeze(p.skipped);
+    this.loadStats = p.stats;
+    this.imageIsStruct = p.imageIsStruct;
+    this.#headers = p.headers;
+    this.#cache = p.cache;
+    this.#resize = p.resize;
+    this.#images = p.table.getChild('image') as arrow.Vector<arrow.Binary>;
+    this.#paths = p.table.getChild('path') as arrow.Vector<arrow.Utf8>;
+    this.#imageColumn = p.imageColumn;
+  }
+
+  /**
+   * Reads a Parquet file (path, `file:` URL, or its bytes), checks every row and decodes the images.
+   * @param pathOrBytes File path or URL (Node), or the file's bytes (anywhere).
+   * @param options Columns, class names, target size, error handling, caching, parallelism.
+   * @throws {@link EmptyFileError}, {@link NotParquetError}, {@link TruncatedParquetError}, {@link MissingColumnError};
+   *   with `onError: 'throw'` also {@link InvalidLabelError}, {@link MissingImageError}, {@link ImageDecodeError},
+   *   {@link UnsupportedImageFormatError}, {@link ImageSizeError} for the first bad row.
+   */
+  static async fromFile(pathOrBytes: string | URL | Uint8Array | ArrayBuffer, options: ParquetImageDatasetOptions = {}): Promise<ParquetImageDataset> {
+    const imageColumn = options.imageColumn ?? 'image';
+    const labelColumn = options.labelColumn ?? 'label';
+    const targetSize: [number, number] = options.targetSize ? [options.targetSize[0], options.targetSize[1]] : [128, 128];
+    checkTargetSize(targetSize);
+    const resize = options.resize ?? 'bilinear';
+    if (resize !== 'bilinear' && resize !== 'reject') throw new DataOptionError(`resize must be 'bilinear' or 'reject', got ${String(resize)}`);
+    const onError = options.onError ?? 'throw';
+    if (onError !== 'throw' && onError !== 'skip') throw new DataOptionError(`onError must be 'throw' or 'skip', got ${String(onError)}`);
+    const useCache = options.cache ?? true;
+
+    const t0 = performance.now();
+    const { bytes, file } = await readInput(pathOrBytes, options.name);
+    const cols = await readParquetColumns(bytes, file, imageColumn, labelColumn);
+    await loadImageDecoders();
+    const readMs = performance.now() - t0;
+
+    const classNames = resolveClassNames(options.classNames, cols.metadataClassNames, cols.labels, file, labelColumn);
+    const classIndex = new Map(classNames.map((n, i) => [n, i]));
+    const n = cols.images.length;
+    const failures = new Map<number, DataError>();
+    const labels = new Int32Array(n);
+    const headers: Array<ImageHeader | null> = new Array(n).fill(null);
+    for (let r = 0; r < n; r++) {
+      try {
+        labels[r] = toLabel(cols.labels[r], classNames, classIndex, { file, row: r, column: labelColumn });
+        const img = cols.images[r];
+        const imgLoc = { file, row: r, column: cols.imageIsStruct ? `${imageColumn}.bytes` : imageColumn };
+        if (img === null || img === undefined) throw new MissingImageError('image is null', imgLoc);
+        const h = readImageHeader(img, imgLoc);
+        if (resize === 'reject' && (h.height !== targetSize[0] || h.width !== targetSize[1])) {
+          throw new ImageSizeError(`image is ${h.width}x${h.height} (WxH), expected ${targetSize[1]}x${targetSize[0]} and resize is 'reject'`, imgLoc);
+        }
+        headers[r] = h;
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        failures.set(r, e);
+        if (onError === 'throw') throw e;
+      }
+    }
+
+    // Decode at load when caching, or when bad images must be found now to be skipped.
+    const px = targetSize[0] * targetSize[1];
+    const candidates: number[] = [];
+    for (let r = 0; r < n; r++) if (!failures.has(r)) candidates.push(r);
+    let decodeMs = 0;
+    let threads = 1;
+    let cache: Float32Array | null = null;
+    if (useCache || onError === 'skip') {
+      const t1 = performance.now();
+      const buf = new Float32Array(useCache ? candidates.length * px : px);
+      const imageColumnName = cols.imageIsStruct ? `${imageColumn}.bytes` : imageColumn;
+      const slot = (k: number) => (useCache ? buf.subarray(k * px, (k + 1) * px) : buf);
+      const par = options.parallel === false ? null : { threshold: options.parallel?.threshold ?? 512, threads: options.parallel?.threads };
+      let decoded = false;
+      if (par && candidates.length >= par.threshold && workersAvailable()) {
+        threads = par.threads ?? (await availableCores());
+        if (!Number.isInteger(threads) || threads < 1) throw new DataOptionError(`parallel.threads must be a positive integer, got ${threads}`);
+        const jobs: DecodeJob[] = candidates.map((r) => ({ bytes: cols.images[r] as Uint8Array, header: headers[r] as ImageHeader }));
+        try {
+          await decodeInWorkers(jobs, threads, (k, res) => {
+            const r = candidates[k];
+            const loc = { file, row: r, column: imageColumnName };
+            try {
+              if ('error' in res) throw classifyDecodeError((headers[r] as ImageHeader).format, res.error, loc);
+              finishDecode(res, headers[r] as ImageHeader, { targetSize, resize }, loc, slot(k));
+            } catch (e) {
+              if (!(e instanceof DataError)) throw e;
+              failures.set(r, e);
+            }
+          });
+          decoded = true;
+        } catch (e) {
+          if (e instanceof DataError) throw e;
+          threads = 1; // workers could not run here (e.g. sandbox): decode on the main thread instead
+          for (const r of candidates) failures.delete(r);
+        }
+      }
+      if (!decoded) {
+        candidates.forEach((r, k) => {
+          try {
+            decodeImageSync(cols.images[r] as Uint8Array, { targetSize, resize }, { file, row: r, column: imageColumnName }, slot(k));
+          } catch (e) {
+            if (!(e instanceof DataError)) throw e;
+            failures.set(r, e);
+          }
+        });
+      }
+      if (onError === 'throw' && failures.size > 0) throw failures.get(Math.min(...failures.keys()));
+      if (useCache) {
+        // Compact: move kept images over the slots of rows that failed to decode.
+        let w = 0;
+        candidates.forEach((r, k) => {
+          if (failures.has(r)) return;
+          if (w !== k) buf.copyWithin(w * px, k * px, (k + 1) * px);
+          w++;
+        });
+        cache = buf.subarray(0, w * px);
+      }
+      decodeMs = performance.now() - t1;
+    }
+
+    const kept = candidates.filter((r) => !failures.has(r));
+    const skipped: SkippedRow[] = [...failures.keys()].sort((a, b) => a - b).map((row) => {
+      const error = failures.get(row) as DataError;
+      return { row, reason: error.reason, error };
+    });
+    const keptLabels = Int32Array.from(kept, (r) => labels[r]);
+    const table = buildTable(kept, cols.images as Uint8Array[], cols.paths, keptLabels);
+    return new ParquetImageDataset({
+      file,
+      table,
+      labels: keptLabels,
+      sourceRows: Int32Array.from(kept),
+      headers: kept.map((r) => headers[r] as ImageHeader),
+      classNames,
+      imageSize: targetSize,
+      resize,
+      cache,
+      skipped,
+      stats: { readMs, decodeMs, threads },
+      imageIsStruct: cols.imageIsStruct,
+      imageColumn: cols.imageIsStruct ? `${imageColumn}.bytes` : imageColumn,
+    });
+  }
+
+  /** Number of rows (after skipping bad ones). */
+  get length(): number {
+    return this.labels.length;
+  }
+
+  /** Whether decoded pixels are cached in memory. */
+  get cached(): boolean {
+    return this.#cache !== null;
+  }
+
+  /** Number of rows of each class, indexed by label. */
+  classCounts(): number[] {
+    const counts = new Array<number>(this.classNames.length).fill(0);
+    for (const l of this.labels) counts[l]++;
+    return counts;
+  }
+
+  /**
+   * Decoded image, label and source path of row `i` (a copy: changing it does not change the dataset).
+   * @param i Row index, `0 <= i < length`.
+   */
+  get(i: number): ImageExample {
+    this.#check(i);
+    const px = this.imageSize[0] * this.imageSize[1];
+    const image = new Float32Array(px);
+    this.#readInto(i, image);
+    const path = this.#paths.get(i);
+    return path === null || path === undefined ? { image, label: this.labels[i] } : { image, label: this.labels[i], path };
+  }
+
+  /**
+   * Writes the images of rows `indices` into `out`, back to back (used by {@link iterateBatches}).
+   * @param indices Row indices.
+   * @param out `indices.length * H * W` floats.
+   */
+  readImagesInto(indices: ArrayLike<number>, out: Float32Array): void {
+    const px = this.imageSize[0] * this.imageSize[1];
+    if (out.length < indices.length * px) throw new DataOptionError(`out has ${out.length} floats, need ${indices.length * px}`);
+    for (let k = 0; k < indices.length; k++) {
+      this.#check(indices[k]);
+      this.#readInto(indices[k], out.subarray(k * px, (k + 1) * px));
+    }
+  }
+
+  /**
+   * Encoded image bytes of row `i` (a view into the Arrow table).
+   * @param i Row index.
+   */
+  imageBytes(i: number): Uint8Array {
+    this.#check(i);
+    return this.#images.get(i) as Uint8Array;
+  }
+
+  /**
+   * Format, size, colour mode and bit depth of the source image of row `i`.
+   * @param i Row index.
+   */
+  imageHeader(i: number): ImageHeader {
+    this.#check(i);
+    return { ...this.#headers[i] };
+  }
+
+  /**
+   * Batches over this dataset: shorthand for {@link iterateBatches}`(this, options)`.
+   * @param options Batch options.
+   */
+  batches(options: BatchOptions = {}): AsyncIterableIterator<Batch> {
+    return iterateBatches(this, options);
+  }
+
+  #check(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) {
+      throw new DataOptionError(`row index ${i} is out of range 0..${this.length - 1}`, { file: this.file });
+    }
+  }
+
+  #readInto(i: number, out: Float32Array): void {
+    const px = out.length;
+    if (this.#cache) {
+      out.set(this.#cache.subarray(i * px, (i + 1) * px));
+      return;
+    }
+    decodeImageSync(this.#images.get(i) as Uint8Array, { targetSize: this.imageSize, resize: this.#resize },
+      { file: this.file, row: this.sourceRows[i], column: this.#imageColumn }, out);
+  }
+}
+
+async function readInput(input: string | URL | Uint8Array | ArrayBuffer, name?: string): Promise<{ bytes: Uint8Array; file: string }> {
+  if (input instanceof Uint8Array) return { bytes: input, file: name ?? '<bytes>' };
+  if (input instanceof ArrayBuffer) return { bytes: new Uint8Array(input), file: name ?? '<bytes>' };
+  const file = typeof input === 'string' ? input : input.href.startsWith('file:') ? decodeURIComponent(input.pathname) : input.href;
+  try {
+    const fs = await import('node:fs/promises');
+    const buf = await fs.readFile(input);
+    return { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file };
+  } catch (e) {
+    throw new DataError(`cannot read file: ${(e as Error).message}`, { file }, { cause: e });
+  }
+}
+
+function labelText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+  return undefined;
+}
+
+function resolveClassNames(given: readonly string[] | undefined, fromMetadata: string[] | undefined, cells: unknown[], file: string, column: string): string[] {
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length === 0 || !given.every((s) => typeof s === 'string') || new Set(given).size !== given.length) {
+      throw new DataOptionError(`classNames must be distinct strings, got ${JSON.stringify(given)}`, { file, column });
+    }
+    return [...given];
+  }
+  if (fromMetadata) return fromMetadata;
+  const strings = new Set<string>();
+  for (const c of cells) {
+    const s = labelText(c);
+    if (s !== undefined) strings.add(s);
+  }
+  return strings.size > 0 ? [...strings].sort() : ['0', '1', '2', '3'];
+}
+
+function toLabel(v: unknown, classNames: readonly string[], index: Map<string, number>, loc: { file: string; row: number; column: string }): number {
+  if (v === null || v === undefined) throw new InvalidLabelError('label is null', loc);
+  const text = labelText(v);
+  if (text !== undefined) {
+    const k = index.get(text);
+    if (k === undefined) throw new InvalidLabelError(`label '${text}' is not one of the class names ${JSON.stringify(classNames)}`, loc);
+    return k;
+  }
+  const num = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
+  if (!Number.isInteger(num)) throw new InvalidLabelError(`label ${String(v)} is not an integer class index`, loc);
+  if (num < 0 || num >= classNames.length) {
+    throw new InvalidLabelError(`label ${num} is out of range 0..${classNames.length - 1} (${classNames.length} classes)`, loc);
+  }
+  return num;
+}
+
+function buildTable(kept: number[], images: Uint8Array[], paths: Array<string | undefined>, labels: Int32Array): arrow.Table {
+  let total = 0;
+  for (const r of kept) total += images[r].length;
+  const data = new Uint8Array(total);
+  const offsets = new Int32Array(kept.length + 1);
+  kept.forEach((r, k) => {
+    data.set(images[r], offsets[k]);
+    offsets[k + 1] = offsets[k] + images[r].length;
+  });
+  const image = arrow.makeVector(arrow.makeData({ type: new arrow.Binary(), length: kept.length, nullCount: 0, valueOffsets: offsets, data }));
+  const path = arrow.vectorFromArray(kept.map((r) => paths[r] ?? null), new arrow.Utf8());
+  const label = arrow.makeVector(labels);
+  const row = arrow.makeVector(Int32Array.from(kept));
+  return new arrow.Table({ image, label, path, row });
+}

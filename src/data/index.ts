@@ -1,0 +1,52 @@
+// Public face of the data pipeline: re-exported from src/index.ts.
+export * from './types.js';
+export * from './errors.js';
+export {
+  augmentBatch,
+  resolveAugmentOptions,
+  sampleAugmentParams,
+  geometricTransform,
+  DEFAULT_AUGMENT,
+  type AugmentOptions,
+  type AugmentParams,
+  type ResolvedAugmentOptions,
+} from './augment.js';
+export {
+  iterateBatches,
+  countBatches,
+  toTfDataset,
+  type BatchOptions,
+  type BulkImageReader,
+  type FitDatasetLike,
+  type TfDatasetOptions,
+} from './batches.js';
+export {
+  decodeImage,
+  loadImageDecoders,
+  readImageHeader,
+  sniffImageFormat,
+  resizeBilinearGray,
+  rawToGray,
+  type ColorMode,
+  type DecodeOptions,
+  type DecodedImage,
+  type ImageFormat,
+  type ImageHeader,
+  type RawPixels,
+  type ResizeMode,
+} from './decode.js';
+export {
+  ParquetImageDataset,
+  type LoadStats,
+  type ParquetImageDatasetOptions,
+  type SkippedRow,
+} from './dataset.js';
+export { StratifiedSplit, type SplitIndices, type StratifiedSplitOptions } from './split.js';
+export {
+  findNearDuplicates,
+  thumbnails,
+  type NearDuplicateOptions,
+  type NearDuplicatePair,
+  type NearDuplicateReport,
+} from './duplicates.js';
+export { summarizeDataset, formatDatasetSummary, type DatasetSummary, type SummaryOptions } from './summary.js';

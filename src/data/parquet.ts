@@ -1,0 +1,111 @@
+// Reading the image and label columns of a Parquet file with hyparquet (pure JS: same code in Node and browsers).
+import { parquetMetadata, parquetRead, parquetSchema, type FileMetaData } from 'hyparquet';
+import { EmptyFileError, MissingColumnError, NotParquetError, TruncatedParquetError } from './errors.js';
+
+/** Raw cells of the two columns, one entry per Parquet row. */
+export interface ParquetColumns {
+  /** Encoded image bytes per row (`null` for a null cell). */
+  images: Array<Uint8Array | null>;
+  /** `image.path` per row when the image column is a struct with `path`, else all `undefined`. */
+  paths: Array<string | undefined>;
+  /** Raw label cells. */
+  labels: unknown[];
+  /** Class names from the HuggingFace `ClassLabel` metadata of the label column, if present. */
+  metadataClassNames?: string[];
+  /** Whether the image column is a `{bytes, path}` struct (HuggingFace layout) rather than plain binary. */
+  imageIsStruct: boolean;
+  /** Parquet file metadata. */
+  metadata: FileMetaData;
+}
+
+const MAGIC = [0x50, 0x41, 0x52, 0x31]; // "PAR1"
+
+function hasMagic(b: Uint8Array, at: number): boolean {
+  return at >= 0 && MAGIC.every((m, i) => b[at + i] === m);
+}
+
+/** Class names declared by a HuggingFace `datasets` `ClassLabel` feature in the file's key/value metadata. */
+export function huggingFaceClassNames(metadata: FileMetaData, labelColumn: string): string[] | undefined {
+  const kv = metadata.key_value_metadata?.find((e) => e.key === 'huggingface');
+  if (!kv?.value) return undefined;
+  try {
+    const info = JSON.parse(kv.value) as { info?: { features?: Record<string, { _type?: string; names?: unknown }> } };
+    const feature = info.info?.features?.[labelColumn];
+    if (feature?._type === 'ClassLabel' && Array.isArray(feature.names) && feature.names.every((n) => typeof n === 'string')) {
+      return feature.names as string[];
+    }
+  } catch {
+    // Malformed metadata is not an error of the data itself: fall back to the default names.
+  }
+  return undefined;
+}
+
+/**
+ * Reads the image and label columns of a Parquet file held in memory.
+ * @param bytes Whole file.
+ * @param file Name used in error messages.
+ */
+export async function readParquetColumns(bytes: Uint8Array, file: string, imageColumn: string, labelColumn: string): Promise<ParquetColumns> {
+  if (bytes.length === 0) throw new EmptyFileError('file is empty (0 bytes)', { file });
+  const head = hasMagic(bytes, 0);
+  if (!head) throw new NotParquetError('not a Parquet file (does not start with PAR1)', { file });
+  if (bytes.length < 12 || !hasMagic(bytes, bytes.length - 4)) {
+    throw new TruncatedParquetError(`Parquet file is truncated: ${bytes.length} bytes and no PAR1 footer`, { file });
+  }
+  const ab = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? (bytes.buffer as ArrayBuffer)
+    : (bytes.slice().buffer as ArrayBuffer);
+  let metadata: FileMetaData;
+  try {
+    metadata = parquetMetadata(ab);
+  } catch (e) {
+    throw new TruncatedParquetError(`Parquet footer cannot be read: ${(e as Error).message}`, { file }, { cause: e });
+  }
+  const top = parquetSchema(metadata).children;
+  const names = top.map((c) => c.element.name);
+  const imageNode = top.find((c) => c.element.name === imageColumn);
+  if (!imageNode) throw new MissingColumnError(`no image column '${imageColumn}'; columns are ${names.join(', ')}`, { file, column: imageColumn });
+  if (!names.includes(labelColumn)) throw new MissingColumnError(`no label column '${labelColumn}'; columns are ${names.join(', ')}`, { file, column: labelColumn });
+  const imageIsStruct = imageNode.children.length > 0;
+  if (imageIsStruct && !imageNode.children.some((c) => c.element.name === 'bytes')) {
+    throw new MissingColumnError(
+      `image column '${imageColumn}' is a struct without a 'bytes' field (fields: ${imageNode.children.map((c) => c.element.name).join(', ')})`,
+      { file, column: `${imageColumn}.bytes` },
+    );
+  }
+  if (!imageIsStruct && imageNode.element.type !== 'BYTE_ARRAY') {
+    throw new MissingColumnError(`image column '${imageColumn}' has type ${imageNode.element.type}, expected binary or a {bytes, path} struct`, { file, column: imageColumn });
+  }
+  const numRows = Number(metadata.num_rows);
+  let rows: Array<Record<string, unknown>> = [];
+  try {
+    await parquetRead({
+      file: ab,
+      metadata,
+      columns: [imageColumn, labelColumn],
+      rowFormat: 'object',
+      utf8: false, // keep image bytes binary; UTF8-annotated columns (path, string labels) still decode as text
+      onComplete: (r) => { rows = r as Array<Record<string, unknown>>; },
+    });
+  } catch (e) {
+    throw new TruncatedParquetError(`Parquet data cannot be read (truncated or corrupt): ${(e as Error).message}`, { file }, { cause: e });
+  }
+  if (rows.length !== numRows) {
+    throw new TruncatedParquetError(`Parquet footer declares ${numRows} rows but ${rows.length} could be read`, { file });
+  }
+  const images: Array<Uint8Array | null> = new Array(numRows);
+  const paths: Array<string | undefined> = new Array(numRows);
+  const labels: unknown[] = new Array(numRows);
+  for (let i = 0; i < numRows; i++) {
+    const cell = rows[i][imageColumn] as unknown;
+    if (imageIsStruct) {
+      const s = cell as { bytes?: unknown; path?: unknown } | null | undefined;
+      images[i] = s?.bytes instanceof Uint8Array ? s.bytes : null;
+      paths[i] = typeof s?.path === 'string' ? s.path : undefined;
+    } else {
+      images[i] = cell instanceof Uint8Array ? cell : null;
+    }
+    labels[i] = rows[i][labelColumn];
+  }
+  return { images, paths, labels, metadataClassNames: huggingFaceClassNames(metadata, labelColumn), imageIsStruct, metadata };
+}

@@ -1,0 +1,136 @@
+import type { LabeledImageSource } from './types.js';
+import type { ImageHeader } from './decode.js';
+import type { SkippedRow } from './dataset.js';
+import { findNearDuplicates, type NearDuplicateOptions, type NearDuplicateReport } from './duplicates.js';
+
+/** Options of {@link summarizeDataset}. */
+export interface SummaryOptions extends NearDuplicateOptions {
+  /** A second dataset (e.g. the test set): adds `leakage`, its near-duplicates in this one. */
+  compareWith?: LabeledImageSource;
+}
+
+/** What {@link summarizeDataset} reports. */
+export interface DatasetSummary {
+  /** Source file, when the dataset has one. */
+  file?: string;
+  /** Number of (kept) rows. */
+  rows: number;
+  /** Class names. */
+  classNames: readonly string[];
+  /** Rows per class, indexed by label. */
+  classCounts: number[];
+  /** `classCounts / rows`. */
+  classFractions: number[];
+  /** Decoded image size `[height, width]`. */
+  imageSize: readonly [number, number];
+  /** Source image sizes, `'WxH' -> rows` (only for datasets that expose `imageHeader(i)`). */
+  sourceSizes: Record<string, number>;
+  /** Source formats, e.g. `{ jpeg: 5121 }`. */
+  formats: Record<string, number>;
+  /** Source colour modes, e.g. `{ gray: 5121 }`. */
+  colorModes: Record<string, number>;
+  /** Source bit depths, e.g. `{ '8': 5121 }`. */
+  bitDepths: Record<string, number>;
+  /** Mean and standard deviation of all decoded pixels (0..255), and the mean per class. */
+  intensity: { mean: number; std: number; min: number; max: number; classMeans: number[] };
+  /** Rows left out at load (undecodable images, bad labels...), when the dataset records them. */
+  skipped: { count: number; rows: Array<{ row: number; reason: string }> };
+  /** Near-duplicates of `compareWith` rows in this dataset, when `compareWith` was given. */
+  leakage?: NearDuplicateReport;
+}
+
+interface WithHeaders { imageHeader(i: number): ImageHeader }
+interface WithSkipped { skipped: readonly SkippedRow[]; file?: string }
+
+/**
+ * The checks to run before training: row count, class balance, source image sizes / formats / colour modes /
+ * bit depths, intensity statistics, rows skipped at load, and, given `compareWith`, how many of its rows have a
+ * near-duplicate here (see {@link findNearDuplicates}).
+ * @param ds Dataset to summarise.
+ * @param options `compareWith` and near-duplicate options.
+ * @example
+ * ```ts
+ * const s = await summarizeDataset(train, { compareWith: test });
+ * console.log(formatDatasetSummary(s));
+ * ```
+ */
+export async function summarizeDataset(ds: LabeledImageSource, options: SummaryOptions = {}): Promise<DatasetSummary> {
+  const k = ds.classNames.length;
+  const classCounts = new Array<number>(k).fill(0);
+  for (const l of ds.labels) if (l >= 0 && l < k) classCounts[l]++;
+  const sourceSizes: Record<string, number> = {};
+  const formats: Record<string, number> = {};
+  const colorModes: Record<string, number> = {};
+  const bitDepths: Record<string, number> = {};
+  const inc = (m: Record<string, number>, key: string) => { m[key] = (m[key] ?? 0) + 1; };
+  const headerOf = typeof (ds as Partial<WithHeaders>).imageHeader === 'function' ? (ds as unknown as WithHeaders) : null;
+  let sum = 0, sumSq = 0, min = Infinity, max = -Infinity, count = 0;
+  const classSums = new Array<number>(k).fill(0);
+  const px = ds.imageSize[0] * ds.imageSize[1];
+  for (let i = 0; i < ds.length; i++) {
+    if (headerOf) {
+      const h = headerOf.imageHeader(i);
+      inc(sourceSizes, `${h.width}x${h.height}`);
+      inc(formats, h.format);
+      inc(colorModes, h.colorMode);
+      inc(bitDepths, String(h.bitDepth));
+    }
+    const { image, label } = await ds.get(i);
+    let s = 0, s2 = 0;
+    for (let p = 0; p < image.length; p++) {
+      const v = image[p];
+      s += v;
+      s2 += v * v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    sum += s;
+    sumSq += s2;
+    count += image.length;
+    if (label >= 0 && label < k) classSums[label] += s / px;
+  }
+  const mean = count ? sum / count : NaN;
+  const std = count ? Math.sqrt(Math.max(0, sumSq / count - mean * mean)) : NaN;
+  const skippedRows = (ds as Partial<WithSkipped>).skipped ?? [];
+  const summary: DatasetSummary = {
+    file: (ds as Partial<WithSkipped>).file,
+    rows: ds.length,
+    classNames: ds.classNames,
+    classCounts,
+    classFractions: classCounts.map((c) => (ds.length ? c / ds.length : 0)),
+    imageSize: ds.imageSize,
+    sourceSizes,
+    formats,
+    colorModes,
+    bitDepths,
+    intensity: { mean, std, min: count ? min : NaN, max: count ? max : NaN, classMeans: classSums.map((s, c) => (classCounts[c] ? s / classCounts[c] : NaN)) },
+    skipped: { count: skippedRows.length, rows: skippedRows.map(({ row, reason }) => ({ row, reason })) },
+  };
+  if (options.compareWith) summary.leakage = await findNearDuplicates(ds, options.compareWith, options);
+  return summary;
+}
+
+/**
+ * A readable multi-line report of a {@link DatasetSummary}.
+ * @param s Summary.
+ */
+export function formatDatasetSummary(s: DatasetSummary): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const kv = (m: Record<string, number>) => Object.entries(m).map(([key, v]) => `${key}: ${v}`).join(', ') || 'n/a';
+  const lines = [
+    `${s.file ?? 'dataset'}: ${s.rows} rows, images ${s.imageSize[0]}x${s.imageSize[1]}`,
+    `classes: ${s.classNames.map((n, i) => `${i} ${n} ${s.classCounts[i]} (${pct(s.classFractions[i])})`).join(', ')}`,
+    `source sizes (WxH): ${kv(s.sourceSizes)}; formats: ${kv(s.formats)}; colour: ${kv(s.colorModes)}; bit depth: ${kv(s.bitDepths)}`,
+    `intensity 0..255: mean ${s.intensity.mean.toFixed(2)}, std ${s.intensity.std.toFixed(2)}, range ${s.intensity.min}..${s.intensity.max}`,
+    `skipped rows: ${s.skipped.count}${s.skipped.rows.slice(0, 5).map((r) => `\n  row ${r.row}: ${r.reason}`).join('')}`,
+  ];
+  if (s.leakage) {
+    const l = s.leakage;
+    lines.push(
+      `leakage: ${l.countB} of ${l.sizeB} compared rows (${pct(l.fractionB)}) have a near-duplicate here ` +
+        `(RMS distance <= ${l.threshold} on ${l.size}x${l.size} thumbnails; ${l.pairCount} pairs, ${l.countA} rows here involved); ` +
+        `median nearest distance ${l.medianNearestDistance.toFixed(1)}`,
+    );
+  }
+  return lines.join('\n');
+}

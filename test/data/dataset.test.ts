@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  ParquetImageDataset,
+  DataError,
+  EmptyFileError,
+  ImageDecodeError,
+  ImageSizeError,
+  InvalidLabelError,
+  MissingColumnError,
+  MissingImageError,
+  NotParquetError,
+  TruncatedParquetError,
+  UnsupportedImageFormatError,
+} from '../../src/index.js';
+import { encodePng, makeParquet, pseudoRandom, repoRoot, samplePath } from './helpers.js';
+
+const png = (seed: number, w = 4, h = 3) => encodePng({ width: w, height: h, colorType: 0, bitDepth: 8, samples: pseudoRandom(w * h, 256, seed) });
+const SMALL: [number, number] = [3, 4];
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'nsn-data-'));
+
+/** Expects `promise` to reject with an error of `Ctor` whose message names the file, row and column given. */
+async function expectDataError(promise: Promise<unknown>, Ctor: new (...a: never[]) => DataError, where: { file?: string; row?: number; column?: string }) {
+  let err: unknown;
+  try { await promise; } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(Ctor);
+  const e = err as DataError;
+  expect(e.name).toBe(Ctor.name);
+  if (where.file !== undefined) { expect(e.file).toBe(where.file); expect(e.message).toContain(`file ${where.file}`); }
+  if (where.row !== undefined) { expect(e.row).toBe(where.row); expect(e.message).toContain(`row ${where.row}`); }
+  if (where.column !== undefined) { expect(e.column).toBe(where.column); expect(e.message).toContain(`column '${where.column}'`); }
+  return e;
+}
+
+describe('ParquetImageDataset on the bundled sample', () => {
+  it('reads rows, labels, class names from HuggingFace metadata, paths and pixels', async () => {
+    const ds = await ParquetImageDataset.fromFile(samplePath);
+    const csv = readFileSync(path.join(repoRoot, 'examples/data/sample-rows.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(ds.length).toBe(128);
+    expect(ds.classNames).toEqual(['Mild_Demented', 'Moderate_Demented', 'Non_Demented', 'Very_Mild_Demented']);
+    expect(ds.classCounts()).toEqual([32, 32, 32, 32]);
+    expect(Array.from(ds.labels)).toEqual(csv.map((r) => Number(r[3])));
+    expect(ds.imageSize).toEqual([128, 128]);
+    expect(ds.imageIsStruct).toBe(true);
+    const ex = ds.get(5);
+    expect(ex.path).toBe(csv[5][2]);
+    expect(ex.label).toBe(Number(csv[5][3]));
+    expect(ex.image).toBeInstanceOf(Float32Array);
+    expect(ex.image.length).toBe(128 * 128);
+    const max = ex.image.reduce((a, b) => Math.max(a, b), 0);
+    expect(max).toBeGreaterThan(100);
+    expect(max).toBeLessThanOrEqual(255);
+    // get() hands out a copy.
+    ex.image[0] = -1;
+    expect(ds.get(5).image[0]).not.toBe(-1);
+    // Arrow table of the kept rows.
+    expect(ds.table.numRows).toBe(128);
+    expect(ds.table.schema.fields.map((f) => f.name)).toEqual(['image', 'label', 'path', 'row']);
+    expect(ds.table.getChild('path')?.get(5)).toBe(csv[5][2]);
+    expect(ds.imageHeader(0)).toEqual({ format: 'jpeg', width: 128, height: 128, colorMode: 'gray', bitDepth: 8 });
+  });
+
+  it('cache: false decodes on demand to the same pixels; targetSize resizes', async () => {
+    const cached = await ParquetImageDataset.fromFile(samplePath);
+    const lazy = await ParquetImageDataset.fromFile(samplePath, { cache: false });
+    expect(lazy.cached).toBe(false);
+    expect(lazy.loadStats.decodeMs).toBe(0);
+    expect(lazy.get(17).image).toEqual(cached.get(17).image);
+    const small = await ParquetImageDataset.fromFile(new Uint8Array(readFileSync(samplePath)), { targetSize: [64, 32], name: 'sample' });
+    expect(small.imageSize).toEqual([64, 32]);
+    expect(small.get(0).image.length).toBe(64 * 32);
+    await expectDataError(ParquetImageDataset.fromFile(samplePath, { targetSize: [64, 64], resize: 'reject' }), ImageSizeError, { row: 0, column: 'image.bytes' });
+  });
+
+  it('worker-thread decoding gives the same pixels as the main thread', async () => {
+    const main = await ParquetImageDataset.fromFile(samplePath, { parallel: false });
+    const workers = await ParquetImageDataset.fromFile(samplePath, { parallel: { threshold: 1, threads: 2 } });
+    expect(main.loadStats.threads).toBe(1);
+    expect(workers.loadStats.threads).toBe(2);
+    for (const i of [0, 31, 64, 127]) expect(workers.get(i).image).toEqual(main.get(i).image);
+  });
+});
+
+describe('column layouts and label kinds', () => {
+  it('plain binary image column, int32 labels, default class names', async () => {
+    const bytes = await makeParquet({ images: [png(1), png(2), png(3)], labels: [2, 0, 3], struct: false, labelType: 'int32' });
+    const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL });
+    expect(ds.imageIsStruct).toBe(false);
+    expect(ds.classNames).toEqual(['0', '1', '2', '3']);
+    expect(Array.from(ds.labels)).toEqual([2, 0, 3]);
+    expect(ds.get(1).path).toBeUndefined();
+    expect(Array.from(ds.get(1).image)).toEqual(pseudoRandom(12, 256, 2));
+  });
+
+  it('string labels map through classNames (given, from metadata, or sorted distinct)', async () => {
+    const images = [png(1), png(2), png(3)];
+    const bytes = await makeParquet({ images, labels: ['cat', 'ant', 'cat'], labelType: 'utf8' });
+    const sorted = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL });
+    expect(sorted.classNames).toEqual(['ant', 'cat']);
+    expect(Array.from(sorted.labels)).toEqual([1, 0, 1]);
+    const given = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, classNames: ['cat', 'dog', 'ant'] });
+    expect(Array.from(given.labels)).toEqual([0, 2, 0]);
+    const meta = await makeParquet({ images, labels: ['b', 'a', 'c'], labelType: 'utf8', hfNames: ['c', 'b', 'a'] });
+    expect(Array.from((await ParquetImageDataset.fromFile(meta, { targetSize: SMALL })).labels)).toEqual([1, 2, 0]);
+  });
+
+  it('custom column names', async () => {
+    const bytes = await makeParquet({ images: [png(1)], labels: [1], imageColumn: 'scan', labelColumn: 'stage' });
+    const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, imageColumn: 'scan', labelColumn: 'stage' });
+    expect(ds.labels[0]).toBe(1);
+  });
+});
+
+describe('bad input: typed errors naming file, row and column', () => {
+  it('empty file, not Parquet, truncated Parquet', async () => {
+    const empty = path.join(tmp, 'empty.parquet');
+    writeFileSync(empty, new Uint8Array(0));
+    await expectDataError(ParquetImageDataset.fromFile(empty), EmptyFileError, { file: empty });
+    const csv = path.join(tmp, 'data.csv');
+    writeFileSync(csv, 'image,label\n1,2\n');
+    await expectDataError(ParquetImageDataset.fromFile(csv), NotParquetError, { file: csv });
+    const good = await makeParquet({ images: [png(1), png(2)], labels: [0, 1] });
+    const cut = path.join(tmp, 'cut.parquet');
+    writeFileSync(cut, good.slice(0, Math.floor(good.length / 2)));
+    await expectDataError(ParquetImageDataset.fromFile(cut), TruncatedParquetError, { file: cut });
+    // Footer intact but a data page corrupted in the middle.
+    const corrupt = good.slice();
+    for (let i = 8; i < 60; i++) corrupt[i] = 0xee;
+    await expectDataError(ParquetImageDataset.fromFile(corrupt, { name: 'corrupt.parquet' }), TruncatedParquetError, { file: 'corrupt.parquet' });
+    await expect(ParquetImageDataset.fromFile(path.join(tmp, 'nope.parquet'))).rejects.toThrow(/cannot read file.*nope\.parquet/s);
+  });
+
+  it('missing image or label column, struct without bytes', async () => {
+    const bytes = await makeParquet({ images: [png(1)], labels: [0] });
+    await expectDataError(ParquetImageDataset.fromFile(bytes, { name: 'x.parquet', imageColumn: 'img' }), MissingColumnError, { file: 'x.parquet', column: 'img' });
+    const e = await expectDataError(ParquetImageDataset.fromFile(bytes, { name: 'x.parquet', labelColumn: 'y' }), MissingColumnError, { column: 'y' });
+    expect(e.message).toContain('columns are image, label');
+  });
+
+  it('null label, out-of-range label, unknown class name', async () => {
+    const nullLabel = await makeParquet({ images: [png(1), png(2), png(3)], labels: [0, null, 1] });
+    await expectDataError(ParquetImageDataset.fromFile(nullLabel, { name: 'n.parquet', targetSize: SMALL }), InvalidLabelError, { file: 'n.parquet', row: 1, column: 'label' });
+    const outOfRange = await makeParquet({ images: [png(1), png(2), png(3)], labels: [0, 1, 4] });
+    const e = await expectDataError(ParquetImageDataset.fromFile(outOfRange, { targetSize: SMALL }), InvalidLabelError, { row: 2, column: 'label' });
+    expect(e.message).toMatch(/label 4 is out of range 0\.\.3/);
+    const negative = await makeParquet({ images: [png(1)], labels: [-1] });
+    await expectDataError(ParquetImageDataset.fromFile(negative, { targetSize: SMALL }), InvalidLabelError, { row: 0 });
+    const unknown = await makeParquet({ images: [png(1), png(2)], labels: ['a', 'zebra'], labelType: 'utf8' });
+    await expectDataError(ParquetImageDataset.fromFile(unknown, { targetSize: SMALL, classNames: ['a', 'b'] }), InvalidLabelError, { row: 1 });
+  });
+
+  it('undecodable bytes, unsupported format, null image', async () => {
+    const junk = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const badBytes = await makeParquet({ images: [png(1), junk], labels: [0, 1] });
+    await expectDataError(ParquetImageDataset.fromFile(badBytes, { name: 'b.parquet', targetSize: SMALL }), ImageDecodeError, { file: 'b.parquet', row: 1, column: 'image.bytes' });
+    const corruptPng = png(2).slice(0, 45);
+    const corrupt = await makeParquet({ images: [png(1), png(3), corruptPng], labels: [0, 1, 2], struct: false });
+    await expectDataError(ParquetImageDataset.fromFile(corrupt, { targetSize: SMALL }), ImageDecodeError, { row: 2, column: 'image' });
+    const gif = new TextEncoder().encode('GIF89a\x04\x00\x03\x00');
+    const unsupported = await makeParquet({ images: [gif], labels: [0] });
+    await expectDataError(ParquetImageDataset.fromFile(unsupported, { targetSize: SMALL }), UnsupportedImageFormatError, { row: 0, column: 'image.bytes' });
+    const nullImage = await makeParquet({ images: [png(1), null], labels: [0, 0] });
+    await expectDataError(ParquetImageDataset.fromFile(nullImage, { targetSize: SMALL }), MissingImageError, { row: 1 });
+  });
+
+  it("onError: 'skip' keeps good rows and lists every bad one with its reason", async () => {
+    const images = [png(1), new Uint8Array([9, 9, 9]), png(3), png(4), png(5, 8, 6), new TextEncoder().encode('GIF89a..'), png(7)];
+    const bytes = await makeParquet({ images, labels: [0, 1, null, 7, 2, 3, 1] });
+    const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, resize: 'reject', onError: 'skip' });
+    expect(Array.from(ds.sourceRows)).toEqual([0, 6]);
+    expect(Array.from(ds.labels)).toEqual([0, 1]);
+    expect(ds.length + ds.skipped.length).toBe(images.length);
+    expect(ds.skipped.map((s) => [s.row, s.error.name])).toEqual([
+      [1, 'ImageDecodeError'],
+      [2, 'InvalidLabelError'],
+      [3, 'InvalidLabelError'],
+      [4, 'ImageSizeError'],
+      [5, 'UnsupportedImageFormatError'],
+    ]);
+    expect(ds.skipped[1].reason).toBe('label is null');
+    expect(Array.from(ds.get(1).image)).toEqual(pseudoRandom(12, 256, 7));
+    // Skipped rows found by the decoder (not only by the header check) also with cache off, and on workers.
+    const corrupt = await makeParquet({ images: [png(1), png(2).slice(0, 45), png(3)], labels: [0, 1, 2] });
+    for (const opts of [{ cache: false }, { parallel: { threshold: 1, threads: 2 } }]) {
+      const d = await ParquetImageDataset.fromFile(corrupt, { targetSize: SMALL, onError: 'skip', ...opts });
+      expect(d.skipped.map((s) => s.row)).toEqual([1]);
+      expect(Array.from(d.get(1).image)).toEqual(pseudoRandom(12, 256, 3));
+    }
+  });
+});

@@ -1,0 +1,132 @@
+// Test helpers: write small Parquet files (apache-arrow + parquet-wasm, a dev dependency) and encode images.
+import * as arrow from 'apache-arrow';
+import { deflateSync, crc32 } from 'node:zlib';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Repository root. */
+export const repoRoot = path.resolve(here, '../..');
+/** The shared real data folder (outside the repo). */
+export const sharedDataDir = path.resolve(repoRoot, '../shared/data/alzheimer-mri');
+/** The bundled sample. */
+export const samplePath = path.resolve(repoRoot, 'examples/data/sample.parquet');
+
+/** Path of a shared data file; throws a clear error when ../shared is missing (tests must not pass silently). */
+export function sharedFile(name: 'train.parquet' | 'test.parquet' | 'manifest.csv'): string {
+  const p = path.join(sharedDataDir, name);
+  if (!existsSync(p)) {
+    throw new Error(`Real data missing: ${p} not found. These tests need ../shared/data/alzheimer-mri next to the repo (see the data README).`);
+  }
+  return p;
+}
+
+export interface TableSpec {
+  images: Array<Uint8Array | null>;
+  labels: Array<number | bigint | string | null>;
+  paths?: Array<string | null>;
+  /** HuggingFace layout: image is struct<bytes, path>. Default true. */
+  struct?: boolean;
+  labelType?: 'int64' | 'int32' | 'utf8';
+  imageColumn?: string;
+  labelColumn?: string;
+  /** HuggingFace ClassLabel names to put in the metadata. */
+  hfNames?: string[];
+}
+
+/** Builds an Arrow table like the HuggingFace `datasets` layout (or plain binary). */
+export function imageTable(spec: TableSpec): arrow.Table {
+  const struct = spec.struct ?? true;
+  const imageColumn = spec.imageColumn ?? 'image';
+  const labelColumn = spec.labelColumn ?? 'label';
+  const labelType = spec.labelType ?? 'int64';
+  const image = struct
+    ? arrow.vectorFromArray(
+        spec.images.map((b, i) => (b === null ? null : { bytes: b, path: spec.paths?.[i] ?? `img_${i}.png` })),
+        new arrow.Struct([new arrow.Field('bytes', new arrow.Binary(), true), new arrow.Field('path', new arrow.Utf8(), true)]),
+      )
+    : arrow.vectorFromArray(spec.images, new arrow.Binary());
+  const label =
+    labelType === 'utf8'
+      ? arrow.vectorFromArray(spec.labels.map((l) => (l === null ? null : String(l))), new arrow.Utf8())
+      : labelType === 'int32'
+        ? arrow.vectorFromArray(spec.labels.map((l) => (l === null ? null : Number(l))), new arrow.Int32())
+        : arrow.vectorFromArray(spec.labels.map((l) => (l === null ? null : BigInt(l as number))), new arrow.Int64());
+  const table = new arrow.Table({ [imageColumn]: image, [labelColumn]: label });
+  return table;
+}
+
+/** Serialises an Arrow table to Parquet bytes (Snappy), with optional key/value metadata. */
+export async function writeParquet(table: arrow.Table, kv: Record<string, string> = {}, rowGroupSize = 1000): Promise<Uint8Array> {
+  const pw = await import('parquet-wasm');
+  const wasmTable = pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
+  let b = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.SNAPPY).setMaxRowGroupSize(rowGroupSize);
+  if (Object.keys(kv).length) b = b.setKeyValueMetadata(new Map(Object.entries(kv)));
+  return pw.writeParquet(wasmTable, b.build());
+}
+
+/** Table spec -> Parquet bytes, with HF metadata when `hfNames` is given. */
+export async function makeParquet(spec: TableSpec): Promise<Uint8Array> {
+  const kv: Record<string, string> = {};
+  if (spec.hfNames) {
+    kv.huggingface = JSON.stringify({
+      info: { features: { [spec.imageColumn ?? 'image']: { _type: 'Image' }, [spec.labelColumn ?? 'label']: { names: spec.hfNames, _type: 'ClassLabel' } } },
+    });
+  }
+  return writeParquet(imageTable(spec), kv);
+}
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), Buffer.from(data)]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td) >>> 0);
+  return Buffer.concat([len, td, crc]);
+}
+
+/**
+ * Minimal independent PNG encoder (any colour type, bit depth 8 or 16, or palette) so decoder tests do not rely
+ * on the decoder's own library to make their inputs. `samples` are interleaved per pixel.
+ */
+export function encodePng(opts: {
+  width: number;
+  height: number;
+  colorType: 0 | 2 | 3 | 4 | 6;
+  bitDepth: 8 | 16;
+  samples: ArrayLike<number>;
+  palette?: Array<[number, number, number]>;
+}): Uint8Array {
+  const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[opts.colorType];
+  const bps = opts.bitDepth / 8;
+  const rowBytes = opts.width * channels * bps;
+  const raw = Buffer.alloc((rowBytes + 1) * opts.height);
+  for (let y = 0; y < opts.height; y++) {
+    raw[y * (rowBytes + 1)] = 0; // filter: none
+    for (let i = 0; i < opts.width * channels; i++) {
+      const v = opts.samples[y * opts.width * channels + i];
+      const o = y * (rowBytes + 1) + 1 + i * bps;
+      if (bps === 2) raw.writeUInt16BE(v, o);
+      else raw[o] = v;
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(opts.width, 0);
+  ihdr.writeUInt32BE(opts.height, 4);
+  ihdr[8] = opts.bitDepth;
+  ihdr[9] = opts.colorType;
+  const parts = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr)];
+  if (opts.colorType === 3) parts.push(chunk('PLTE', Buffer.from((opts.palette ?? []).flat())));
+  parts.push(chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0)));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** Deterministic pseudo-random integers in [0, max) for test images. */
+export function pseudoRandom(n: number, max: number, seed = 1): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % max;
+  });
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { StratifiedSplit, DataOptionError } from '../../src/index.js';
+import { pseudoRandom } from './helpers.js';
+
+// Class sizes of the real training set: 717 / 52 / 2560 / 1792.
+const counts = [717, 52, 2560, 1792];
+const labels = Int32Array.from(pseudoRandom(5121, 1_000_000, 5).map((_, i) => i)).map((i) => {
+  let k = i;
+  for (let c = 0; c < counts.length; c++) { if (k < counts[c]) return c; k -= counts[c]; }
+  return -1;
+});
+// Interleave deterministically so classes are not in blocks.
+const order = pseudoRandom(labels.length, 1 << 30, 9).map((r, i) => [r, i]).sort((a, b) => a[0] - b[0]).map((p) => p[1]);
+const mixed = Int32Array.from(order, (i) => labels[i]);
+
+const countOf = (idx: Int32Array, lab: ArrayLike<number>, c: number) => Array.from(idx).filter((i) => lab[i] === c).length;
+
+describe('StratifiedSplit', () => {
+  it('keeps each class within one row of the exact proportion, total round(N * testSize)', () => {
+    for (const testSize of [0.2, 0.1, 0.33]) {
+      const { train, test } = new StratifiedSplit({ testSize, seed: 1 }).split(mixed);
+      expect(train.length + test.length).toBe(mixed.length);
+      expect(test.length).toBe(Math.round(mixed.length * testSize));
+      expect(new Set([...train, ...test]).size).toBe(mixed.length);
+      counts.forEach((n, c) => expect(Math.abs(countOf(test, mixed, c) - n * testSize)).toBeLessThan(1));
+    }
+  });
+
+  it('hand-checked small case: 10 a, 5 b, testSize 0.2 -> 2 a + 1 b in test', () => {
+    const lab = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
+    const { test } = new StratifiedSplit({ testSize: 0.2, seed: 3 }).split(lab);
+    expect([countOf(test, lab, 0), countOf(test, lab, 1)]).toEqual([2, 1]);
+  });
+
+  it('is deterministic in the seed and varies with it; outputs are sorted', () => {
+    const a = new StratifiedSplit({ seed: 7 }).split(mixed);
+    const b = new StratifiedSplit({ seed: 7 }).split(mixed);
+    const c = new StratifiedSplit({ seed: 8 }).split(mixed);
+    expect(a.test).toEqual(b.test);
+    expect(a.train).toEqual(b.train);
+    expect(a.test).not.toEqual(c.test);
+    expect(Array.from(a.test)).toEqual(Array.from(a.test).sort((x, y) => x - y));
+  });
+
+  it('keeps groups whole and stratifies them by majority label', () => {
+    // 200 subjects with 3-9 slices each; each subject mostly one class (one stray slice for some).
+    const lab: number[] = [];
+    const groups: string[] = [];
+    const sizes = pseudoRandom(200, 7, 21).map((s) => s + 3);
+    const cls = pseudoRandom(200, 4, 22);
+    sizes.forEach((s, g) => {
+      for (let k = 0; k < s; k++) {
+        lab.push(k === 0 && g % 5 === 0 ? (cls[g] + 1) % 4 : cls[g]);
+        groups.push(`S${g}`);
+      }
+    });
+    const { train, test } = new StratifiedSplit({ testSize: 0.25, seed: 4 }).split(lab, groups);
+    const side = new Map<string, string>();
+    for (const [name, idx] of [['train', train], ['test', test]] as const) {
+      for (const i of idx) {
+        const prev = side.get(groups[i]);
+        expect(prev === undefined || prev === name).toBe(true);
+        side.set(groups[i], name);
+      }
+    }
+    expect(train.length + test.length).toBe(lab.length);
+    // Proportions are as close as group sizes (<= 9 rows) allow.
+    for (let c = 0; c < 4; c++) {
+      const n = lab.filter((l) => l === c).length;
+      expect(Math.abs(countOf(test, lab, c) - n * 0.25)).toBeLessThanOrEqual(10);
+    }
+    expect(Math.abs(test.length - lab.length * 0.25)).toBeLessThanOrEqual(20);
+    const again = new StratifiedSplit({ testSize: 0.25, seed: 4 }).split(lab, groups);
+    expect(again.test).toEqual(test);
+  });
+
+  it('rejects bad options and inputs', () => {
+    expect(() => new StratifiedSplit({ testSize: 1.5 })).toThrow(DataOptionError);
+    expect(() => new StratifiedSplit({ testSize: 0 })).toThrow(/testSize/);
+    expect(() => new StratifiedSplit().split([0, -1])).toThrow(/labels\[1\]/);
+    expect(() => new StratifiedSplit().split([0, 1], ['a'])).toThrow(/groups/);
+  });
+});
