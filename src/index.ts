@@ -12,3 +12,4 @@ export * from './backbones/index.js';
 export * from './io/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
+export * from './train/index.js';

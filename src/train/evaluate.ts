@@ -1,0 +1,84 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { LabeledImageSource } from '../data/types.js';
+import { MultiClassMetrics, type MultiClassMetricsOptions, type MultiClassMetricsResult } from '../metrics/index.js';
+import { runInference } from './inference.js';
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions extends Partial<Omit<MultiClassMetricsOptions, 'numClasses'>> {
+  /** Rows of the source to evaluate (default all). */
+  indices?: ArrayLike<number>;
+  /** Images per forward pass. Default 32. */
+  batchSize?: number;
+}
+
+/** What {@link evaluate} returns: the metrics plus the raw predictions they came from. */
+export interface EvaluationResult {
+  /** Accuracy, per-class figures, confusion matrix, AUC, kappa, ECE, ... (see {@link MultiClassMetricsResult}). */
+  metrics: MultiClassMetricsResult;
+  /** Rows of the source, in the order of the arrays below. */
+  indices: Int32Array;
+  /** True class of each row. */
+  labels: Int32Array;
+  /** Class probabilities, row-major `[N * numClasses]`. */
+  probabilities: Float32Array;
+  /**
+   * Pre-softmax scores, row-major `[N * numClasses]`, for temperature scaling. Read from the input of the
+   * model's separate softmax layer when it has one (`logitsFrom: 'layer'`); otherwise the log-probabilities,
+   * which differ from the logits by a per-row constant and so give the same softmax at any temperature
+   * (`logitsFrom: 'log-probabilities'`).
+   */
+  logits: Float32Array;
+  /** Where `logits` came from. */
+  logitsFrom: 'layer' | 'log-probabilities';
+  /** Number of classes K. */
+  numClasses: number;
+}
+
+/**
+ * Runs the model in inference mode over a data set (or the rows `indices` of it) and computes every metric of
+ * {@link MultiClassMetrics}; also returns the probabilities and logits (for calibration, e.g. `fitTemperature`).
+ * No tensor outlives the call.
+ * @param model A classifier with one output `[N, numClasses]` of probabilities, taking `[N, H, W, 1]` images in
+ *   0..255 (e.g. NeuroStageNet).
+ * @param source Images and labels.
+ * @param options Rows, batch size and the metrics' options (class names default to the source's;
+ *   `ordinalOrder: [2, 3, 0, 1]` for the Alzheimer stages).
+ * @returns Metrics and predictions.
+ * @example
+ * ```ts
+ * const { metrics, logits, labels } = await evaluate(model, testSet, { ordinalOrder: [2, 3, 0, 1] });
+ * console.log(metrics.accuracy, metrics.macro.auc);
+ * ```
+ */
+export async function evaluate(
+  model: tfl.LayersModel,
+  source: LabeledImageSource,
+  options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  const { indices, batchSize, ...metricOptions } = options;
+  const pass = await runInference(model, source, { indices, batchSize, withLogits: true });
+  const k = pass.numClasses;
+  const metrics = new MultiClassMetrics({
+    ...metricOptions,
+    numClasses: k,
+    classNames: metricOptions.classNames ?? (source.classNames.length === k ? source.classNames : undefined),
+  });
+  metrics.update(pass.labels, pass.probabilities);
+  let logits = pass.logits;
+  let logitsFrom: EvaluationResult['logitsFrom'] = 'layer';
+  if (!logits) {
+    logitsFrom = 'log-probabilities';
+    logits = new Float32Array(pass.probabilities.length);
+    // Clamp at the smallest normal float32 so a probability that underflowed to 0 gives a large negative number, not -Infinity.
+    for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(pass.probabilities[i], 1.1754943508222875e-38));
+  }
+  return {
+    metrics: metrics.compute(),
+    indices: pass.indices,
+    labels: pass.labels,
+    probabilities: pass.probabilities,
+    logits,
+    logitsFrom,
+    numClasses: k,
+  };
+}

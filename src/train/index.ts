@@ -1,0 +1,19 @@
+// Public face of training and evaluation: re-exported from src/index.ts.
+export { TrainingError } from './errors.js';
+export { categoricalCrossentropyWithSmoothing, type SmoothedCrossentropyOptions, type LossFunction } from './loss.js';
+export { compileNeuroStageNet, type CompileNeuroStageNetOptions } from './compile.js';
+export { trainNeuroStageNet } from './trainer.js';
+export type { DataSubset, EpochRecord, BatchProgress, ProgressReporter, TrainOptions, TrainResult } from './types.js';
+export { evaluate, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
+export { getLearningRate, setLearningRate, warmupCosineSchedule, type WarmupCosineOptions } from './learning-rate.js';
+export { barProgress, lineProgress, formatEpochLine } from './progress.js';
+export type { CallbackLogs, MonitorMode } from './callbacks/monitor.js';
+export { EarlyStopping, earlyStopping, type EarlyStoppingOptions } from './callbacks/early-stopping.js';
+export { ReduceLROnPlateau, reduceLROnPlateau, type ReduceLROnPlateauOptions } from './callbacks/reduce-lr-on-plateau.js';
+export { ValidationAuc, validationAuc, type ValidationAucOptions } from './callbacks/validation-auc.js';
+export { ModelCheckpoint, modelCheckpoint, type ModelCheckpointOptions } from './callbacks/model-checkpoint.js';
+export {
+  LearningRateScheduler,
+  learningRateScheduler,
+  type LearningRateSchedulerOptions,
+} from './callbacks/learning-rate-scheduler.js';

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { iterateBatches } from '../data/batches.js';
+import type { LabeledImageSource } from '../data/types.js';
+import { TrainingError } from './errors.js';
+import type { LossFunction } from './loss.js';
+
+
+/** Outcome of one inference pass (internal; {@link evaluate} and the trainer's validation build on it). */
+export interface InferencePass {
+  indices: Int32Array;
+  labels: Int32Array;
+  probabilities: Float32Array;
+  logits: Float32Array | undefined;
+  numClasses: number;
+  /** Sum over examples of the compiled loss (only when a loss was given). */
+  lossSum: number;
+  correct: number;
+}
+
+/** Number of classes the model predicts (last dimension of its single output). */
+export function modelNumClasses(model: tfl.LayersModel): number {
+  if (model.outputs.length !== 1) {
+    throw new TrainingError(`expected a model with one output (class probabilities), got ${model.outputs.length} outputs`);
+  }
+  const shape = model.outputs[0].shape;
+  const k = shape[shape.length - 1];
+  if (shape.length !== 2 || typeof k !== 'number' || k < 2) {
+    throw new TrainingError(`expected the model output to be [batch, numClasses ≥ 2], got [${shape.join(', ')}]`);
+  }
+  return k;
+}
+
+// The final layer of NeuroStageNet is a separate softmax whose input is the logits; a model that exposes both
+// is built once per model (it shares the layers, so it never goes stale) and cached.
+const logitsModels = new WeakMap<tfl.LayersModel, tfl.LayersModel | null>();
+
+/** A model with outputs `[logits, probabilities]`, or `null` when the last layer is not a separate softmax. */
+export function logitsAndProbabilitiesModel(model: tfl.LayersModel): tfl.LayersModel | null {
+  if (logitsModels.has(model)) return logitsModels.get(model) ?? null;
+  let result: tfl.LayersModel | null = null;
+  const last = model.outputLayers?.[0];
+  if (last && isSeparateSoftmax(last)) {
+    try {
+      const logits = last.input as tfl.SymbolicTensor;
+      if (!Array.isArray(logits)) result = tfl.model({ inputs: model.inputs, outputs: [logits, model.outputs[0]] });
+    } catch {
+      result = null; // shared or multi-input softmax layer: fall back to log-probabilities
+    }
+  }
+  logitsModels.set(model, result);
+  return result;
+}
+
+function isSeparateSoftmax(layer: tfl.layers.Layer): boolean {
+  const cls = layer.getClassName();
+  if (cls === 'Softmax') return true;
+  const activation = (layer.getConfig() as { activation?: unknown }).activation;
+  return cls === 'Activation' && activation === 'softmax';
+}
+
+/**
+ * Runs the model in inference mode over `indices` of `source` and collects labels, probabilities, logits (when
+ * asked and reachable) and the summed loss (when `loss` is given). Every tensor is disposed before returning.
+ */
+export async function runInference(
+  model: tfl.LayersModel,
+  source: LabeledImageSource,
+  options: { indices?: ArrayLike<number>; batchSize?: number; loss?: LossFunction; withLogits?: boolean },
+): Promise<InferencePass> {
+  const k = modelNumClasses(model);
+  const n = options.indices ? options.indices.length : source.length;
+  const batchSize = options.batchSize ?? 32;
+  const twoHeaded = options.withLogits ? logitsAndProbabilitiesModel(model) : null;
+  const out: InferencePass = {
+    indices: new Int32Array(n),
+    labels: new Int32Array(n),
+    probabilities: new Float32Array(n * k),
+    logits: twoHeaded ? new Float32Array(n * k) : undefined,
+    numClasses: k,
+    lossSum: 0,
+    correct: 0,
+  };
+  let offset = 0;
+  for await (const batch of iterateBatches(source, { indices: options.indices, batchSize, numClasses: k })) {
+    const m = batch.indices.length;
+    let kept: tf.Tensor[] = [];
+    try {
+      kept = tf.tidy(() => {
+        let probs: tf.Tensor;
+        let logits: tf.Tensor | undefined;
+        if (twoHeaded) {
+          [logits, probs] = twoHeaded.predict(batch.xs, { batchSize: m }) as tf.Tensor[];
+        } else {
+          probs = model.predict(batch.xs, { batchSize: m }) as tf.Tensor;
+        }
+        const correct = tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.argMax(batch.ys, -1)), 'float32'));
+        const lossSum = options.loss ? tf.mul(tf.mean(options.loss(batch.ys, probs)), m) : tf.scalar(0);
+        return logits ? [probs, correct, lossSum, logits] : [probs, correct, lossSum];
+      });
+      const [probs, correct, lossSum, logits] = await Promise.all(kept.map((t) => t.data()));
+      out.probabilities.set(probs as Float32Array, offset * k);
+      if (out.logits && logits) out.logits.set(logits as Float32Array, offset * k);
+      out.correct += correct[0];
+      out.lossSum += lossSum[0];
+      for (let i = 0; i < m; i++) {
+        out.indices[offset + i] = batch.indices[i];
+        out.labels[offset + i] = source.labels[batch.indices[i]];
+      }
+      offset += m;
+    } finally {
+      tf.dispose([batch.xs, batch.ys, ...kept]);
+    }
+  }
+  return out;
+}

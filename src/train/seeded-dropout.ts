@@ -1,0 +1,57 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+
+// tfjs draws the seed of an unseeded dropout mask from Math.random, and a tfjs Dropout layer with a fixed
+// `seed` draws the *same* mask at every step. For runs that repeat from a seed, the trainer gives every dropout-like
+// layer a fresh seed derived from (run seed, epoch, step, layer) for the duration of one training step and
+// puts the layer's own seed back afterwards.
+
+interface SeedableLayer {
+  seed?: number;
+  rate: number;
+}
+
+/** Layers (nested models included) that draw random masks through a `seed` field, e.g. Dropout, SpatialDropout1D. */
+export function findSeedableLayers(model: tfl.LayersModel): SeedableLayer[] {
+  const found: SeedableLayer[] = [];
+  const seen = new Set<unknown>();
+  const visit = (layer: tfl.layers.Layer): void => {
+    if (seen.has(layer)) return;
+    seen.add(layer);
+    const nested = (layer as unknown as { layers?: tfl.layers.Layer[] }).layers;
+    if (Array.isArray(nested)) nested.forEach(visit);
+    // neurostagenet's own SeededDropout already advances its seed every step; leave it alone.
+    const ownLayer = layer.getClassName().startsWith('neurostagenet>');
+    if (!ownLayer && 'seed' in layer && typeof (layer as unknown as SeedableLayer).rate === 'number') {
+      found.push(layer as unknown as SeedableLayer);
+    }
+  };
+  model.layers.forEach(visit);
+  return found;
+}
+
+/** 32-bit mix of integers (murmur3 finaliser over a running hash); deterministic across platforms. */
+export function mixSeeds(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p | 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+/** Runs `fn` with per-step seeds on `layers`, restoring their own seeds afterwards (also on error). */
+export function withStepSeeds<T>(layers: SeedableLayer[], seedParts: number[], fn: () => T): T {
+  const saved = layers.map((l) => l.seed);
+  layers.forEach((l, j) => {
+    l.seed = mixSeeds(...seedParts, j);
+  });
+  try {
+    return fn();
+  } finally {
+    layers.forEach((l, j) => {
+      l.seed = saved[j];
+    });
+  }
+}

@@ -1,0 +1,331 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { countBatches, iterateBatches } from '../data/batches.js';
+import type { LabeledImageSource } from '../data/types.js';
+import { MultiClassMetrics } from '../metrics/index.js';
+import { compileNeuroStageNet } from './compile.js';
+import { TrainingError } from './errors.js';
+import { modelNumClasses, runInference } from './inference.js';
+import type { LossFunction } from './loss.js';
+import { getLearningRate, setLearningRate } from './learning-rate.js';
+import { resolveProgress } from './progress.js';
+import { findSeedableLayers, withStepSeeds } from './seeded-dropout.js';
+import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult } from './types.js';
+
+/**
+ * Trains a classifier (NeuroStageNet or any single-output softmax model taking `[N, H, W, 1]` images in 0..255)
+ * with the seed's recipe, and returns the per-epoch history.
+ *
+ * Per epoch: the training rows are shuffled (seeded by `(seed, epoch)`), batched, augmented (training only), and
+ * each batch takes one optimizer step on the compiled loss plus the model's regularisation losses (as Keras),
+ * optionally class-weighted; then the validation rows run in inference mode and give `val_loss`,
+ * `val_accuracy` and `val_auc` (macro one-vs-rest ROC AUC). Callbacks (tfjs-layers `Callback`s such as
+ * {@link earlyStopping}, {@link reduceLROnPlateau}, {@link modelCheckpoint}) see the epoch logs and may set
+ * `model.stopTraining`; training then stops cleanly after the current step or epoch.
+ *
+ * If the model is not compiled, it is compiled with {@link compileNeuroStageNet}: Adam(`learningRate`) and
+ * categorical cross-entropy with `labelSmoothing`. The same `seed` on the cpu backend gives the same history
+ * (shuffle, augmentation and tfjs `Dropout` masks are all seeded; weight initialisation is the model's).
+ *
+ * Why a custom loop rather than `model.fit`: `fit` needs all data as tensors or a tf.data pipeline, reports no
+ * AUC, and cannot vary augmentation per epoch from a seed; `trainOnBatch` has no class weights.
+ *
+ * @param model The model to train (changed in place).
+ * @param options Data, epochs, recipe, callbacks and progress; see {@link TrainOptions}.
+ * @returns The history of the epochs run.
+ * @throws {@link TrainingError} for bad options, an image size the model does not take, or a loss that becomes NaN.
+ * @example
+ * ```ts
+ * const split = new StratifiedSplit({ testSize: 0.2, seed: 42 }).split(ds.labels);
+ * const result = await trainNeuroStageNet(model, {
+ *   train: { source: ds, indices: split.train },
+ *   validation: { source: ds, indices: split.test },
+ *   epochs: 30,
+ *   callbacks: [earlyStopping({ patience: 5 }), reduceLROnPlateau(), modelCheckpoint({ dir: 'ckpt' })],
+ * });
+ * console.log(result.history.val_auc);
+ * ```
+ */
+export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainOptions): Promise<TrainResult> {
+  const plan = checkOptions(model, options);
+  const { epochs, initialEpoch, batchSize, seed, numClasses } = plan;
+  const started = performance.now();
+
+  if (!model.optimizer) {
+    compileNeuroStageNet(model, { learningRate: options.learningRate ?? 5e-4, labelSmoothing: options.labelSmoothing ?? 0.15 });
+  } else if (options.learningRate !== undefined) {
+    setLearningRate(model.optimizer, options.learningRate);
+  }
+  const optimizer = model.optimizer;
+  const lossFn = model.lossFunctions?.[0] as LossFunction | undefined;
+  if (!optimizer || !lossFn) throw new TrainingError('the model has no optimizer or loss after compiling');
+
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  if (variables.length === 0) throw new TrainingError(`model '${model.name}' has no trainable weights`);
+  const seedable = findSeedableLayers(model);
+  const steps = countBatches(options.train.source, { indices: options.train.indices, batchSize });
+  const trainCount = options.train.indices ? options.train.indices.length : options.train.source.length;
+
+  const callbacks = new tfl.CallbackList(
+    (options.callbacks ?? []).map((cb) =>
+      cb instanceof tfl.Callback || cb instanceof tfl.CustomCallback ? cb : new tfl.CustomCallback(cb as tfl.CustomCallbackArgs),
+    ),
+  );
+  callbacks.setModel(model);
+  callbacks.setParams({
+    epochs,
+    initialEpoch,
+    samples: trainCount,
+    steps,
+    batchSize,
+    verbose: 0,
+    doValidation: options.validation !== undefined,
+    metrics: ['loss', 'accuracy', ...(options.validation ? ['val_loss', 'val_accuracy', 'val_auc'] : [])],
+  });
+  const progress = resolveProgress(options.progress);
+  const classWeights = plan.classWeights ? tf.tensor1d(plan.classWeights) : null;
+  const records: EpochRecord[] = [];
+  let stoppedEarly = false;
+
+  model.stopTraining = false;
+  try {
+    await callbacks.onTrainBegin();
+    for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+      const epochStart = performance.now();
+      await callbacks.onEpochBegin(epoch);
+      await progress?.epochBegin?.({ epoch, epochs, steps });
+      let lossSum = 0;
+      let correctSum = 0;
+      let seen = 0;
+      let step = 0;
+      let lr = getLearningRate(optimizer);
+      const batches = iterateBatches(options.train.source, {
+        indices: options.train.indices,
+        batchSize,
+        shuffle: true,
+        seed,
+        epoch,
+        augment: options.augment ?? true,
+        numClasses,
+      });
+      for await (const batch of batches) {
+        const m = batch.indices.length;
+        await callbacks.onBatchBegin(step, { batch: step, size: m });
+        lr = getLearningRate(optimizer); // a per-step schedule may just have changed it
+        let outputs: tf.Tensor[] = [];
+        try {
+          outputs = withStepSeeds(seedable, [seed, epoch, step], () =>
+            trainStep(model, optimizer, variables, lossFn, batch.xs, batch.ys, classWeights),
+          );
+        } finally {
+          tf.dispose([batch.xs, batch.ys]);
+        }
+        const [lossValue, correctValue] = await Promise.all(outputs.map((t) => t.data()));
+        tf.dispose(outputs);
+        const batchLoss = lossValue[0];
+        if (!Number.isFinite(batchLoss)) {
+          throw new TrainingError(`the training loss became ${batchLoss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr})`);
+        }
+        lossSum += batchLoss * m;
+        correctSum += correctValue[0];
+        seen += m;
+        const elapsedSeconds = (performance.now() - epochStart) / 1000;
+        const info: BatchProgress = {
+          epoch,
+          epochs,
+          step: step + 1,
+          steps,
+          batchLoss,
+          batchAccuracy: correctValue[0] / m,
+          loss: lossSum / seen,
+          accuracy: correctSum / seen,
+          seen,
+          imagesPerSecond: elapsedSeconds > 0 ? seen / elapsedSeconds : 0,
+          lr,
+          elapsedSeconds,
+        };
+        await callbacks.onBatchEnd(step, { batch: step, size: m, loss: batchLoss, accuracy: info.batchAccuracy });
+        await progress?.batchEnd?.(info);
+        await options.onBatchEnd?.(info);
+        step += 1;
+        if (model.stopTraining) break; // the batch iterator's return() releases its prefetched batches
+      }
+
+      const record: EpochRecord = { epoch, loss: lossSum / Math.max(seen, 1), accuracy: correctSum / Math.max(seen, 1), lr, seconds: 0 };
+      if (options.validation) Object.assign(record, await validate(model, options.validation, plan, lossFn));
+      record.seconds = (performance.now() - epochStart) / 1000;
+
+      const logs: Record<string, number> = {};
+      for (const [key, value] of Object.entries(record)) if (key !== 'epoch' && typeof value === 'number') logs[key] = value;
+      await callbacks.onEpochEnd(epoch, logs);
+      // Record the logs as the callbacks left them (one may add a figure it computed), as Keras' History does.
+      for (const [key, value] of Object.entries(logs)) if (key !== 'epoch' && typeof value === 'number') record[key] = value;
+      records.push(record);
+      await progress?.epochEnd?.(record, { epochs });
+      await options.onEpochEnd?.(record);
+      if (model.stopTraining) {
+        stoppedEarly = epoch + 1 < epochs;
+        break;
+      }
+    }
+    await callbacks.onTrainEnd();
+  } finally {
+    tf.dispose(classWeights ?? []);
+    await progress?.trainEnd?.();
+  }
+  return { epochs: records, history: toHistory(records), stoppedEarly, seconds: (performance.now() - started) / 1000 };
+}
+
+/** One optimizer step; returns `[loss, number of correct predictions]` (scalars the caller disposes). */
+function trainStep(
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  variables: tf.Variable[],
+  lossFn: LossFunction,
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  classWeights: tf.Tensor1D | null,
+): tf.Tensor[] {
+  return tf.tidy(() => {
+    let correct: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const probs = model.apply(xs, { training: true }) as tf.Tensor;
+      correct = tf.keep(countCorrect(probs, ys));
+      const perExample = lossFn(ys, probs);
+      let loss: tf.Tensor = classWeights
+        ? tf.mean(tf.mul(perExample, tf.sum(tf.mul(ys, classWeights), -1)))
+        : tf.mean(perExample);
+      // Regularisation penalties (e.g. the head's L2), added to the loss as Keras and tfjs' fit do.
+      for (const penalty of model.calculateLosses()) loss = tf.add(loss, penalty);
+      return loss as tf.Scalar;
+    }, variables);
+    optimizer.applyGradients(grads);
+    return [value, correct as unknown as tf.Tensor];
+  });
+}
+
+function countCorrect(probs: tf.Tensor, ys: tf.Tensor): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.argMax(ys, -1)), 'float32'));
+}
+
+/** Validation figures of one epoch: loss (+ regularisation, as Keras reports it), accuracy, macro OvR AUC. */
+async function validate(
+  model: tfl.LayersModel,
+  validation: DataSubset,
+  plan: Plan,
+  lossFn: LossFunction,
+): Promise<Pick<EpochRecord, 'val_loss' | 'val_accuracy' | 'val_auc'>> {
+  const pass = await runInference(model, validation.source, {
+    indices: validation.indices,
+    batchSize: plan.validationBatchSize,
+    loss: lossFn,
+  });
+  const n = pass.labels.length;
+  const penalty = tf.tidy(() => model.calculateLosses().reduce((acc: tf.Tensor, p) => tf.add(acc, p), tf.scalar(0)));
+  const penaltyValue = (await penalty.data())[0];
+  penalty.dispose();
+  const metrics = new MultiClassMetrics({ numClasses: pass.numClasses });
+  metrics.update(pass.labels, pass.probabilities);
+  return {
+    val_loss: pass.lossSum / n + penaltyValue,
+    val_accuracy: pass.correct / n,
+    val_auc: metrics.compute().macro.auc,
+  };
+}
+
+function toHistory(records: EpochRecord[]): Record<string, number[]> {
+  const keys = new Set<string>();
+  for (const r of records) for (const k of Object.keys(r)) if (k !== 'epoch') keys.add(k);
+  const history: Record<string, number[]> = {};
+  for (const k of keys) history[k] = records.map((r) => (typeof r[k] === 'number' ? (r[k] as number) : NaN));
+  return history;
+}
+
+interface Plan {
+  epochs: number;
+  initialEpoch: number;
+  batchSize: number;
+  validationBatchSize: number;
+  seed: number;
+  numClasses: number;
+  classWeights: Float32Array | null;
+}
+
+function checkOptions(model: tfl.LayersModel, options: TrainOptions): Plan {
+  if (!options || typeof options !== 'object') throw new TrainingError('trainNeuroStageNet: options are required');
+  const int = (name: string, v: unknown, min: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      throw new TrainingError(`trainNeuroStageNet: ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+    }
+    return v;
+  };
+  const epochs = int('epochs', options.epochs, 1);
+  const initialEpoch = int('initialEpoch', options.initialEpoch ?? 0, 0);
+  const batchSize = int('batchSize', options.batchSize ?? 32, 1);
+  const validationBatchSize = int('validationBatchSize', options.validationBatchSize ?? batchSize, 1);
+  const seed = int('seed', options.seed ?? 0, 0);
+  if (options.learningRate !== undefined && !(Number.isFinite(options.learningRate) && options.learningRate > 0)) {
+    throw new TrainingError(`trainNeuroStageNet: learningRate must be a positive number, got ${String(options.learningRate)}`);
+  }
+  const ls = options.labelSmoothing;
+  if (ls !== undefined && !(Number.isFinite(ls) && ls >= 0 && ls < 1)) {
+    throw new TrainingError(`trainNeuroStageNet: labelSmoothing must be in [0, 1), got ${String(ls)}`);
+  }
+  const numClasses = modelNumClasses(model);
+  checkSubset('train', options.train, model, numClasses);
+  const trainCount = options.train.indices ? options.train.indices.length : options.train.source.length;
+  if (trainCount === 0) throw new TrainingError('trainNeuroStageNet: the training subset is empty');
+  if (options.validation) {
+    checkSubset('validation', options.validation, model, numClasses);
+    const n = options.validation.indices ? options.validation.indices.length : options.validation.source.length;
+    if (n === 0) throw new TrainingError('trainNeuroStageNet: the validation subset is empty');
+  }
+  return {
+    epochs,
+    initialEpoch,
+    batchSize,
+    validationBatchSize,
+    seed,
+    numClasses,
+    classWeights: resolveClassWeight(options, numClasses),
+  };
+}
+
+function checkSubset(name: string, subset: DataSubset | undefined, model: tfl.LayersModel, numClasses: number): void {
+  const source: LabeledImageSource | undefined = subset?.source;
+  if (!source || typeof source.get !== 'function' || !source.labels) {
+    throw new TrainingError(`trainNeuroStageNet: ${name}.source must be a LabeledImageSource (e.g. a ParquetImageDataset)`);
+  }
+  const inputShape = model.inputs[0]?.shape ?? [];
+  const [h, w] = source.imageSize;
+  if (inputShape.length !== 4 || inputShape[1] !== h || inputShape[2] !== w || inputShape[3] !== 1) {
+    throw new TrainingError(
+      `trainNeuroStageNet: ${name} images are ${h}x${w}x1 but model '${model.name}' takes [${inputShape.slice(1).join(', ')}]` +
+        ` (load the data with targetSize [${inputShape[1]}, ${inputShape[2]}] or build the model for [${h}, ${w}, 1])`,
+    );
+  }
+  if (source.classNames.length > numClasses) {
+    throw new TrainingError(
+      `trainNeuroStageNet: ${name} has ${source.classNames.length} classes but the model predicts ${numClasses}`,
+    );
+  }
+}
+
+function resolveClassWeight(options: TrainOptions, numClasses: number): Float32Array | null {
+  const cw = options.classWeight;
+  if (cw === undefined) return null;
+  if (cw === 'balanced') {
+    const { source, indices } = options.train;
+    const counts = new Float64Array(numClasses);
+    const n = indices ? indices.length : source.length;
+    for (let i = 0; i < n; i++) counts[source.labels[indices ? indices[i] : i]] += 1;
+    // scikit-learn's compute_class_weight('balanced'): n / (K * count); an absent class gets 1 (it never occurs).
+    return Float32Array.from(counts, (c) => (c > 0 ? n / (numClasses * c) : 1));
+  }
+  if (!Array.isArray(cw) || cw.length !== numClasses || cw.some((w) => !(Number.isFinite(w) && w >= 0))) {
+    throw new TrainingError(
+      `trainNeuroStageNet: classWeight must be 'balanced' or ${numClasses} finite weights ≥ 0, got ${JSON.stringify(cw)}`,
+    );
+  }
+  return Float32Array.from(cw);
+}

@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/train/evaluate.js';
+import { compileTiny, makeModel, makeSource } from './helpers.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const source = makeSource(20);
+
+// Reference forward pass over all rows, straight through the layers.
+function reference(model: ReturnType<typeof makeModel>, rows: number[]): { probs: number[][]; logits: number[][] | null } {
+  const xs = tf.tensor4d(
+    Float32Array.from({ length: rows.length * 64 }, (_, j) => (source.get(rows[Math.floor(j / 64)]) as { image: Float32Array }).image[j % 64]),
+    [rows.length, 8, 8, 1],
+  );
+  const probsT = model.predict(xs) as tf.Tensor;
+  const probs = probsT.arraySync() as number[][];
+  let logits: number[][] | null = null;
+  const logitsLayer = model.layers.find((l) => l.name === 'logits');
+  if (logitsLayer) {
+    const [w, b] = logitsLayer.getWeights();
+    // the hidden features: every layer up to the logits layer, applied in order
+    const t = tf.tidy(() => {
+      const hidden = model.layers.slice(1, model.layers.indexOf(logitsLayer)).reduce((h: tf.Tensor, l) => l.apply(h) as tf.Tensor, xs);
+      return tf.add(tf.matMul(hidden as tf.Tensor2D, w as tf.Tensor2D), b);
+    });
+    logits = t.arraySync() as number[][];
+    t.dispose();
+  }
+  tf.dispose([xs, probsT]);
+  return { probs, logits };
+}
+
+describe('evaluate', () => {
+  it('returns metrics, probabilities and the logits read from the input of the separate softmax', async () => {
+    const model = compileTiny(makeModel());
+    const rows = [3, 5, 7, 11, 13, 17, 19, 0];
+    const before = tf.memory().numTensors;
+    const result = await evaluate(model, source, { indices: rows, batchSize: 3, ordinalOrder: [2, 3, 0, 1] });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.logitsFrom).toBe('layer');
+    expect(Array.from(result.indices)).toEqual(rows);
+    expect(Array.from(result.labels)).toEqual(rows.map((r) => source.labels[r]));
+    const ref = reference(model, rows);
+    rows.forEach((_, i) => {
+      for (let c = 0; c < 4; c++) {
+        expect(result.probabilities[i * 4 + c]).toBeCloseTo(ref.probs[i][c], 6);
+        expect(result.logits[i * 4 + c]).toBeCloseTo(ref.logits![i][c], 5);
+      }
+    });
+    // accuracy by hand
+    let correct = 0;
+    rows.forEach((r, i) => {
+      const p = ref.probs[i];
+      if (p.indexOf(Math.max(...p)) === source.labels[r]) correct++;
+    });
+    expect(result.metrics.accuracy).toBeCloseTo(correct / rows.length, 12);
+    expect(result.metrics.count).toBe(rows.length);
+    expect(result.metrics.classNames).toEqual(source.classNames);
+    expect(result.metrics.ordinalOrder).toEqual([2, 3, 0, 1]);
+  });
+
+  it('falls back to log-probabilities when the softmax is inside the last Dense (same softmax at any temperature)', async () => {
+    const model = compileTiny(makeModel({ separateSoftmax: false }));
+    const result = await evaluate(model, source);
+    expect(result.logitsFrom).toBe('log-probabilities');
+    expect(result.labels).toHaveLength(20);
+    for (let i = 0; i < 20; i++) {
+      const z = Array.from(result.logits.subarray(i * 4, i * 4 + 4)).map((v) => v / 2); // temperature 2
+      const zs = Array.from(result.probabilities.subarray(i * 4, i * 4 + 4)).map((p) => Math.log(p) / 2);
+      const softmax = (v: number[]) => {
+        const m = Math.max(...v);
+        const e = v.map((x) => Math.exp(x - m));
+        const s = e.reduce((a, b) => a + b, 0);
+        return e.map((x) => x / s);
+      };
+      softmax(z).forEach((p, c) => expect(p).toBeCloseTo(softmax(zs)[c], 6));
+    }
+  });
+});
