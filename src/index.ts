@@ -13,3 +13,4 @@ export * from './io/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
+export * from './explain/index.js';

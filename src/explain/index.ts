@@ -1,0 +1,50 @@
+// Public exports of the explanation tools: Grad-CAM / Grad-CAM++, overlays and PNGs, faithfulness curves
+// and the weight-randomisation sanity check.
+export { ExplainError } from './errors.js';
+export {
+  GradCAM,
+  defaultTargetLayer,
+  gradCamMap,
+  gradCamPlusPlusMap,
+  normaliseHeatmap,
+  type CamMethod,
+  type GradCAMOptions,
+  type ExplainOptions,
+  type Explanation,
+  type MapStatus,
+  type RawMap,
+} from './gradcam.js';
+export {
+  overlayHeatmap,
+  colorizeHeatmap,
+  colormapLut,
+  grayToRgba,
+  sideBySide,
+  type Colormap,
+  type OverlayOptions,
+  type RgbaImage,
+  type SideBySideOptions,
+} from './overlay.js';
+export { encodePng, writePng } from './png.js';
+export {
+  deletionCurve,
+  insertionCurve,
+  compareWithRandom,
+  randomSaliency,
+  gaussianBlur,
+  pixelOrder,
+  trapezoidAuc,
+  type Baseline,
+  type CurveOptions,
+  type FaithfulnessCurve,
+  type CompareWithRandomOptions,
+  type RandomComparison,
+} from './faithfulness.js';
+export {
+  modelRandomizationCheck,
+  spearmanCorrelation,
+  ssim,
+  type RandomizationCheckOptions,
+  type RandomizationCheckResult,
+  type RandomizationStage,
+} from './sanity.js';
