@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, mixSeed } from './random.js';
 import { DataOptionError } from './errors.js';
+import { ensureTransformKernel } from './transform-kernel.js';
 
 /**
  * Random augmentation of training batches. Each transform can be switched off with `false` (or 0).
@@ -162,6 +163,7 @@ export function augmentBatch(images: tf.Tensor4D, options: AugmentOptions | bool
   const [n, h, w] = images.shape;
   const params = sampleAugmentParams(n, o, seed);
   const geometric = o.flip || o.rotation > 0 || o.zoom > 0;
+  if (geometric) ensureTransformKernel();
   // 'reflect' (mirror about the edge) uses the Transform kernel's own mode where it is right (cpu, tensorflow);
   // where it is not (tfjs 4.22 wasm wraps around instead), the image is mirror-padded and sampled with 'nearest'.
   const padForReflect = geometric && o.fillMode === 'reflect' && !nativeReflectWorks() ? Math.min(h, w) >> 1 : 0;
