@@ -1,0 +1,340 @@
+/**
+ * NeuroStageNet browser page: the user picks a PNG/JPEG brain MRI slice; the page decodes it to grayscale
+ * 128x128 with the library's decoder, runs the model on webgl (or wasm, or cpu), and shows the four stage
+ * probabilities, the predicted stage and a Grad-CAM overlay. Everything runs in the page: nothing is uploaded.
+ *
+ * Built by `npm run build:browser` (examples/browser/build.ts) into examples/browser/dist/, which holds this
+ * bundle, index.html, style.css, tfjs' .wasm binaries and the model in ./model/.
+ *
+ * URL parameters (all optional):
+ *   ?model=<url of model.json>   default ./model/model.json (a metadata.json beside it is read if present)
+ *   ?backend=wasm                backends to try, in order, comma-separated (webgl, wasm, cpu). Default:
+ *                                webgl, wasm, cpu, the first that works, skipping webgl on a software renderer
+ *
+ * The page reports its progress in `document.body.dataset.state` ('loading' | 'ready' | 'running' | 'done' |
+ * 'error'), which the end-to-end test (test/browser/page.test.ts) waits on.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+// Backends register themselves on import; the page picks one at run time (see chooseBackend).
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+// In an app of your own: `from 'neurostagenet'`. Importing the package also registers its custom layers,
+// which tfl.loadLayersModel needs to rebuild NeuroStageNet.
+import {
+  ALZHEIMER_CLASS_NAMES,
+  ALZHEIMER_SEVERITY_ORDER,
+  GradCAM,
+  decodeImage,
+  grayToRgba,
+  overlayHeatmap,
+  rawToGray,
+  readImageHeader,
+  registerWasmGradientKernels,
+  resizeBilinearGray,
+  type Explanation,
+  type RawPixels,
+} from './neurostagenet.js';
+
+/** Backends tried in order when the URL does not name one: GPU first, then WebAssembly, then plain JS. */
+const BACKEND_ORDER = ['webgl', 'wasm', 'cpu'] as const;
+
+// The build copies tfjs-backend-wasm's .wasm files next to this bundle; wasm must be told where they are
+// before it initialises.
+setWasmPaths(new URL('./', import.meta.url).href);
+
+/** What the model directory's optional metadata.json may say (the fields this page uses). */
+interface PageMetadata {
+  classNames: string[];
+  ordinalOrder: number[];
+  temperature: number;
+}
+
+/** Everything the page needs after start-up. */
+interface Loaded {
+  model: tfl.LayersModel;
+  cam: GradCAM;
+  meta: PageMetadata;
+  height: number;
+  width: number;
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (el == null) throw new Error(`index.html has no element #${id}`);
+  return el as T;
+};
+
+function setState(state: 'loading' | 'ready' | 'running' | 'done' | 'error', message: string): void {
+  document.body.dataset.state = state;
+  $('status').textContent = message;
+}
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+}
+
+/**
+ * The renderer's name when WebGL runs in software (SwiftShader, llvmpipe: e.g. no GPU, or Chromium with
+ * --disable-gpu), else null. tfjs on software WebGL is far slower than wasm (measured in headless Chromium on
+ * 2 cores: ~12 s vs ~0.7 s for the first image), so automatic selection skips it.
+ */
+function softwareWebglRenderer(): string | null {
+  const canvas = document.createElement('canvas');
+  const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+  if (gl == null) return null; // no WebGL at all: tfjs reports that itself
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(info != null ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return /swiftshader|llvmpipe|softpipe|software/i.test(renderer) ? renderer : null;
+}
+
+/**
+ * Activates the first backend of `order` that initialises and runs one op (webgl can initialise on a
+ * blocklisted GPU and fail at the first real kernel). With `auto`, webgl on a software renderer is skipped.
+ * Returns its name and why earlier ones were skipped; throws listing every failure.
+ */
+async function chooseBackend(order: readonly string[], auto: boolean): Promise<{ name: string; skipped: string[] }> {
+  const skipped: string[] = [];
+  for (const name of order) {
+    try {
+      if (auto && name === 'webgl') {
+        const software = softwareWebglRenderer();
+        if (software != null) {
+          skipped.push(`webgl: software renderer, slower than wasm`);
+          console.info(`webgl skipped: software renderer ${software}`);
+          continue;
+        }
+      }
+      if (!(await tf.setBackend(name))) {
+        skipped.push(`${name}: failed to initialise`);
+        continue;
+      }
+      await tf.ready();
+      const probe = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(2)));
+      const value = (await probe.data())[0];
+      probe.dispose();
+      if (value !== 3) throw new Error(`computed 1 + 2 = ${value}`);
+      // GradCAM differentiates the head; the library adds the gradient kernels tfjs-backend-wasm lacks.
+      if (name === 'wasm') registerWasmGradientKernels();
+      return { name, skipped };
+    } catch (e) {
+      skipped.push(`${name}: ${describeError(e)}`);
+    }
+  }
+  throw new Error(`no usable tfjs backend (${skipped.join('; ')})`);
+}
+
+/** Reads metadata.json next to model.json; absent means the Alzheimer dataset's defaults. */
+async function loadMetadata(modelUrl: string, numClasses: number): Promise<PageMetadata> {
+  const defaults: PageMetadata = {
+    classNames: [...ALZHEIMER_CLASS_NAMES],
+    ordinalOrder: [...ALZHEIMER_SEVERITY_ORDER],
+    temperature: 1,
+  };
+  let raw: Partial<PageMetadata> = {};
+  const url = new URL('metadata.json', modelUrl).href;
+  const res = await fetch(url).catch(() => null);
+  if (res?.ok) {
+    try {
+      raw = (await res.json()) as Partial<PageMetadata>;
+    } catch (e) {
+      throw new Error(`${url} is not valid JSON: ${describeError(e)}`);
+    }
+  }
+  const meta: PageMetadata = {
+    classNames: raw.classNames ?? defaults.classNames,
+    ordinalOrder: raw.ordinalOrder ?? defaults.ordinalOrder,
+    temperature: raw.temperature ?? defaults.temperature,
+  };
+  if (meta.classNames.length !== numClasses) {
+    throw new Error(`the model has ${numClasses} outputs but ${res?.ok ? url : 'the page'} names ${meta.classNames.length} classes`);
+  }
+  const sorted = [...meta.ordinalOrder].sort((a, b) => a - b);
+  if (sorted.length !== numClasses || sorted.some((v, i) => v !== i)) {
+    throw new Error(`${url}: ordinalOrder ${JSON.stringify(meta.ordinalOrder)} is not a permutation of 0..${numClasses - 1}`);
+  }
+  if (!(meta.temperature > 0) || !Number.isFinite(meta.temperature)) {
+    throw new Error(`${url}: temperature must be a positive number, got ${JSON.stringify(meta.temperature)}`);
+  }
+  return meta;
+}
+
+async function loadEverything(): Promise<Loaded> {
+  const params = new URLSearchParams(location.search);
+  const requested = params.get('backend')?.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const auto = requested == null || requested.length === 0;
+  const backend = await chooseBackend(auto ? BACKEND_ORDER : requested, auto);
+  $('backend').textContent = backend.name;
+  $('backend').title = backend.skipped.join('\n');
+  $('backend-skipped').textContent = backend.skipped.length > 0 ? `(skipped: ${backend.skipped.join('; ')})` : '';
+
+  const modelUrl = new URL(params.get('model') ?? './model/model.json', location.href).href;
+  $('model-url').textContent = modelUrl;
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(modelUrl);
+  } catch (e) {
+    throw new Error(`cannot load the model from ${modelUrl}: ${describeError(e)}`);
+  }
+  const [, height, width, channels] = model.inputs[0].shape;
+  const numClasses = model.outputs[0].shape[1];
+  if (typeof height !== 'number' || typeof width !== 'number' || channels !== 1 || typeof numClasses !== 'number') {
+    throw new Error(`${modelUrl} is not a grayscale image classifier: input [${model.inputs[0].shape.join(', ')}], output [${model.outputs[0].shape.join(', ')}]`);
+  }
+  const meta = await loadMetadata(modelUrl, numClasses);
+  const cam = new GradCAM(model);
+  $('cam-layer').textContent = cam.layerName;
+  $('cam-grid').textContent = `${cam.featureShape[0]}\u00d7${cam.featureShape[1]}`;
+  return { model, cam, meta, height, width };
+}
+
+/**
+ * Decodes PNG/JPEG bytes to grayscale 0..255 at the model's input size. JPEG goes through the library's
+ * decodeImage (pure JS). PNG is decoded by the browser (the library's PNG decoder, pngjs, needs Node's zlib);
+ * the library's own grayscale conversion and resize then make the same pixels decodeImage would.
+ */
+async function decodeToGray(bytes: Uint8Array, height: number, width: number): Promise<Float32Array> {
+  const header = readImageHeader(bytes); // clear errors for GIF, WebP, DICOM, corrupt files, ...
+  if (header.format === 'jpeg') return (await decodeImage(bytes, { targetSize: [height, width] })).pixels;
+  const raw = await decodePngInBrowser(bytes);
+  return resizeBilinearGray(rawToGray(raw, header), raw.height, raw.width, height, width);
+}
+
+async function decodePngInBrowser(bytes: Uint8Array): Promise<RawPixels> {
+  // colorSpaceConversion 'none': the stored sample values, not colour-managed ones (as pngjs reads them).
+  const bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), {
+    colorSpaceConversion: 'none',
+    premultiplyAlpha: 'none',
+  });
+  const canvas = document.createElement('canvas');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (ctx == null) throw new Error('this browser has no 2-D canvas to decode the PNG');
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  return { width: canvas.width, height: canvas.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), channels: 4, maxValue: 255 };
+}
+
+function drawRgba(canvasId: string, rgba: Uint8ClampedArray, width: number, height: number): void {
+  const canvas = $<HTMLCanvasElement>(canvasId);
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext('2d');
+  if (ctx == null) throw new Error('this browser has no 2-D canvas');
+  ctx.putImageData(new ImageData(rgba as Uint8ClampedArray<ArrayBuffer>, width, height), 0, 0);
+}
+
+/** softmax(logits / T): temperature-calibrated probabilities (T = 1 gives the model's own output). */
+function calibratedProbabilities(e: Explanation, temperature: number): number[] {
+  if (temperature === 1) return Array.from(e.probabilities);
+  const z = Array.from(e.logits, (v) => v / temperature);
+  const max = Math.max(...z);
+  const exp = z.map((v) => Math.exp(v - max));
+  const sum = exp.reduce((a, b) => a + b, 0);
+  return exp.map((v) => v / sum);
+}
+
+const displayName = (className: string): string => className.replace(/_/g, ' ');
+
+function showResult(e: Explanation, probabilities: number[], meta: PageMetadata): void {
+  const predicted = probabilities.indexOf(Math.max(...probabilities));
+  const strong = $('predicted');
+  strong.textContent = displayName(meta.classNames[predicted]);
+  strong.dataset.classIndex = String(predicted);
+  strong.dataset.className = meta.classNames[predicted];
+
+  const tbody = $<HTMLTableElement>('probabilities').tBodies[0];
+  tbody.replaceChildren();
+  for (const c of meta.ordinalOrder) {
+    const p = probabilities[c];
+    const row = tbody.insertRow();
+    row.dataset.classIndex = String(c);
+    row.dataset.className = meta.classNames[c];
+    row.dataset.probability = String(p);
+    if (c === predicted) row.classList.add('predicted');
+    const stage = row.insertCell();
+    stage.className = 'stage';
+    stage.textContent = displayName(meta.classNames[c]);
+    const value = row.insertCell();
+    value.className = 'probability';
+    value.textContent = `${(100 * p).toFixed(1)} %`;
+    const bar = row.insertCell();
+    bar.className = 'bar';
+    const track = document.createElement('div');
+    track.className = 'bar-track';
+    const fill = document.createElement('div');
+    fill.className = 'bar-fill';
+    fill.style.width = `${(100 * p).toFixed(2)}%`;
+    track.append(fill);
+    bar.append(track);
+  }
+  $('calibration').textContent = meta.temperature === 1
+    ? 'Probabilities are the model\'s softmax output (no calibration temperature in the model\'s metadata).'
+    : `Probabilities are temperature-calibrated (T = ${meta.temperature.toFixed(3)}).`;
+  if (e.status !== 'ok') {
+    $('calibration').textContent += e.status === 'flat'
+      ? ' Grad-CAM: the map is flat for this image (no region stands out), so no colour is drawn.'
+      : ' Grad-CAM: the gradients were not finite, so no map is drawn.';
+  }
+}
+
+async function explainFile(loaded: Loaded, file: File): Promise<void> {
+  const { cam, meta, height, width } = loaded;
+  const t0 = performance.now();
+  const gray = await decodeToGray(new Uint8Array(await file.arrayBuffer()), height, width);
+  drawRgba('input-canvas', grayToRgba(gray, width, height).data, width, height);
+  const t1 = performance.now();
+  setState('running', 'Running the model and Grad-CAM\u2026');
+  const x = tf.tensor4d(gray, [1, height, width, 1]);
+  let e: Explanation;
+  try {
+    [e] = await cam.explain(x, { classIndex: 'predicted' });
+  } finally {
+    x.dispose();
+  }
+  const t2 = performance.now();
+  drawRgba('overlay-canvas', overlayHeatmap(gray, e.heatmap, { colormap: 'jet', alpha: 0.45 }), width, height);
+  showResult(e, calibratedProbabilities(e, meta.temperature), meta);
+  $('file-name').textContent = file.name;
+  $('timing').textContent = `\u00b7 decode ${Math.round(t1 - t0)} ms, model + Grad-CAM ${Math.round(t2 - t1)} ms`;
+  $('result').hidden = false;
+  document.body.dataset.numTensors = String(tf.memory().numTensors);
+}
+
+async function start(): Promise<void> {
+  const input = $<HTMLInputElement>('file');
+  let loaded: Loaded;
+  try {
+    loaded = await loadEverything();
+  } catch (e) {
+    console.error(e);
+    setState('error', `Could not start: ${describeError(e)}`);
+    return;
+  }
+  document.body.dataset.numTensors = String(tf.memory().numTensors);
+  input.disabled = false;
+  setState('ready', 'Ready: choose an image.');
+  input.addEventListener('change', async () => {
+    const file = input.files?.[0];
+    if (file == null) return;
+    input.disabled = true;
+    setState('running', `Decoding ${file.name}\u2026`);
+    try {
+      await explainFile(loaded, file);
+      setState('done', `Done: ${file.name}.`);
+    } catch (e) {
+      console.error(e);
+      $('result').hidden = true;
+      setState('error', `Could not explain ${file.name}: ${describeError(e)}`);
+    } finally {
+      input.disabled = false;
+      input.value = ''; // picking the same file again fires 'change' again
+    }
+  });
+}
+
+void start();

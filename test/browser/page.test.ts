@@ -1,0 +1,268 @@
+/**
+ * End-to-end test of the browser page (examples/browser/): builds it with a freshly initialised NeuroStageNet,
+ * serves it on localhost, drives Debian's Chromium (headless, via playwright-core), picks sample images and
+ * checks the page against Node: same predicted class, same probabilities, and a coloured Grad-CAM overlay.
+ *
+ * Needs /usr/bin/chromium (Debian package `chromium`; CI's .ci/run installs it) or CHROMIUM_PATH. Without it the
+ * test fails with a message saying so: it is not skipped.
+ *
+ * The screenshot is kept at <os tmpdir>/neurostagenet-browser-e2e/page.png for a human to look at.
+ */
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBrowserPage } from '../../examples/browser/build.js';
+import { decodeImage, encodePng, grayToRgba } from '../../src/index.js';
+import { saveModel } from '../../src/io/index.js';
+import { buildNeuroStageNet, logitsModel } from '../../src/models/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixtures = path.resolve(here, '..', 'fixtures', 'browser');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SCREENSHOT_DIR = path.join(os.tmpdir(), 'neurostagenet-browser-e2e');
+/** Calibration temperature written to the test model's metadata.json: the page must apply it. */
+const TEMPERATURE = 1.5;
+const SEVERITY_ORDER = [2, 3, 0, 1];
+
+// Sample images (bytes unchanged from examples/data/sample.parquet; see test/fixtures/browser/README.md).
+const JPEG_FIXTURE = 'mild_586.jpg';
+const PNG_SOURCE_FIXTURE = 'verymild_1795.jpg'; // re-encoded as a lossless PNG below: exercises the page's PNG path
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+  '.map': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** A static file server for one folder on 127.0.0.1 (random free port). */
+async function serve(root: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const file = path.join(root, urlPath.endsWith('/') ? `${urlPath}index.html` : urlPath);
+    if (!file.startsWith(root + path.sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    readFile(file).then(
+      (body) => res.writeHead(200, { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream' }).end(body),
+      () => res.writeHead(404).end('not found'),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
+/** Class probabilities softmax(logits / T) and the arg-max, from the Node cpu backend. */
+async function nodePrediction(lm: tfl.LayersModel, pixels: Float32Array): Promise<{ probabilities: number[]; predicted: number }> {
+  const out = tf.tidy(() => tf.softmax(tf.div(lm.predict(tf.tensor4d(pixels, [1, 128, 128, 1])) as tf.Tensor2D, TEMPERATURE)));
+  const probabilities = Array.from(await out.data());
+  out.dispose();
+  return { probabilities, predicted: probabilities.indexOf(Math.max(...probabilities)) };
+}
+
+interface PageResult {
+  state: string;
+  status: string;
+  predicted: number;
+  rows: { classIndex: number; probability: number }[];
+  overlay: { variance: number; colouredPixels: number };
+  numTensors: number;
+}
+
+/** Picks one file in the page and reads what it shows. */
+async function pick(page: Page, file: string): Promise<PageResult> {
+  const before = await page.evaluate(() => document.getElementById('status')?.textContent ?? '');
+  await page.setInputFiles('#file', file);
+  await page.waitForFunction(
+    (prev) => ['done', 'error'].includes(document.body.dataset.state ?? '') && document.getElementById('status')?.textContent !== prev,
+    before,
+    { timeout: 90_000 },
+  );
+  return page.evaluate(() => {
+    const canvas = document.getElementById('overlay-canvas') as HTMLCanvasElement;
+    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    let sum = 0, sumSq = 0, coloured = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const v = (data[i] + data[i + 1] + data[i + 2]) / 3;
+      sum += v;
+      sumSq += v * v;
+      if (Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 20) coloured++;
+    }
+    const n = data.length / 4;
+    return {
+      state: document.body.dataset.state ?? '',
+      status: document.getElementById('status')?.textContent ?? '',
+      predicted: Number(document.getElementById('predicted')?.dataset.classIndex),
+      rows: Array.from(document.querySelectorAll<HTMLTableRowElement>('#probabilities tbody tr'), (tr) => ({
+        classIndex: Number(tr.dataset.classIndex),
+        probability: Number(tr.dataset.probability),
+      })),
+      overlay: { variance: sumSq / n - (sum / n) ** 2, colouredPixels: coloured },
+      numTensors: Number(document.body.dataset.numTensors),
+    };
+  });
+}
+
+let tmp: string;
+let browser: Browser | undefined;
+let server: Server | undefined;
+let baseUrl: string;
+const reference = new Map<string, { probabilities: number[]; predicted: number }>();
+let pngFile: string;
+const timings: Record<string, number> = {};
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}. Install Debian's package (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH.`);
+  }
+  let t = performance.now();
+  await tf.setBackend('cpu');
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'neurostagenet-browser-'));
+  const modelDir = path.join(tmp, 'model');
+
+  // A real NeuroStageNet, freshly initialised. Untrained EfficientNetB0 (BN with moving variance 1, swish ~ x/2
+  // near 0) shrinks activations about 1e6-fold, so every logit is ~1e-7 and every image gets 0.25 per class:
+  // comparing classes would prove nothing. Scaling the final Dense kernel (the head is positively homogeneous:
+  // zero biases) gives logits of a few units that differ between images, as a trained model's do.
+  const model = await buildNeuroStageNet({ seed: 7, inputShape: [128, 128, 1] });
+  const lm = logitsModel(model);
+  const jpegPixels = (await decodeImage(await readFile(path.join(fixtures, JPEG_FIXTURE)), { targetSize: [128, 128] })).pixels;
+  const pngSourcePixels = (await decodeImage(await readFile(path.join(fixtures, PNG_SOURCE_FIXTURE)), { targetSize: [128, 128] })).pixels;
+  const both = new Float32Array(2 * 128 * 128);
+  both.set(jpegPixels);
+  both.set(pngSourcePixels, 128 * 128);
+  const raw = tf.tidy(() => lm.predict(tf.tensor4d(both, [2, 128, 128, 1])) as tf.Tensor);
+  const scale = 4 / tf.max(tf.abs(raw)).dataSync()[0];
+  raw.dispose();
+  const predictions = model.getLayer('predictions');
+  const [kernel, bias] = predictions.getWeights();
+  const scaled = tf.mul(kernel, scale);
+  predictions.setWeights([scaled, bias]);
+  scaled.dispose();
+  await saveModel(model, modelDir);
+  await writeFile(path.join(modelDir, 'metadata.json'), JSON.stringify({ temperature: TEMPERATURE }));
+  timings.modelMs = performance.now() - t;
+
+  reference.set(JPEG_FIXTURE, await nodePrediction(lm, jpegPixels));
+  reference.set(PNG_SOURCE_FIXTURE, await nodePrediction(lm, pngSourcePixels));
+  // Gray pixels of the JPEG (integers 0..255, already 128x128) as RGBA PNG: lossless, so the same input.
+  pngFile = path.join(tmp, 'verymild_1795.png');
+  await writeFile(pngFile, await encodePng(grayToRgba(pngSourcePixels, 128, 128)));
+  model.dispose();
+
+  t = performance.now();
+  const dist = path.join(tmp, 'dist');
+  await buildBrowserPage({ modelDir, outDir: dist });
+  timings.buildMs = performance.now() - t;
+  const served = await serve(dist);
+  server = served.server;
+  baseUrl = served.url;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+  console.log(`browser e2e timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
+});
+
+describe('browser page (examples/browser) in headless Chromium', () => {
+  it('classifies sample images like Node does and draws a coloured Grad-CAM overlay', async () => {
+    // Sanity of the reference itself: the two images get different classes, with clear margins.
+    const jpegRef = reference.get(JPEG_FIXTURE)!;
+    const pngRef = reference.get(PNG_SOURCE_FIXTURE)!;
+    expect(jpegRef.predicted).not.toBe(pngRef.predicted);
+    for (const ref of [jpegRef, pngRef]) {
+      const sorted = [...ref.probabilities].sort((a, b) => b - a);
+      expect(sorted[0] - sorted[1]).toBeGreaterThan(0.01);
+    }
+
+    const page = await browser!.newPage({ viewport: { width: 1000, height: 1100 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
+    let t = performance.now();
+    await page.goto(baseUrl);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
+    timings.pageLoadMs = performance.now() - t;
+    const startState = await page.evaluate(() => ({ state: document.body.dataset.state, status: document.getElementById('status')?.textContent }));
+    expect(startState, `page did not start: ${startState.status} ${problems.join('; ')}`).toMatchObject({ state: 'ready' });
+    // Headless Chromium with --disable-gpu has only software WebGL (SwiftShader), which the page skips for wasm.
+    const backend = await page.textContent('#backend');
+    expect(backend).toBe('wasm');
+    expect(await page.textContent('#backend-skipped')).toMatch(/webgl: software renderer/);
+    expect(await page.textContent('.disclaimer')).toMatch(/research use only, not a diagnosis/i);
+
+    // 1. JPEG, decoded by the library's decodeImage inside the page.
+    t = performance.now();
+    const jpeg = await pick(page, path.join(fixtures, JPEG_FIXTURE));
+    timings.firstImageMs = performance.now() - t;
+    expect(jpeg.state, `${jpeg.status} ${problems.join('; ')}`).toBe('done');
+    expect(jpeg.predicted).toBe(jpegRef.predicted);
+    expect(jpeg.rows.map((r) => r.classIndex)).toEqual(SEVERITY_ORDER);
+    for (const r of jpeg.rows) expect(Math.abs(r.probability - jpegRef.probabilities[r.classIndex])).toBeLessThan(1e-3);
+    expect(jpeg.overlay.variance).toBeGreaterThan(0);
+    expect(jpeg.overlay.colouredPixels).toBeGreaterThan(100); // the heatmap's colours, not just the gray image
+    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page.png'), fullPage: true });
+
+    // 2. PNG, decoded by the browser (canvas) then converted by the library: the same pixels, so the same result.
+    t = performance.now();
+    const png = await pick(page, pngFile);
+    timings.secondImageMs = performance.now() - t;
+    expect(png.state, `${png.status} ${problems.join('; ')}`).toBe('done');
+    expect(png.predicted).toBe(pngRef.predicted);
+    for (const r of png.rows) expect(Math.abs(r.probability - pngRef.probabilities[r.classIndex])).toBeLessThan(1e-3);
+    expect(png.overlay.colouredPixels).toBeGreaterThan(100);
+    expect(png.numTensors, 'tensors leaked between two images').toBe(jpeg.numTensors);
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page-png.png'), fullPage: true });
+
+    // 3. A file that is not an image: a clear message, and the page keeps working.
+    const bad = await pick(page, path.join(tmp, 'model', 'metadata.json'));
+    expect(bad.state).toBe('error');
+    expect(bad.status).toMatch(/not a recognised image/);
+    expect(problems.filter((p) => !p.includes('not a recognised image'))).toEqual([]);
+    await page.close();
+  }, 240_000);
+
+  it('runs on webgl when asked (after skipping an unavailable backend) with the same result', async () => {
+    const page = await browser!.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    // webgpu is not bundled, so the page must skip it; webgl named explicitly runs even on software GL.
+    await page.goto(`${baseUrl}?backend=webgpu,webgl`);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
+    const status = await page.textContent('#status');
+    expect(await page.evaluate(() => document.body.dataset.state), `${status} ${problems.join('; ')}`).toBe('ready');
+    expect(await page.textContent('#backend')).toBe('webgl');
+    expect(await page.textContent('#backend-skipped')).toMatch(/webgpu/);
+    const t = performance.now();
+    const jpeg = await pick(page, path.join(fixtures, JPEG_FIXTURE));
+    timings.webglFirstImageMs = performance.now() - t;
+    const ref = reference.get(JPEG_FIXTURE)!;
+    expect(jpeg.state, `${jpeg.status} ${problems.join('; ')}`).toBe('done');
+    expect(jpeg.predicted).toBe(ref.predicted);
+    for (const r of jpeg.rows) expect(Math.abs(r.probability - ref.probabilities[r.classIndex])).toBeLessThan(1e-3);
+    expect(jpeg.overlay.colouredPixels).toBeGreaterThan(100);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
+});
