@@ -14,3 +14,4 @@ export * from './models/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
 export * from './explain/index.js';
+export * from './models/pretrained.js';

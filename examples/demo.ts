@@ -1,0 +1,169 @@
+/**
+ * The one-command demo: `npm run demo` (after `npm ci`).
+ *
+ * Loads the trained NeuroStageNet shipped in models/neurostagenet/ on the fastest installed backend, classifies
+ * the bundled sample (examples/data/sample.parquet: 128 MRI slices, 32 per stage), writes an evaluation report
+ * (metrics.json, report.txt, confusion matrix, ROC curves, reliability diagram) and Grad-CAM overlays (one image
+ * per stage) to ./demo-output, and prints where and how long it took.
+ *
+ *   npm run demo -- [--backend tensorflow|wasm|cpu] [--out demo-output] [--images 128] [--gradcam 4] [--model dir]
+ *
+ * On the cpu backend (plain JavaScript, ~10x slower than wasm) the demo classifies 32 of the 128 images unless
+ * --images says otherwise, to stay around a minute.
+ *
+ * The sample is balanced and part of the training file, so its accuracy is not a test score: see models/README.md
+ * for the model's held-out test metrics. Research software, not a diagnosis.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ALZHEIMER_CLASS_NAMES,
+  ALZHEIMER_SEVERITY_ORDER,
+  GradCAM,
+  MultiClassMetrics,
+  ParquetImageDataset,
+  PretrainedModelNotFoundError,
+  applyTemperature,
+  buildNeuroStageNet,
+  colorizeHeatmap,
+  evaluate,
+  grayToRgba,
+  loadPretrainedNeuroStageNet,
+  overlayHeatmap,
+  sideBySide,
+  writeEvaluationReport,
+  writePng,
+  type PretrainedNeuroStageNet,
+} from '../src/index.js';
+import { selectBackend } from '../src/backends/index.js';
+
+const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), 'data', 'sample.parquet');
+
+const { values: args } = parseArgs({
+  options: {
+    backend: { type: 'string' },
+    out: { type: 'string', default: 'demo-output' },
+    images: { type: 'string' },
+    gradcam: { type: 'string', default: '4' },
+    model: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+async function main(): Promise<void> {
+  if (args.help) {
+    console.log('Usage: npm run demo -- [--backend tensorflow|wasm|cpu] [--out demo-output] [--images 128] [--gradcam 4] [--model dir]');
+    return;
+  }
+  const started = performance.now();
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+  const out = resolve(args.out as string);
+  const camCount = Number(args.gradcam);
+  if ((args.images !== undefined && !(Number.isInteger(Number(args.images)) && Number(args.images) >= 1)) || !Number.isInteger(camCount) || camCount < 0) {
+    throw new Error('--images must be a positive integer and --gradcam a non-negative integer');
+  }
+
+  // 1. Backend: tfjs-node when installed, else wasm, else plain JavaScript (cpu).
+  tf.env().set('PROD', true); // no "install tfjs-node" banner
+  const backend = await selectBackend(args.backend ? args.backend.split(',') : undefined);
+  const imageCount = args.images !== undefined ? Number(args.images) : backend === 'cpu' ? 32 : 128;
+  console.log(`backend: ${backend}${backend === 'cpu' && args.images === undefined ? ' (slow: classifying 32 of the 128 images; --images 128 for all)' : ''}`);
+
+  // 2. Model: the shipped one (or --model), else an untrained network so the pipeline still runs end to end.
+  let net: PretrainedNeuroStageNet;
+  let trained = true;
+  try {
+    net = await loadPretrainedNeuroStageNet({ location: args.model });
+    console.log(`model: ${net.location}`);
+  } catch (e) {
+    if (!(e instanceof PretrainedModelNotFoundError)) throw e;
+    trained = false;
+    const bar = '!'.repeat(100);
+    console.log(`${bar}\n!! ${e.message}\n!! no trained model shipped: using randomly initialised weights — predictions are meaningless\n${bar}`);
+    const model = await buildNeuroStageNet({ seed: Number(args.seed) });
+    net = {
+      model,
+      classNames: [...ALZHEIMER_CLASS_NAMES],
+      ordinalOrder: [...ALZHEIMER_SEVERITY_ORDER],
+      temperature: 1,
+      imageSize: [128, 128],
+      metadata: {},
+      location: `untrained NeuroStageNet (seed ${args.seed})`,
+    };
+  }
+
+  // 3. Data: the bundled sample, decoded at the model's input size. With --images < 128, the first rows of each
+  //    class in turn, so every stage is present.
+  const ds = await ParquetImageDataset.fromFile(SAMPLE, { targetSize: net.imageSize });
+  const perClass = net.classNames.map((_, c) => Array.from(ds.labels.keys()).filter((i) => ds.labels[i] === c));
+  const rows: number[] = [];
+  for (let k = 0; rows.length < Math.min(imageCount, ds.length); k++) {
+    for (const list of perClass) if (k < list.length && rows.length < imageCount) rows.push(list[k]);
+  }
+  rows.sort((a, b) => a - b);
+
+  // 4. Classification and the evaluation report (calibrated figures too when the model carries a temperature).
+  const metricOptions = { numClasses: net.classNames.length, classNames: net.classNames, ordinalOrder: net.ordinalOrder };
+  const result = await evaluate(net.model, ds, { indices: rows, ...metricOptions });
+  const k = result.numClasses;
+  const logitRows = Array.from({ length: rows.length }, (_, i) => result.logits.subarray(i * k, (i + 1) * k));
+  const calibrated = net.temperature === 1
+    ? undefined
+    : new MultiClassMetrics(metricOptions).update(result.labels, applyTemperature(logitRows, net.temperature)).compute();
+  const title = trained ? 'NeuroStageNet on the bundled sample' : 'UNTRAINED NeuroStageNet on the bundled sample';
+  const files = await writeEvaluationReport(result.metrics, out, { calibrated, temperature: calibrated ? net.temperature : undefined, title });
+  const csv = ['row,label,predicted,' + net.classNames.map((c) => `p_${c}`).join(',')];
+  for (let i = 0; i < rows.length; i++) {
+    const p = result.probabilities.subarray(i * k, (i + 1) * k);
+    const predicted = p.indexOf(Math.max(...p));
+    csv.push(`${result.indices[i]},${net.classNames[result.labels[i]]},${net.classNames[predicted]},${Array.from(p, (v) => v.toFixed(5)).join(',')}`);
+  }
+  await writeFile(join(out, 'predictions.csv'), `${csv.join('\n')}\n`);
+  const auc = result.metrics.macro.auc;
+  console.log(`classified ${rows.length} images: accuracy ${result.metrics.accuracy.toFixed(3)}, macro AUC ${auc === undefined ? 'n/a' : auc.toFixed(3)}, ` +
+    `quadratic kappa ${result.metrics.quadraticKappa.toFixed(3)} (${seconds()} s)`);
+
+  // 5. Grad-CAM: one image per stage, "input | overlay | heatmap" PNGs of the predicted class.
+  const camRows = perClass.map((list) => list.find((i) => rows.includes(i))).filter((i): i is number => i !== undefined).slice(0, camCount);
+  if (camRows.length > 0) {
+    const [h, w] = net.imageSize;
+    const examples = camRows.map((i) => ds.get(i));
+    const pixels = new Float32Array(camRows.length * h * w);
+    examples.forEach((e, j) => pixels.set(e.image, j * h * w));
+    const x = tf.tensor4d(pixels, [camRows.length, h, w, 1]);
+    const cam = new GradCAM(net.model);
+    const explanations = await cam.explain(x);
+    x.dispose();
+    const camDir = join(out, 'gradcam');
+    await mkdir(camDir, { recursive: true });
+    console.log(`Grad-CAM (layer '${cam.layerName}'):`);
+    for (let j = 0; j < camRows.length; j++) {
+      const e = explanations[j];
+      const gray = examples[j].image;
+      const panel = sideBySide(
+        [grayToRgba(gray, w, h), { data: overlayHeatmap(gray, e.heatmap), width: w, height: h }, colorizeHeatmap(e.heatmap, w, h, 'jet')],
+        { gap: 4, scale: 2 },
+      );
+      const file = join(camDir, `row${camRows[j]}_${net.classNames[examples[j].label]}.png`);
+      await writePng(file, panel);
+      console.log(`  row ${String(camRows[j]).padEnd(4)} true ${net.classNames[examples[j].label].padEnd(19)} predicted ${net.classNames[e.predictedClass].padEnd(19)} ` +
+        `p=${e.probabilities[e.predictedClass].toFixed(3)}  ${file}`);
+    }
+  }
+
+  console.log(`\nwrote ${out}:\n  ${[files.metricsJson, files.reportTxt, files.confusionMatrixPng, files.rocCurvesPng, files.reliabilityDiagramPng, join(out, 'predictions.csv')]
+    .map((f) => f.slice(out.length + 1)).join(', ')}${camRows.length ? `, gradcam/ (${camRows.length} PNGs)` : ''}`);
+  if (!trained) console.log('reminder: the weights were random — these figures only show that the pipeline runs.');
+  else console.log('note: the sample is part of the training file; see models/README.md for held-out test metrics.');
+  console.log(`wall time ${seconds()} s on ${backend}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
+  if (process.env.DEBUG && e instanceof Error) console.error(e.stack);
+  process.exit(1);
+});

@@ -1,0 +1,129 @@
+// neurostagenet explain <model-dir|--pretrained> <input...>: Grad-CAM / Grad-CAM++ overlays as PNG files.
+import { mkdir } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { GradCAM, type CamMethod } from '../../explain/gradcam.js';
+import { colorizeHeatmap, grayToRgba, overlayHeatmap, sideBySide } from '../../explain/overlay.js';
+import { writePng } from '../../explain/png.js';
+import { intListOption, numberOption, parseCommand, stringOption, UsageError } from '../args.js';
+import { activateBackend } from '../backend.js';
+import type { CliContext } from '../context.js';
+import { rowsPerClass } from '../inference.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
+import { startProgress } from '../progress.js';
+
+export const EXPLAIN_HELP = `Usage: neurostagenet explain <model-dir> <input...> [options]
+       neurostagenet explain --pretrained <input...> [options]
+
+Explains predictions with Grad-CAM: for each image writes a PNG "input | overlay | heatmap" (red = the
+regions that raised the explained class's score most) and prints the predicted stage. Heatmaps show
+where the model looked, not why, and not a diagnosis (see docs/explain.md).
+
+Arguments
+  model-dir               directory with model.json, e.g. from 'train'
+  --pretrained            use the model shipped in the package instead
+  input                   a .parquet file or one or more .png / .jpg images
+
+Options
+  --out DIR               output directory (default ./neurostagenet-explain)
+  --method M              gradcam (default) | gradcam++
+  --layer NAME            layer to explain (default: the last spatial feature map, 'se_excite')
+  --class C               class to explain: 'predicted' (default), an index 0..3 or a class name
+  --rows LIST             Parquet rows to explain, e.g. 0,5,9 (default: one per class, --limit in all)
+  --limit N               number of Parquet rows when --rows is not given (default 4)
+  --backend NAME          tensorflow | wasm | cpu (default: the fastest installed)
+  -v, --verbose           stack traces on errors
+  -h, --help              this text
+
+Examples
+  neurostagenet explain --pretrained scan.png --out heatmaps
+  neurostagenet explain ./run/model test.parquet --rows 3,17,42 --method gradcam++
+`;
+
+/** Runs `explain`; returns the exit code. */
+export async function explainCommand(args: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand('explain', args, {
+    ...PARQUET_OPTIONS,
+    ...MODEL_OPTIONS,
+    method: { type: 'string' },
+    layer: { type: 'string' },
+    class: { type: 'string' },
+    rows: { type: 'string' },
+    limit: { type: 'string' },
+  });
+  const method = stringOption(values, 'method', 'gradcam') as CamMethod;
+  if (method !== 'gradcam' && method !== 'gradcam++') throw new UsageError(`--method must be gradcam or gradcam++, got '${method}'`, 'explain');
+  const limit = numberOption(values, 'limit', 4, { integer: true, min: 1 }, 'explain');
+  const rowsWanted = intListOption(values, 'rows', 'explain');
+  if (positionals.length === 0 || (!values.pretrained && positionals.length < 2)) {
+    throw new UsageError('missing argument: usage: neurostagenet explain <model-dir|--pretrained> <input...>', 'explain');
+  }
+  const backend = await activateBackend(values.backend as string | undefined, ctx, 'explain');
+  const { model, rest } = await openModel(values, positionals, ctx, 'explain');
+  const input = await openInputs(rest, values, model, 'explain');
+  const classArg = stringOption(values, 'class', 'predicted') as string;
+  let classIndex: number | 'predicted' = 'predicted';
+  if (classArg !== 'predicted') {
+    const byName = model.classNames.indexOf(classArg);
+    classIndex = byName >= 0 ? byName : Number(classArg);
+    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= model.classNames.length) {
+      throw new UsageError(`--class must be 'predicted', 0..${model.classNames.length - 1} or one of ${model.classNames.join(', ')}; got '${classArg}'`, 'explain');
+    }
+  }
+
+  // Which rows: all image files; for a Parquet file --rows (file row numbers) or one per class.
+  let rows: number[];
+  const src = input.source;
+  if (!input.labelled) rows = Array.from({ length: src.length }, (_, i) => i);
+  else if (rowsWanted) {
+    rows = rowsWanted.map((fileRow) => {
+      const i = Array.from({ length: src.length }, (_, j) => j).find((j) => input.rowOf(j) === fileRow);
+      if (i === undefined) throw new UsageError(`--rows: the file has no row ${fileRow} (rows 0..${src.length - 1})`, 'explain');
+      return i;
+    });
+  } else rows = rowsPerClass(src.labels, model.classNames.length, Math.min(limit, src.length));
+
+  const out = resolve(stringOption(values, 'out', 'neurostagenet-explain') as string);
+  await mkdir(out, { recursive: true });
+  const cam = new GradCAM(model.model, { layerName: stringOption(values, 'layer'), method });
+  ctx.note(`${method}: layer '${cam.layerName}', ${rows.length} image(s), ${backend}`);
+  const [h, w] = model.imageSize;
+  const progress = await startProgress('explaining', rows.length, ctx.io.stderr);
+  const results: string[] = [];
+  const batch = 8;
+  try {
+    for (let start = 0; start < rows.length; start += batch) {
+      const chunk = rows.slice(start, start + batch);
+      const examples = await Promise.all(chunk.map((i) => src.get(i)));
+      const pixels = new Float32Array(chunk.length * h * w);
+      examples.forEach((e, j) => pixels.set(e.image, j * h * w));
+      const x = tf.tensor4d(pixels, [chunk.length, h, w, 1]);
+      let explanations;
+      try {
+        explanations = await cam.explain(x, { classIndex });
+      } finally {
+        x.dispose();
+      }
+      for (let j = 0; j < chunk.length; j++) {
+        const e = explanations[j];
+        const gray = examples[j].image;
+        const panel = sideBySide(
+          [grayToRgba(gray, w, h), { data: overlayHeatmap(gray, e.heatmap), width: w, height: h }, colorizeHeatmap(e.heatmap, w, h, 'jet')],
+          { gap: 4, scale: 2 },
+        );
+        const name = input.labelled ? `row${input.rowOf(chunk[j])}` : basename(input.nameOf(chunk[j])).replace(/\.[^.]+$/, '');
+        const file = join(out, `${name}_${model.classNames[e.classIndex]}_${method.replace('++', 'pp')}.png`);
+        await writePng(file, panel);
+        const label = input.labelled ? `, label ${model.classNames[examples[j].label]}` : '';
+        const flag = e.status === 'ok' ? '' : ` [map ${e.status}]`;
+        results.push(`${input.nameOf(chunk[j])}: predicted ${model.classNames[e.predictedClass]} (p=${e.probabilities[e.predictedClass].toFixed(3)})${label}, explained ${model.classNames[e.classIndex]} -> ${file}${flag}`);
+      }
+      progress.update(start + chunk.length);
+    }
+  } finally {
+    progress.stop();
+  }
+  for (const line of results) ctx.print(line);
+  ctx.print(`wrote ${rows.length} PNG file(s) to ${out}`);
+  return 0;
+}

@@ -1,0 +1,60 @@
+// neurostagenet inspect <file.parquet> [--compare other.parquet]: data checks before training.
+import { summarizeDataset, formatDatasetSummary } from '../../data/summary.js';
+import { expectPositionals, numberOption, parseCommand, stringOption } from '../args.js';
+import type { CliContext } from '../context.js';
+import { PARQUET_OPTIONS, openParquet } from '../inputs.js';
+
+export const INSPECT_HELP = `Usage: neurostagenet inspect <file.parquet> [--compare <other.parquet>] [options]
+
+Checks a Parquet file of labelled images before training: row count, class balance, source image
+sizes / formats / colour modes, intensity statistics, unreadable rows, and with --compare how many
+rows of the other file have a near-duplicate in this one (leakage: adjacent MRI slices of one person
+look alike, so a test slice with a near-twin in the training file gives an optimistic score).
+
+Options
+  --compare FILE          second Parquet file (e.g. the test set) checked for near-duplicates here
+  --threshold X           RMS pixel distance (0..255) that counts as near-duplicate (default 16)
+  --image-size N          decode at N x N (default 128)
+  --image-column NAME     image column (default 'image'; binary or {bytes, path} struct)
+  --label-column NAME     label column (default 'label'; integers or class names)
+  --json                  print the summary as JSON
+  -v, --verbose           stack traces on errors
+  -h, --help              this text
+
+Examples
+  neurostagenet inspect train.parquet
+  neurostagenet inspect train.parquet --compare test.parquet
+  neurostagenet inspect scans.parquet --image-column img --label-column stage --json
+`;
+
+/** Runs `inspect`; returns the exit code. */
+export async function inspectCommand(args: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand('inspect', args, {
+    ...PARQUET_OPTIONS,
+    compare: { type: 'string' },
+    threshold: { type: 'string' },
+    'image-size': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  expectPositionals(positionals, 1, 1, 'inspect <file.parquet> [--compare other.parquet]', 'inspect');
+  const size = numberOption(values, 'image-size', 128, { integer: true, min: 32 }, 'inspect');
+  const threshold = numberOption(values, 'threshold', 16, { min: 0 }, 'inspect');
+  const ds = await openParquet(positionals[0], values, [size, size], 'inspect');
+  const comparePath = stringOption(values, 'compare');
+  const other = comparePath === undefined ? undefined : await openParquet(comparePath, values, [size, size], 'inspect');
+  const summary = await summarizeDataset(ds, { compareWith: other, threshold });
+  if (values.json) {
+    // Typed arrays of the leakage report become plain arrays; pairs are capped to keep the output readable.
+    const leakage = summary.leakage && {
+      ...summary.leakage,
+      pairs: summary.leakage.pairs.slice(0, 1000),
+      nearestDistance: Array.from(summary.leakage.nearestDistance),
+      nearestIndex: Array.from(summary.leakage.nearestIndex),
+    };
+    ctx.print(JSON.stringify({ ...summary, compareFile: other?.file, leakage }, null, 2));
+  } else {
+    ctx.print(formatDatasetSummary(summary));
+    if (other && summary.leakage) ctx.print(`(compared: ${other.file}, ${other.length} rows)`);
+  }
+  return 0;
+}

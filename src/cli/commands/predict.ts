@@ -1,0 +1,90 @@
+// neurostagenet predict <model-dir|--pretrained> <file.parquet | image.png ...>: class probabilities per image.
+import { applyTemperature } from '../../metrics/calibration.js';
+import { numberOption, parseCommand, UsageError } from '../args.js';
+import { activateBackend } from '../backend.js';
+import type { CliContext } from '../context.js';
+import { argmax, predictAll, rowsOf } from '../inference.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
+
+export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...> [options]
+       neurostagenet predict --pretrained <input...> [options]
+
+Classifies MRI slices: one Parquet file of images (all rows, or --limit) or PNG / JPEG files.
+Prints the predicted stage and the four stage probabilities per image. Probabilities are
+temperature-calibrated when the model's metadata.json holds a temperature.
+
+Arguments
+  model-dir               directory with model.json (+ weights, optional metadata.json), e.g. from 'train'
+  --pretrained            use the model shipped in the package (models/neurostagenet) instead
+  input                   a .parquet file, or one or more .png / .jpg images (any size: resized to the model's)
+
+Options
+  --limit N               classify only the first N rows of a Parquet file
+  --batch-size N          images per forward pass (default 32)
+  --json                  print JSON: {model, backend, classNames, temperature, predictions: [...]}
+  --image-column NAME     Parquet image column (default 'image')
+  --label-column NAME     Parquet label column (default 'label')
+  --backend NAME          tensorflow | wasm | cpu (default: the fastest installed)
+  -v, --verbose           stack traces on errors
+  -h, --help              this text
+
+Examples
+  neurostagenet predict --pretrained scan.png
+  neurostagenet predict ./run/model test.parquet --limit 20
+  neurostagenet predict ./run/model a.jpg b.jpg --json > predictions.json
+`;
+
+/** Runs `predict`; returns the exit code. */
+export async function predictCommand(args: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand('predict', args, {
+    ...PARQUET_OPTIONS,
+    ...MODEL_OPTIONS,
+    limit: { type: 'string' },
+    'batch-size': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const limit = numberOption(values, 'limit', Infinity, { integer: true, min: 1 }, 'predict');
+  const batchSize = numberOption(values, 'batch-size', 32, { integer: true, min: 1 }, 'predict');
+  if (positionals.length === 0 || (!values.pretrained && positionals.length < 2)) {
+    throw new UsageError('missing argument: usage: neurostagenet predict <model-dir|--pretrained> <input...>', 'predict');
+  }
+  const backend = await activateBackend(values.backend as string | undefined, ctx, 'predict');
+  const { model, rest } = await openModel(values, positionals, ctx, 'predict');
+  const input = await openInputs(rest, values, model, 'predict');
+  const n = Math.min(limit, input.source.length);
+  const indices = Int32Array.from({ length: n }, (_, i) => i);
+  const t0 = performance.now();
+  const pred = await predictAll(model.model, input.source, { indices, batchSize, stream: ctx.io.stderr });
+  const seconds = (performance.now() - t0) / 1000;
+  const k = pred.numClasses;
+  const probs = model.temperature === 1 ? rowsOf(pred.probabilities, k).map((r) => Array.from(r)) : applyTemperature(rowsOf(pred.logits, k), model.temperature);
+  const predictions = probs.map((p, i) => {
+    const row = pred.indices[i];
+    const predicted = argmax(p);
+    return {
+      input: input.nameOf(row),
+      row: input.rowOf(row),
+      ...(input.labelled ? { label: pred.labels[i], labelName: model.classNames[pred.labels[i]] } : {}),
+      predicted,
+      predictedName: model.classNames[predicted],
+      probabilities: p.map((v) => Number(v.toFixed(6))),
+    };
+  });
+  ctx.note(`classified ${n} image(s) in ${seconds.toFixed(1)} s (${backend})`);
+  if (values.json) {
+    ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, predictions }, null, 2));
+    return 0;
+  }
+  const short = model.classNames.map((c) => c.replace(/_Demented$/, '').replace(/_/g, ' '));
+  const nameWidth = Math.max(5, ...predictions.map((p) => p.input.length));
+  const header = `${'input'.padEnd(nameWidth)}  ${input.labelled ? `${'label'.padEnd(10)}  ` : ''}${'predicted'.padEnd(10)}  ${short.map((s) => s.padStart(9)).join(' ')}`;
+  ctx.print(header);
+  let correct = 0;
+  for (const p of predictions) {
+    if (input.labelled && p.label === p.predicted) correct++;
+    const label = input.labelled ? `${short[p.label as number].padEnd(10)}  ` : '';
+    ctx.print(`${p.input.padEnd(nameWidth)}  ${label}${short[p.predicted].padEnd(10)}  ${p.probabilities.map((v) => v.toFixed(3).padStart(9)).join(' ')}`);
+  }
+  if (input.labelled) ctx.print(`accuracy on these ${n} rows: ${(correct / n).toFixed(3)} (use 'evaluate' for the full report)`);
+  return 0;
+}

@@ -1,0 +1,130 @@
+// Inputs of predict / explain / evaluate: a Parquet file of labelled images or image files (PNG / JPEG), and the
+// model (a directory or the shipped one).
+import { open, readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { ParquetImageDataset } from '../data/dataset.js';
+import { decodeImage, sniffImageFormat } from '../data/decode.js';
+import { DataError } from '../data/errors.js';
+import type { ImageExample, LabeledImageSource } from '../data/types.js';
+import { loadPretrainedNeuroStageNet, type PretrainedNeuroStageNet } from '../models/pretrained.js';
+import { UsageError, requireExistingPath, stringOption, type Values } from './args.js';
+import type { CliContext } from './context.js';
+
+/** Options shared by the commands that read Parquet files. */
+export const PARQUET_OPTIONS = {
+  'image-column': { type: 'string' },
+  'label-column': { type: 'string' },
+} as const;
+
+/** Opens a Parquet file with the --image-column / --label-column options at `imageSize`. */
+export async function openParquet(path: string, values: Values, imageSize: readonly [number, number], command: string): Promise<ParquetImageDataset> {
+  requireExistingPath(path, 'file', command);
+  return ParquetImageDataset.fromFile(path, {
+    imageColumn: stringOption(values, 'image-column'),
+    labelColumn: stringOption(values, 'label-column'),
+    targetSize: imageSize,
+  });
+}
+
+/** Image files decoded to grayscale at the model's size; labels are unknown (all 0, not reported). */
+class ImageFilesSource implements LabeledImageSource {
+  readonly labels: Int32Array;
+  constructor(
+    readonly files: string[],
+    readonly images: Float32Array[],
+    readonly classNames: readonly string[],
+    readonly imageSize: readonly [number, number],
+  ) {
+    this.labels = new Int32Array(files.length);
+  }
+  get length(): number {
+    return this.files.length;
+  }
+  get(i: number): ImageExample {
+    return { image: this.images[i].slice(), label: 0, path: this.files[i] };
+  }
+}
+
+/** What predict / explain run on. */
+export interface ModelInput {
+  source: LabeledImageSource;
+  /** True labels are known (Parquet input). */
+  labelled: boolean;
+  /** A name for row `i` of the source: the image file, or `<file> row <n>`. */
+  nameOf(i: number): string;
+  /** Row of the input file (Parquet) or index of the image argument. */
+  rowOf(i: number): number;
+}
+
+/**
+ * Reads the inputs: exactly one Parquet file, or one or more PNG / JPEG files (recognised by their bytes).
+ * @throws UsageError for a missing file or a Parquet file mixed with others; DataError for unreadable files.
+ */
+export async function openInputs(paths: string[], values: Values, model: PretrainedNeuroStageNet, command: string): Promise<ModelInput> {
+  const kinds: Array<'parquet' | 'image'> = [];
+  for (const p of paths) {
+    requireExistingPath(p, 'file', command);
+    let head: Uint8Array;
+    try {
+      // Only the magic bytes: the Parquet file itself is read once, by the dataset.
+      const handle = await open(p, 'r');
+      try {
+        head = new Uint8Array(16);
+        const { bytesRead } = await handle.read(head, 0, 16, 0);
+        head = head.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    } catch (e) {
+      throw new DataError(`cannot read file: ${(e as Error).message}`, { file: p }, { cause: e });
+    }
+    const isParquet = head.length >= 4 && String.fromCharCode(...head.subarray(0, 4)) === 'PAR1';
+    const format = sniffImageFormat(head);
+    if (isParquet) kinds.push('parquet');
+    else if (format === 'png' || format === 'jpeg') kinds.push('image');
+    else throw new DataError(`not a Parquet file or a PNG / JPEG image (format: ${format})`, { file: p });
+  }
+  if (kinds.includes('parquet')) {
+    if (paths.length > 1) throw new UsageError('give either one Parquet file or image files, not both / several Parquet files', command);
+    const ds = await openParquet(paths[0], values, model.imageSize, command);
+    if (ds.classNames.length !== model.classNames.length) {
+      throw new DataError(`the file has ${ds.classNames.length} classes but the model predicts ${model.classNames.length}`, { file: paths[0] });
+    }
+    return { source: ds, labelled: true, nameOf: (i) => `${basename(paths[0])} row ${ds.sourceRows[i]}`, rowOf: (i) => ds.sourceRows[i] };
+  }
+  const images: Float32Array[] = [];
+  for (const p of paths) {
+    try {
+      images.push((await decodeImage(new Uint8Array(await readFile(p)), { targetSize: model.imageSize })).pixels);
+    } catch (e) {
+      if (e instanceof DataError && e.file === undefined) throw new DataError(e.reason, { file: p }, { cause: e });
+      throw e;
+    }
+  }
+  const source = new ImageFilesSource(paths, images, model.classNames, model.imageSize);
+  return { source, labelled: false, nameOf: (i) => paths[i], rowOf: (i) => i };
+}
+
+/** The --pretrained flag. */
+export const MODEL_OPTIONS = { pretrained: { type: 'boolean' } } as const;
+
+/**
+ * Loads the model named by the first positional (a model directory), or the shipped one with --pretrained.
+ * @returns The model and the remaining positionals.
+ */
+export async function openModel(values: Values, positionals: string[], ctx: CliContext, command: string): Promise<{ model: PretrainedNeuroStageNet; rest: string[] }> {
+  let model: PretrainedNeuroStageNet;
+  let rest: string[];
+  if (values.pretrained) {
+    model = await loadPretrainedNeuroStageNet();
+    rest = positionals;
+  } else {
+    if (positionals.length === 0) throw new UsageError('missing argument: a model directory (or --pretrained)', command);
+    const dir = requireExistingPath(positionals[0], 'model directory', command);
+    model = await loadPretrainedNeuroStageNet({ location: resolve(dir) });
+    rest = positionals.slice(1);
+  }
+  const t = model.temperature === 1 ? '' : `, temperature ${model.temperature.toFixed(3)}`;
+  ctx.note(`model: ${model.location} (${model.imageSize[0]}x${model.imageSize[1]} input, classes ${model.classNames.join(', ')}${t})`);
+  return { model, rest };
+}

@@ -1,0 +1,264 @@
+/**
+ * Loading a trained NeuroStageNet: the one shipped in the package's `models/neurostagenet/` directory, or any
+ * model directory / URL holding a tfjs layers model (`model.json` + weights) and an optional `metadata.json`.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { NeuroStageNetError } from '../errors.js';
+import { MODEL_JSON_FILE, loadModel } from '../io/fs-model-io.js';
+
+/** Class names of the Alzheimer MRI dataset, indexed by label (its HuggingFace `ClassLabel` names). */
+export const ALZHEIMER_CLASS_NAMES: readonly string[] = Object.freeze([
+  'Mild_Demented',
+  'Moderate_Demented',
+  'Non_Demented',
+  'Very_Mild_Demented',
+]);
+
+/** Labels of {@link ALZHEIMER_CLASS_NAMES} from least to most severe (Non, Very Mild, Mild, Moderate). */
+export const ALZHEIMER_SEVERITY_ORDER: readonly number[] = Object.freeze([2, 3, 0, 1]);
+
+/** Name of the optional metadata file next to `model.json` in a model directory. */
+export const MODEL_METADATA_FILE = 'metadata.json';
+
+/** Name of the shipped model's directory inside the package's `models/` folder. */
+export const PRETRAINED_MODEL_DIR = 'neurostagenet';
+
+/**
+ * What a model directory's `metadata.json` may say about the model. Every field is optional; unknown fields are
+ * kept (e.g. training details for the model card).
+ */
+export interface ModelMetadata {
+  /** Class names indexed by output index. Default {@link ALZHEIMER_CLASS_NAMES} (for 4 outputs). */
+  classNames?: string[];
+  /** Severity order of the classes (for ordinal metrics). Default {@link ALZHEIMER_SEVERITY_ORDER} (for 4 outputs). */
+  ordinalOrder?: number[];
+  /** Temperature fitted on validation logits (temperature scaling); divide the logits by it. Default 1. */
+  temperature?: number;
+  /** Any further information (data, recipe, metrics...). */
+  [key: string]: unknown;
+}
+
+/** Options of {@link loadPretrainedNeuroStageNet}. */
+export interface LoadPretrainedOptions {
+  /**
+   * Where the model is: a directory path or `file:` URL holding `model.json` (Node), or an `http(s):` URL of a
+   * `model.json` (or of its directory, ending in `/`). Default: the package's shipped `models/neurostagenet/`
+   * (Node only; in a browser pass the URL the page serves the model from).
+   */
+  location?: string | URL;
+}
+
+/** A loaded model and what its metadata says about its outputs. */
+export interface PretrainedNeuroStageNet {
+  /** The model (not compiled): `[N, H, W, 1]` grayscale 0..255 in, class probabilities out. */
+  model: tfl.LayersModel;
+  /** Class names indexed by output index. */
+  classNames: string[];
+  /** Severity order of the classes. */
+  ordinalOrder: number[];
+  /** Calibration temperature (1 when the metadata has none): `softmax(logits / temperature)` are calibrated probabilities. */
+  temperature: number;
+  /** `[height, width]` of the images the model takes. */
+  imageSize: [number, number];
+  /** The metadata file's contents (`{}` when there is none). */
+  metadata: ModelMetadata;
+  /** Where the model was loaded from (directory path or URL). */
+  location: string;
+}
+
+/** Thrown when no model is found where one was expected (e.g. no trained model is shipped in `models/`). */
+export class PretrainedModelNotFoundError extends NeuroStageNetError {
+  /** Where the model was looked for. */
+  readonly location: string;
+
+  /**
+   * @param location Where the model was looked for.
+   * @param message What was missing.
+   */
+  constructor(location: string, message: string) {
+    super(message);
+    this.location = location;
+  }
+}
+
+/** Thrown when a model directory's `metadata.json` cannot be parsed or contradicts the model. */
+export class ModelMetadataError extends NeuroStageNetError {}
+
+const isNode = (): boolean => typeof process !== 'undefined' && process.versions?.node != null;
+
+/**
+ * Directory of the shipped model, `<package root>/models/neurostagenet`, found by walking up from this module's
+ * own file to the `package.json` named `neurostagenet` (works from `src/` under tsx and from the built `dist/`).
+ * Node only.
+ * @returns The directory path (which may not contain a model yet).
+ * @throws {@link PretrainedModelNotFoundError} outside Node or when the package root cannot be found.
+ */
+export async function pretrainedModelDir(): Promise<string> {
+  if (!isNode()) {
+    throw new PretrainedModelNotFoundError('models/neurostagenet', 'the shipped model can only be located in Node; pass options.location (the URL of model.json) in a browser');
+  }
+  const { fileURLToPath } = await import('node:url');
+  const { dirname, join } = await import('node:path');
+  const { readFile } = await import('node:fs/promises');
+  const start = dirname(fileURLToPath(import.meta.url));
+  let dir = start;
+  for (let up = 0; up < 6; up++) {
+    try {
+      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'neurostagenet') return join(dir, 'models', PRETRAINED_MODEL_DIR);
+    } catch {
+      // no (readable) package.json at this level: keep walking up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new PretrainedModelNotFoundError(start, `cannot find the neurostagenet package root above ${start}`);
+}
+
+/**
+ * Loads a trained NeuroStageNet with its metadata (class names, severity order, calibration temperature).
+ *
+ * Without `location`, loads the model shipped in the package (`models/neurostagenet/`). neurostagenet's custom
+ * layers are registered when the package is imported, so any model saved with {@link saveModel} loads.
+ * Weights stored as float16 (tfjs weight quantization) are restored to float32 by tfjs.
+ *
+ * @param options Where the model is (default: the shipped one).
+ * @returns The model and its metadata.
+ * @throws {@link PretrainedModelNotFoundError} when there is no `model.json` at the location (e.g. no trained
+ *   model is shipped); {@link ModelMetadataError} for a bad `metadata.json`; {@link ModelFileError} for
+ *   unreadable model files.
+ * @example
+ * ```ts
+ * const { model, classNames, temperature } = await loadPretrainedNeuroStageNet();
+ * const probs = model.predict(images) as tf.Tensor; // images: [N, 128, 128, 1], 0..255
+ * ```
+ */
+export async function loadPretrainedNeuroStageNet(options: LoadPretrainedOptions = {}): Promise<PretrainedNeuroStageNet> {
+  const given = options.location;
+  const text = given === undefined ? undefined : typeof given === 'string' ? given : given.href;
+  let model: tfl.LayersModel;
+  let metadata: ModelMetadata;
+  let location: string;
+  if (text !== undefined && /^https?:\/\//i.test(text)) {
+    const jsonUrl = text.endsWith('/') ? `${text}${MODEL_JSON_FILE}` : text;
+    location = jsonUrl;
+    const probe = await fetch(jsonUrl, { method: 'GET' }).catch((cause: unknown) => {
+      throw new PretrainedModelNotFoundError(jsonUrl, `cannot fetch ${jsonUrl}: ${(cause as Error).message}`);
+    });
+    if (!probe.ok) throw new PretrainedModelNotFoundError(jsonUrl, `no model at ${jsonUrl} (HTTP ${probe.status})`);
+    model = await tfl.loadLayersModel(jsonUrl);
+    metadata = await fetchMetadata(new URL(MODEL_METADATA_FILE, jsonUrl).href);
+  } else {
+    const dir = text === undefined ? await pretrainedModelDir() : await toDirectory(text);
+    location = dir;
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    if (!existsSync(join(dir, MODEL_JSON_FILE))) {
+      const what = text === undefined
+        ? `no trained model is shipped: ${join(dir, MODEL_JSON_FILE)} does not exist`
+        : `no model found: ${join(dir, MODEL_JSON_FILE)} does not exist`;
+      throw new PretrainedModelNotFoundError(dir, what);
+    }
+    model = await loadModel(dir);
+    metadata = await readMetadataFile(join(dir, MODEL_METADATA_FILE));
+  }
+  return describeModel(model, metadata, location);
+}
+
+// A directory path from a path, a file: URL string, or a path to model.json itself.
+async function toDirectory(text: string): Promise<string> {
+  const { fileURLToPath } = await import('node:url');
+  const { dirname, basename, resolve } = await import('node:path');
+  const path = text.startsWith('file:') ? fileURLToPath(text) : resolve(text);
+  return basename(path) === MODEL_JSON_FILE ? dirname(path) : path;
+}
+
+async function readMetadataFile(file: string): Promise<ModelMetadata> {
+  const { readFile } = await import('node:fs/promises');
+  let raw: string;
+  try {
+    raw = await readFile(file, 'utf8');
+  } catch {
+    return {}; // metadata is optional
+  }
+  return parseMetadata(raw, file);
+}
+
+async function fetchMetadata(url: string): Promise<ModelMetadata> {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) return {};
+    return parseMetadata(await res.text(), url);
+  } catch (e) {
+    if (e instanceof ModelMetadataError) throw e;
+    return {}; // metadata is optional
+  }
+}
+
+function parseMetadata(raw: string, where: string): ModelMetadata {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (cause) {
+    throw new ModelMetadataError(`${where} is not valid JSON: ${(cause as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ModelMetadataError(`${where} must hold a JSON object`);
+  return value as ModelMetadata;
+}
+
+/**
+ * Class names, severity order, temperature and image size of a model, from its metadata with the Alzheimer
+ * dataset's defaults; checks they fit the model's output size.
+ * @param model A single-output classifier taking `[N, H, W, C]` images.
+ * @param metadata The model's metadata (`{}` for none).
+ * @param location Where the model came from (for messages).
+ * @returns The model with its resolved metadata.
+ * @throws {@link ModelMetadataError} when the metadata does not fit the model.
+ */
+export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, location: string): PretrainedNeuroStageNet {
+  const outShape = model.outputs[0]?.shape ?? [];
+  const k = outShape[outShape.length - 1];
+  const inShape = model.inputs[0]?.shape ?? [];
+  if (model.outputs.length !== 1 || typeof k !== 'number' || inShape.length !== 4 || typeof inShape[1] !== 'number' || typeof inShape[2] !== 'number') {
+    throw new ModelMetadataError(`${location}: expected a classifier [N, H, W, C] -> [N, classes], got [${inShape.join(', ')}] -> [${outShape.join(', ')}]`);
+  }
+  const classNames = metadata.classNames ?? (k === ALZHEIMER_CLASS_NAMES.length ? [...ALZHEIMER_CLASS_NAMES] : Array.from({ length: k }, (_, i) => String(i)));
+  if (!Array.isArray(classNames) || classNames.length !== k || !classNames.every((n) => typeof n === 'string')) {
+    throw new ModelMetadataError(`${location}: metadata classNames ${JSON.stringify(classNames)} must be ${k} strings (the model has ${k} outputs)`);
+  }
+  const ordinalOrder = metadata.ordinalOrder ?? (k === ALZHEIMER_SEVERITY_ORDER.length ? [...ALZHEIMER_SEVERITY_ORDER] : Array.from({ length: k }, (_, i) => i));
+  const sorted = Array.isArray(ordinalOrder) ? [...ordinalOrder].sort((a, b) => a - b) : [];
+  if (sorted.length !== k || sorted.some((v, i) => v !== i)) {
+    throw new ModelMetadataError(`${location}: metadata ordinalOrder ${JSON.stringify(ordinalOrder)} must be a permutation of 0..${k - 1}`);
+  }
+  const temperature = metadata.temperature ?? 1;
+  if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
+    throw new ModelMetadataError(`${location}: metadata temperature must be a positive number, got ${JSON.stringify(temperature)}`);
+  }
+  return {
+    model,
+    classNames: [...classNames],
+    ordinalOrder: [...ordinalOrder],
+    temperature,
+    imageSize: [inShape[1], inShape[2]],
+    metadata,
+    location,
+  };
+}
+
+/**
+ * Writes a model directory's `metadata.json` (class names, severity order, temperature, anything else), next to
+ * the `model.json` written by {@link saveModel}. Node only.
+ * @param dir The model directory.
+ * @param metadata What to record.
+ * @returns The file path written.
+ */
+export async function writeModelMetadata(dir: string, metadata: ModelMetadata): Promise<string> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, MODEL_METADATA_FILE);
+  await writeFile(file, `${JSON.stringify(metadata, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,127 @@
+// The neurostagenet command's interface: help, inspect, and the error contract (one line
+// "neurostagenet: error: ...", no stack trace unless --verbose; exit 2 for command-line mistakes, 1 for failures).
+// A few cases spawn the real command (tsx on src/cli/main.ts); the many small error cases run in-process.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE, errorLines, runCli, runInProcess } from './helpers.js';
+
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'neurostagenet-cli-'));
+});
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+function expectOneLineError(stderr: string, ...fragments: string[]): void {
+  const errors = errorLines(stderr);
+  expect(errors, stderr).toHaveLength(1);
+  expect(errors[0]).toMatch(/^neurostagenet: error: /);
+  for (const f of fragments) expect(errors[0]).toContain(f);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('neurostagenet command (spawned)', () => {
+  it('prints help for the command and each subcommand, with examples', async () => {
+    const main = await runCli(['--help']);
+    expect(main.code).toBe(0);
+    for (const c of ['inspect', 'train', 'evaluate', 'predict', 'explain', '--backend', '--out', 'Exit codes']) expect(main.stdout).toContain(c);
+    const sub = await runCli(['predict', '--help']);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toMatch(/^Usage: neurostagenet predict/);
+    expect(sub.stdout).toContain('Examples');
+  });
+
+  it('inspect reports the row count, class counts and leakage', async () => {
+    const r = await runCli(['inspect', SAMPLE, '--compare', SAMPLE]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('sample.parquet: 128 rows');
+    const counts = [...r.stdout.matchAll(/(\d) (\w+_Demented) (\d+) \(/g)].map((m) => [m[2], Number(m[3])]);
+    expect(counts).toEqual([['Mild_Demented', 32], ['Moderate_Demented', 32], ['Non_Demented', 32], ['Very_Mild_Demented', 32]]);
+    // The file compared with itself: every row has a near-duplicate (itself).
+    expect(r.stdout).toContain('leakage: 128 of 128 compared rows (100.0%)');
+  });
+
+  it('a missing input file: exit 2, one line naming the path, no stack trace', async () => {
+    const r = await runCli(['inspect', 'no/such/file.parquet']);
+    expect(r.code).toBe(2);
+    expectOneLineError(r.stderr, "'no/such/file.parquet' does not exist");
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('neurostagenet command (in-process)', () => {
+  it('without arguments prints the usage to stderr and exits 2', async () => {
+    const r = await runInProcess([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Usage: neurostagenet <command>');
+  });
+
+  it('every subcommand has help with examples', async () => {
+    for (const c of ['inspect', 'train', 'evaluate', 'predict', 'explain']) {
+      const r = await runInProcess([c, '-h']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: neurostagenet ${c}`));
+      expect(r.stdout).toMatch(/Examples\n {2}neurostagenet /);
+    }
+  });
+
+  it('inspect --json gives the summary as JSON', async () => {
+    const r = await runInProcess(['inspect', SAMPLE, '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as { rows: number; classCounts: number[]; classNames: string[] };
+    expect(s.rows).toBe(128);
+    expect(s.classCounts).toEqual([32, 32, 32, 32]);
+    expect(s.classNames[1]).toBe('Moderate_Demented');
+  });
+
+  it('a missing column: exit 1, one line naming the column and the file', async () => {
+    const r = await runInProcess(['inspect', SAMPLE, '--label-column', 'stage']);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, "no label column 'stage'", 'columns are image, label', 'sample.parquet');
+  });
+
+  it('--verbose adds the stack trace', async () => {
+    const r = await runInProcess(['inspect', SAMPLE, '--image-column', 'pixels', '--verbose']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^neurostagenet: error: no image column 'pixels'/);
+    expect(r.stderr).toMatch(/MissingColumnError[^\n]*\n\s+at /);
+  });
+
+  it('a file that is not Parquet: exit 1, one line', async () => {
+    const bad = join(tmp, 'notes.parquet');
+    await writeFile(bad, 'hello, not parquet');
+    const r = await runInProcess(['inspect', bad]);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, 'not a Parquet file', bad);
+  });
+
+  it('unknown commands, options and bad values are usage errors (exit 2) pointing to --help', async () => {
+    const cases: Array<[string[], string]> = [
+      [['frobnicate'], "unknown command 'frobnicate'"],
+      [['inspect', SAMPLE, '--nope'], "Unknown option '--nope'"],
+      [['inspect', SAMPLE, '--image-size', 'big'], "--image-size expects an integer >= 32, got 'big'"],
+      [['inspect'], 'missing argument'],
+      [['inspect', SAMPLE, SAMPLE], 'unexpected argument'],
+      [['predict', tmp, SAMPLE, '--backend', 'gpu9'], "unknown backend 'gpu9'"],
+      [['explain', '--pretrained', SAMPLE, '--method', 'lime'], '--method must be gradcam or gradcam++'],
+      [['train', SAMPLE, '--recipe', 'fast'], "--recipe must be 'seed' or 'scratch'"],
+      [['train', SAMPLE, '--test', 'missing.parquet'], "file 'missing.parquet' does not exist"],
+    ];
+    for (const [args, fragment] of cases) {
+      const r = await runInProcess(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expectOneLineError(r.stderr, fragment, '--help');
+    }
+  });
+
+  it('a model directory without model.json: exit 1, one line', async () => {
+    const r = await runInProcess(['predict', tmp, SAMPLE, '--backend', 'cpu']);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, 'no model found', join(tmp, 'model.json'));
+  });
+});

@@ -1,0 +1,44 @@
+// `npm run demo` (examples/demo.ts) end to end on wasm, kept fast with 8 images and 2 Grad-CAM overlays.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, runScript } from './helpers.js';
+
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'neurostagenet-demo-'));
+});
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('demo', () => {
+  it('classifies the sample, writes the report and Grad-CAM PNGs, prints where and the wall time', async () => {
+    const out = join(tmp, 'demo-output');
+    const r = await runScript(join(REPO, 'examples', 'demo.ts'), ['--backend', 'wasm', '--images', '8', '--gradcam', '2', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const shipped = existsSync(join(REPO, 'models', 'neurostagenet', 'model.json'));
+    if (shipped) expect(r.stdout).toMatch(/^model: .*models[\\/]neurostagenet/m);
+    else expect(r.stdout).toContain('no trained model shipped: using randomly initialised weights — predictions are meaningless');
+    expect(r.stdout).toMatch(/classified 8 images: accuracy \d\.\d{3}/);
+    expect(r.stdout).toContain(`wrote ${out}`);
+    expect(r.stdout).toMatch(/wall time \d+\.\d s on wasm/);
+
+    for (const f of ['metrics.json', 'report.txt', 'confusion_matrix.png', 'roc_curves.png', 'reliability_diagram.png', 'predictions.csv']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { count: number; perClass: Array<{ support: number }> };
+    expect(metrics.count).toBe(8);
+    expect(metrics.perClass.map((c) => c.support)).toEqual([2, 2, 2, 2]); // 8 images, 2 per class
+    expect(readFileSync(join(out, 'predictions.csv'), 'utf8').trim().split('\n')).toHaveLength(9);
+    const pngs = readdirSync(join(out, 'gradcam'));
+    expect(pngs).toHaveLength(2);
+    // One per class, first classes first: Mild (0) and Moderate (1).
+    expect(pngs.some((f) => /^row\d+_Mild_Demented\.png$/.test(f)), pngs.join()).toBe(true);
+    expect(pngs.some((f) => /^row\d+_Moderate_Demented\.png$/.test(f)), pngs.join()).toBe(true);
+  });
+});

@@ -1,0 +1,129 @@
+// predict / explain / evaluate on the bundled sample with a small untrained NeuroStageNet (32x32 input) saved in
+// a temporary directory with a calibration temperature in its metadata.json.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ParquetImageDataset, applyTemperature, buildNeuroStageNet, encodePng, grayToRgba, saveModel, writeModelMetadata } from '../../src/index.js';
+import { SAMPLE, errorLines, runCli, runInProcess } from './helpers.js';
+
+let tmp: string;
+let modelDir: string;
+let sample: ParquetImageDataset;
+// Calibrated probabilities of the first rows, computed here independently of the CLI (cpu backend).
+let expectedFirst: number[][];
+const TEMPERATURE = 1.5;
+const FIRST = 4;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  tmp = await mkdtemp(join(tmpdir(), 'neurostagenet-predict-'));
+  const model = await buildNeuroStageNet({ inputShape: [32, 32, 1], seed: 7 });
+  modelDir = join(tmp, 'model');
+  await saveModel(model, modelDir);
+  await writeModelMetadata(modelDir, { temperature: TEMPERATURE, note: 'test model' });
+  sample = await ParquetImageDataset.fromFile(SAMPLE, { targetSize: [32, 32] });
+  const pixels = new Float32Array(FIRST * 32 * 32);
+  for (let i = 0; i < FIRST; i++) pixels.set(sample.get(i).image, i * 32 * 32);
+  const logits = tf.tidy(() => {
+    const x = tf.tensor4d(pixels, [FIRST, 32, 32, 1]);
+    // log-probabilities differ from the logits by a per-row constant: same softmax at any temperature
+    return tf.log(model.predict(x) as tf.Tensor2D);
+  });
+  expectedFirst = applyTemperature(logits.arraySync() as number[][], TEMPERATURE);
+  logits.dispose();
+  model.dispose();
+});
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('neurostagenet predict / explain / evaluate', () => {
+  it('predict --json (spawned): one calibrated prediction per row, probabilities summing to 1', async () => {
+    const r = await runCli(['predict', modelDir, SAMPLE, '--json', '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      backend: string;
+      temperature: number;
+      classNames: string[];
+      predictions: Array<{ row: number; label: number; predicted: number; probabilities: number[] }>;
+    };
+    expect(out.backend).toBe('wasm');
+    expect(out.temperature).toBe(TEMPERATURE);
+    expect(out.classNames).toEqual(['Mild_Demented', 'Moderate_Demented', 'Non_Demented', 'Very_Mild_Demented']);
+    expect(out.predictions).toHaveLength(128);
+    out.predictions.forEach((p, i) => {
+      expect(p.row).toBe(i);
+      expect(p.label).toBe(sample.labels[i]);
+      expect(p.probabilities).toHaveLength(4);
+      expect(p.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      expect(p.predicted).toBe(p.probabilities.indexOf(Math.max(...p.probabilities)));
+    });
+    // Same calibrated probabilities as computed here on cpu (wasm vs cpu round-off only).
+    for (let i = 0; i < FIRST; i++) {
+      out.predictions[i].probabilities.forEach((v, j) => expect(v).toBeCloseTo(expectedFirst[i][j], 3));
+    }
+    // Progress went to stderr as plain lines (not a TTY), stdout is pure JSON.
+    expect(r.stderr).toMatch(/classifying: 128\/128/);
+  });
+
+  it('predict prints a table with the label, the prediction and the probabilities', async () => {
+    const r = await runInProcess(['predict', modelDir, SAMPLE, '--limit', '5', '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('sample.parquet row'));
+    expect(rows).toHaveLength(5);
+    expect(r.stdout).toMatch(/accuracy on these 5 rows: \d\.\d{3}/);
+  });
+
+  it('predict and explain take PNG files', async () => {
+    const full = await ParquetImageDataset.fromFile(SAMPLE, { targetSize: [128, 128] });
+    const png = join(tmp, 'slice.png');
+    await writeFile(png, await encodePng(grayToRgba(full.get(3).image, 128, 128)));
+    const r = await runInProcess(['predict', modelDir, png, '--json', '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { predictions: Array<{ input: string; label?: number; probabilities: number[] }> };
+    expect(out.predictions).toHaveLength(1);
+    expect(out.predictions[0].input).toBe(png);
+    expect(out.predictions[0].label).toBeUndefined();
+    expect(out.predictions[0].probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+
+    const camDir = join(tmp, 'cam-png');
+    const e = await runInProcess(['explain', modelDir, png, '--out', camDir, '--backend', 'wasm', '--method', 'gradcam++']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(readdirSync(camDir)).toEqual([expect.stringMatching(/^slice_\w+_gradcampp\.png$/)]);
+  });
+
+  it('explain writes one overlay PNG per requested row', async () => {
+    const out = join(tmp, 'cam');
+    const r = await runInProcess(['explain', modelDir, SAMPLE, '--rows', '0,5', '--out', out, '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toMatch(/^row0_\w+_gradcam\.png$/);
+    expect(files[1]).toMatch(/^row5_\w+_gradcam\.png$/);
+    // A PNG, wider than tall (input | overlay | heatmap side by side, 2x): 3 * 64 + 2 * 4 by 64.
+    const bytes = readFileSync(join(out, files[0]));
+    expect(bytes.subarray(1, 4).toString()).toBe('PNG');
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([3 * 64 + 8, 64]);
+    const bad = await runInProcess(['explain', modelDir, SAMPLE, '--rows', '999', '--out', out, '--backend', 'wasm']);
+    expect(bad.code).toBe(2);
+    expect(errorLines(bad.stderr)).toEqual([expect.stringMatching(/^neurostagenet: error: --rows: the file has no row 999/)]);
+  });
+
+  it('evaluate writes the report with before / after calibration figures', async () => {
+    const out = join(tmp, 'eval');
+    const r = await runInProcess(['evaluate', modelDir, SAMPLE, '--limit', '24', '--out', out, '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['metrics.json', 'report.txt', 'confusion_matrix.png', 'roc_curves.png', 'reliability_diagram.png']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { count: number; calibration: { temperature: number } };
+    expect(metrics.count).toBe(24);
+    expect(metrics.calibration.temperature).toBe(TEMPERATURE);
+    expect(r.stdout).toContain('temperature T  1.5000');
+  });
+});
