@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, mixSeed } from './random.js';
+import { createRng, mixSeed } from '../random.js';
 import { DataOptionError } from './errors.js';
 import { ensureTransformKernel } from './transform-kernel.js';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch, LabeledImageSource } from './types.js';
 import { augmentBatch, resolveAugmentOptions, type AugmentOptions, type ResolvedAugmentOptions } from './augment.js';
-import { createRng, mixSeed, shuffleInPlace } from './random.js';
+import { createRng, mixSeed, shuffleInPlace } from '../random.js';
 import { DataOptionError, InvalidLabelError } from './errors.js';
 
 export type { AugmentOptions } from './augment.js';

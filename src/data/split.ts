@@ -1,4 +1,4 @@
-import { createRng, mixSeed, shuffleInPlace } from './random.js';
+import { createRng, mixSeed, shuffleInPlace } from '../random.js';
 import { DataOptionError } from './errors.js';
 
 /** Options of {@link StratifiedSplit}. */

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ExplainError } from './errors.js';
 import { ClassScorer } from './logits.js';
-import { createRng } from './random.js';
+import { createRng } from '../random.js';
 
 /**
  * What a removed (deletion) or not-yet-revealed (insertion) pixel is replaced by: `'zero'` (black, which in

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ExplainError } from './errors.js';
 import { GradCAM, type CamMethod, type Explanation, type ExplainOptions } from './gradcam.js';
-import { createRng, shuffleInPlace } from './random.js';
+import { createRng, shuffleInPlace } from '../random.js';
 
 /** Ranks (1-based) with ties given their average rank. */
 function averageRanks(values: ArrayLike<number>): Float64Array {

@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers for the data pipeline (no Math.random anywhere: same seed, same result).
+// Seeded pseudo-random numbers shared by the data pipeline and the explanation checks (no Math.random anywhere: same seed, same result).
 
 /** Mixes any number of integers into one 32-bit seed (a murmur3-style finaliser per input). */
 export function mixSeed(...parts: number[]): number {
