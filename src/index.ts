@@ -15,3 +15,4 @@ export * from './data/index.js';
 export * from './train/index.js';
 export * from './explain/index.js';
 export * from './models/pretrained.js';
+export * from './backends/index.js';
