@@ -194,6 +194,12 @@ export function countBatches(source: LabeledImageSource, options: Pick<BatchOpti
   return Math.ceil(n / (options.batchSize ?? 32));
 }
 
+/** The iterator a {@link FitDatasetLike} hands to `model.fitDataset`. */
+export interface BatchIterator {
+  /** The next batch, or `done` after the last one. */
+  next(): Promise<IteratorResult<Batch>>;
+}
+
 /**
  * The subset of tf.data's `Dataset` that `model.fitDataset` / `model.evaluateDataset` use (a duck type, so that
  * `@tensorflow/tfjs-data` is not a dependency).
@@ -202,7 +208,7 @@ export interface FitDatasetLike {
   /** Batches per epoch (what `fitDataset` uses as steps per epoch), or `Infinity` when repeating. */
   readonly size: number;
   /** A new iterator over one epoch (or over all epochs, with `repeat`). */
-  iterator(): Promise<{ next(): Promise<IteratorResult<Batch>> }>;
+  iterator(): Promise<BatchIterator>;
 }
 
 /** Options of {@link toTfDataset}: those of {@link iterateBatches} except `epoch`, plus epoch handling. */

@@ -42,7 +42,12 @@ export interface ParquetImageDatasetOptions {
    * Decode on worker threads (Node only) when at least `threshold` images are decoded at load. `false` = never.
    * Default `{ threshold: 512, threads: <logical cores> }`. Falls back to the main thread if workers fail to start.
    */
-  parallel?: false | { threshold?: number; threads?: number };
+  parallel?: false | {
+    /** Decode on worker threads from this many rows on. Default 512. */
+    threshold?: number;
+    /** Worker count. Default: the number of cores. */
+    threads?: number;
+  };
   /** Name used in error messages when the input is bytes. Default `'<bytes>'`. */
   name?: string;
 }

@@ -18,6 +18,7 @@ export {
   type BatchOptions,
   type BulkImageReader,
   type FitDatasetLike,
+  type BatchIterator,
   type TfDatasetOptions,
 } from './batches.js';
 export {

@@ -32,9 +32,25 @@ export interface DatasetSummary {
   /** Source bit depths, e.g. `{ '8': 5121 }`. */
   bitDepths: Record<string, number>;
   /** Mean and standard deviation of all decoded pixels (0..255), and the mean per class. */
-  intensity: { mean: number; std: number; min: number; max: number; classMeans: number[] };
+  intensity: {
+    /** Mean pixel value. */
+    mean: number;
+    /** Standard deviation of pixel values. */
+    std: number;
+    /** Smallest pixel value. */
+    min: number;
+    /** Largest pixel value. */
+    max: number;
+    /** Mean pixel value per class (NaN for an empty class). */
+    classMeans: number[];
+  };
   /** Rows left out at load (undecodable images, bad labels...), when the dataset records them. */
-  skipped: { count: number; rows: Array<{ row: number; reason: string }> };
+  skipped: {
+    /** Number of rows left out. */
+    count: number;
+    /** Each left-out row: its index in the file and why. */
+    rows: Pick<SkippedRow, 'row' | 'reason'>[];
+  };
   /** Near-duplicates of `compareWith` rows in this dataset, when `compareWith` was given. */
   leakage?: NearDuplicateReport;
 }

@@ -35,6 +35,14 @@ export interface ExplainOptions {
  */
 export type MapStatus = 'ok' | 'flat' | 'non-finite';
 
+/** Result of {@link normaliseHeatmap}. */
+export interface NormalisedHeatmap {
+  /** The map in [0, 1] (all zeros when flat or non-finite). */
+  heatmap: Float32Array;
+  /** Whether the map is usable, flat or non-finite. */
+  status: MapStatus;
+}
+
 /** A map at the target layer's own resolution. */
 export interface RawMap {
   /** Row-major `height * width` values. */
@@ -347,7 +355,10 @@ export function gradCamPlusPlusMap(activations: tf.Tensor, grads: tf.Tensor): tf
 /**
  * Min–max normalises an upsampled, ReLU'd map to [0, 1]; all zeros when flat or non-finite.
  */
-export function normaliseHeatmap(upsampled: Float32Array, raw?: Float32Array): { heatmap: Float32Array; status: MapStatus } {
+export function normaliseHeatmap(
+  upsampled: Float32Array,
+  raw?: Float32Array,
+): NormalisedHeatmap {
   const heatmap = new Float32Array(upsampled.length);
   let min = Infinity;
   let max = -Infinity;

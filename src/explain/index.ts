@@ -12,6 +12,7 @@ export {
   type ExplainOptions,
   type Explanation,
   type MapStatus,
+  type NormalisedHeatmap,
   type RawMap,
 } from './gradcam.js';
 export {

@@ -217,7 +217,12 @@ export class MultiClassMetrics {
   }
 
   /** Labels and probabilities of all samples so far, as one array each (a copy). */
-  snapshot(): { labels: Int32Array; probabilities: Float64Array } {
+  snapshot(): {
+    /** True class of every sample. */
+    labels: Int32Array;
+    /** Probabilities, row-major `[count, numClasses]`. */
+    probabilities: Float64Array;
+  } {
     const labels = new Int32Array(this.total);
     const probabilities = new Float64Array(this.total * this.numClasses);
     let offset = 0;

@@ -9,11 +9,12 @@ export { getLearningRate, setLearningRate, warmupCosineSchedule, type WarmupCosi
 export { barProgress, lineProgress, formatEpochLine } from './progress.js';
 export type { CallbackLogs, MonitorMode } from './callbacks/monitor.js';
 export { EarlyStopping, earlyStopping, type EarlyStoppingOptions } from './callbacks/early-stopping.js';
-export { ReduceLROnPlateau, reduceLROnPlateau, type ReduceLROnPlateauOptions } from './callbacks/reduce-lr-on-plateau.js';
+export { ReduceLROnPlateau, reduceLROnPlateau, type ReduceLROnPlateauOptions, type LearningRateReduction } from './callbacks/reduce-lr-on-plateau.js';
 export { ValidationAuc, validationAuc, type ValidationAucOptions } from './callbacks/validation-auc.js';
 export { ModelCheckpoint, modelCheckpoint, type ModelCheckpointOptions } from './callbacks/model-checkpoint.js';
 export {
   LearningRateScheduler,
   learningRateScheduler,
   type LearningRateSchedulerOptions,
+  type ScheduledLearningRate,
 } from './callbacks/learning-rate-scheduler.js';

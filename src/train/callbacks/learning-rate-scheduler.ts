@@ -2,6 +2,14 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { getLearningRate, setLearningRate } from '../learning-rate.js';
 import { TrainingError } from '../errors.js';
 
+/** A learning rate set by {@link LearningRateScheduler} at the start of an epoch. */
+export interface ScheduledLearningRate {
+  /** Epoch (0-based). */
+  epoch: number;
+  /** Learning rate set for it. */
+  lr: number;
+}
+
 /** Options of {@link learningRateScheduler}. */
 export interface LearningRateSchedulerOptions {
   /**
@@ -19,7 +27,7 @@ export interface LearningRateSchedulerOptions {
  */
 export class LearningRateScheduler extends tfl.Callback {
   /** Every rate set: fractional epoch and rate. */
-  readonly applied: { epoch: number; lr: number }[] = [];
+  readonly applied: ScheduledLearningRate[] = [];
   private readonly perStep: boolean;
   private epoch = 0;
 

@@ -3,6 +3,16 @@ import { getLearningRate, setLearningRate } from '../learning-rate.js';
 import { checkNumber, readLog, resolveMode, warnMissing, type CallbackLogs, type MonitorMode } from './monitor.js';
 import { TrainingError } from '../errors.js';
 
+/** One learning-rate cut made by {@link ReduceLROnPlateau}. */
+export interface LearningRateReduction {
+  /** Epoch (0-based) after which the rate was cut. */
+  epoch: number;
+  /** Rate before. */
+  from: number;
+  /** Rate after. */
+  to: number;
+}
+
 /** Options of {@link reduceLROnPlateau}. */
 export interface ReduceLROnPlateauOptions {
   /** Epoch figure to watch. Default `'val_loss'`. */
@@ -51,7 +61,7 @@ export class ReduceLROnPlateau extends tfl.Callback {
   /** Epochs of cooldown left. */
   cooldownCounter = 0;
   /** Every reduction made: epoch (0-based) and the old and new rates. */
-  readonly reductions: { epoch: number; from: number; to: number }[] = [];
+  readonly reductions: LearningRateReduction[] = [];
   private readonly verbose: boolean;
   private readonly warned = new Set<string>();
 
