@@ -70,7 +70,8 @@ Recipe (defaults = the seed's)
   --all-trainable             train every backbone layer (default when no backbone weights are given)
   --warmup-epochs N           linear warm-up before a cosine decay (per step; replaces LR-on-plateau)
   --cosine                    cosine decay to lr/100 over --epochs (replaces LR-on-plateau)
-  --class-weight balanced     weight the loss by n / (K * count[class])
+  --class-weight none|balanced|balanced-sqrt
+                              weight the loss by n / (K * count[class]) (or its square root)
 
 Run
   --backend NAME              tensorflow | wasm | cpu ... (default: the fastest installed)
@@ -97,7 +98,7 @@ interface RunOptions {
   allTrainable: boolean;
   warmupEpochs: number;
   cosine: boolean;
-  classWeight?: 'balanced';
+  classWeight?: 'balanced' | 'balanced-sqrt';
   backend?: string;
   out: string;
   progress: 'auto' | 'bar' | 'lines' | 'none';
@@ -142,8 +143,9 @@ function parse(argv: string[]): RunOptions | null {
   const recipe = (values.recipe ?? 'seed') as RunOptions['recipe'];
   if (recipe !== 'seed' && recipe !== 'scratch') throw new UsageError(`--recipe must be 'seed' or 'scratch', got '${values.recipe}'`);
   const scratch = recipe === 'scratch';
-  if (values['class-weight'] !== undefined && values['class-weight'] !== 'balanced') {
-    throw new UsageError(`--class-weight supports only 'balanced', got '${values['class-weight']}'`);
+  const classWeightFlag = values['class-weight'];
+  if (classWeightFlag !== undefined && !['none', 'balanced', 'balanced-sqrt'].includes(classWeightFlag)) {
+    throw new UsageError(`--class-weight must be none, balanced or balanced-sqrt, got '${classWeightFlag}'`);
   }
   const progress = (values.progress ?? 'auto') as RunOptions['progress'];
   if (!['auto', 'bar', 'lines', 'none'].includes(progress)) throw new UsageError(`--progress must be auto, bar, lines or none`);
@@ -168,7 +170,8 @@ function parse(argv: string[]): RunOptions | null {
     allTrainable: values['all-trainable'] ?? scratch,
     warmupEpochs: num('warmup-epochs', scratch ? 2 : 0),
     cosine: values.cosine ?? scratch,
-    classWeight: (values['class-weight'] as 'balanced' | undefined) ?? (scratch ? 'balanced' : undefined),
+    classWeight:
+      classWeightFlag === 'none' ? undefined : ((classWeightFlag as 'balanced' | 'balanced-sqrt' | undefined) ?? (scratch ? 'balanced' : undefined)),
     backend: values.backend,
     out: resolve(values.out ?? 'train-output'),
     progress,

@@ -314,17 +314,18 @@ function checkSubset(name: string, subset: DataSubset | undefined, model: tfl.La
 function resolveClassWeight(options: TrainOptions, numClasses: number): Float32Array | null {
   const cw = options.classWeight;
   if (cw === undefined) return null;
-  if (cw === 'balanced') {
+  if (cw === 'balanced' || cw === 'balanced-sqrt') {
     const { source, indices } = options.train;
     const counts = new Float64Array(numClasses);
     const n = indices ? indices.length : source.length;
     for (let i = 0; i < n; i++) counts[source.labels[indices ? indices[i] : i]] += 1;
     // scikit-learn's compute_class_weight('balanced'): n / (K * count); an absent class gets 1 (it never occurs).
-    return Float32Array.from(counts, (c) => (c > 0 ? n / (numClasses * c) : 1));
+    const balanced = Float32Array.from(counts, (c) => (c > 0 ? n / (numClasses * c) : 1));
+    return cw === 'balanced' ? balanced : balanced.map(Math.sqrt);
   }
   if (!Array.isArray(cw) || cw.length !== numClasses || cw.some((w) => !(Number.isFinite(w) && w >= 0))) {
     throw new TrainingError(
-      `trainNeuroStageNet: classWeight must be 'balanced' or ${numClasses} finite weights ≥ 0, got ${JSON.stringify(cw)}`,
+      `trainNeuroStageNet: classWeight must be 'balanced', 'balanced-sqrt' or ${numClasses} finite weights ≥ 0, got ${JSON.stringify(cw)}`,
     );
   }
   return Float32Array.from(cw);

@@ -108,9 +108,11 @@ export interface TrainOptions {
   /**
    * Per-class loss weights (index = class), or `'balanced'` for `n / (numClasses * count[class])` over the
    * training rows (scikit-learn's `compute_class_weight('balanced')`). Each example's loss is multiplied by its
-   * class weight and averaged over the batch, as Keras does. Default none.
+   * class weight and averaged over the batch, as Keras does. `'balanced-sqrt'` takes the square root of the
+   * balanced weights: a milder correction for extreme imbalance (here Moderate is 1% of the rows and would get a
+   * weight of ~24, which makes the loss swing from batch to batch). Default none.
    */
-  classWeight?: readonly number[] | 'balanced';
+  classWeight?: readonly number[] | 'balanced' | 'balanced-sqrt';
   /**
    * How to show progress: `'auto'` (default: a progress bar when stdout is a terminal, one line per epoch
    * otherwise, nothing outside Node), `'bar'`, `'lines'`, `'none'`, or your own {@link ProgressReporter}.

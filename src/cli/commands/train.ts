@@ -56,7 +56,8 @@ Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --all-trainable         train every backbone layer
   --warmup-epochs N       linear warm-up, then constant or cosine (replaces LR on plateau)
   --cosine                cosine decay to lr/100 over --epochs (replaces LR on plateau)
-  --class-weight balanced weight the loss by n / (K * count[class])
+  --class-weight none|balanced|balanced-sqrt
+                          weight the loss by n / (K * count[class]) (or its square root)
 
 Run
   --out DIR               output directory (default ./neurostagenet-train)
@@ -101,7 +102,9 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   if (recipe !== 'seed' && recipe !== 'scratch') throw new UsageError(`--recipe must be 'seed' or 'scratch', got '${recipe}'`, cmd);
   const scratch = recipe === 'scratch';
   const classWeightArg = stringOption(values, 'class-weight');
-  if (classWeightArg !== undefined && classWeightArg !== 'balanced') throw new UsageError(`--class-weight supports only 'balanced', got '${classWeightArg}'`, cmd);
+  if (classWeightArg !== undefined && !['none', 'balanced', 'balanced-sqrt'].includes(classWeightArg)) {
+    throw new UsageError(`--class-weight must be none, balanced or balanced-sqrt, got '${classWeightArg}'`, cmd);
+  }
   const progressMode = stringOption(values, 'progress', 'auto') as string;
   if (!['auto', 'bar', 'lines', 'none'].includes(progressMode)) throw new UsageError(`--progress must be auto, bar, lines or none, got '${progressMode}'`, cmd);
   const o = {
@@ -118,7 +121,10 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     warmupEpochs: numberOption(values, 'warmup-epochs', scratch ? 2 : 0, { min: 0 }, cmd),
     cosine: Boolean(values.cosine) || scratch,
     allTrainable: Boolean(values['all-trainable']) || scratch,
-    classWeight: (classWeightArg ?? (scratch ? 'balanced' : undefined)) as 'balanced' | undefined,
+    classWeight: (classWeightArg === 'none' ? undefined : (classWeightArg ?? (scratch ? 'balanced' : undefined))) as
+      | 'balanced'
+      | 'balanced-sqrt'
+      | undefined,
     backboneWeights: stringOption(values, 'backbone-weights'),
     recipe,
   };
