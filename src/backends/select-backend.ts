@@ -75,7 +75,14 @@ function isModuleNotFound(e: unknown, specifier: string): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   const message = describe(e);
   const names = message.includes(`'${specifier}'`) || message.includes(`"${specifier}"`);
-  return names && (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message));
+  // Node says "Cannot find module/package"; bundlers and dev servers (vite, vitest) say "Could not resolve" or,
+  // in browsers, "Failed to resolve module specifier".
+  return (
+    names &&
+    (code === 'ERR_MODULE_NOT_FOUND' ||
+      code === 'MODULE_NOT_FOUND' ||
+      /Cannot find (module|package)|Could not resolve|Failed to resolve module specifier/.test(message))
+  );
 }
 
 /** Loads the package(s) that register `name` with tfjs, unless it is registered already. */

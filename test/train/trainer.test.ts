@@ -218,7 +218,7 @@ describe('trainNeuroStageNet', () => {
     await expect(trainNeuroStageNet(model, { train: { source }, epochs: 0, progress: 'none' })).rejects.toThrow(TrainingError);
     await expect(
       trainNeuroStageNet(model, { train: { source }, epochs: 1, classWeight: [1, 2], progress: 'none' }),
-    ).rejects.toThrow(/classWeight must be 'balanced' or 4 finite weights/);
+    ).rejects.toThrow(/classWeight must be 'balanced', 'balanced-sqrt' or 4 finite weights/);
     await expect(
       trainNeuroStageNet(model, { train: { source, indices: [] }, epochs: 1, progress: 'none' }),
     ).rejects.toThrow(/training subset is empty/);
