@@ -4,6 +4,7 @@ import { KerasNormalization } from '../layers/keras-normalization.js';
 import { KerasRescaling } from '../layers/keras-rescaling.js';
 import { SeededDropout } from '../layers/seeded-dropout.js';
 import { deriveSeed } from '../layers/seed.js';
+import { leanSwishActivation } from '../layers/swish.js';
 
 /** ImageNet per-channel mean (RGB), as stored in Keras' EfficientNet `normalization` layer. */
 export const IMAGENET_MEAN_RGB = [0.485, 0.456, 0.406] as const;
@@ -54,7 +55,12 @@ const SE_RATIO = 0.25;
 const DROP_CONNECT_RATE = 0.2;
 
 /** The layer count of the model {@link buildEfficientNetB0} returns, per layout. */
-export const EFFICIENTNETB0_LAYER_COUNT = { imagenet: 238, weightsNone: 237 } as const;
+export const EFFICIENTNETB0_LAYER_COUNT = {
+  /** Layers of the graph Keras builds for `weights='imagenet'` (with the extra `rescaling_1`). */
+  imagenet: 238,
+  /** Layers of the graph Keras builds for `weights=None`. */
+  weightsNone: 237,
+} as const;
 
 /**
  * Keras `imagenet_utils.correct_pad`: the asymmetric zero padding TensorFlow's 'same' would apply
@@ -80,7 +86,8 @@ export function kerasCorrectPad(
  * `imagenetLayout` the extra `rescaling_1`), `*_pad` ZeroPadding2D layers with Keras' asymmetric padding
  * before every stride-2 convolution, squeeze-excitation, stochastic-depth dropout (`block*_drop`, rate
  * 0.2·b/16, one decision per sample), BN epsilon 1e-3 (Keras-semantics {@link KerasBatchNormalization})
- * and swish. Output: [batch, H/32, W/32, 1280] (`top_activation`).
+ * and swish (the memory-lean `neurostagenet>Swish` activation, see {@link LeanSwish}).
+ * Output: [batch, H/32, W/32, 1280] (`top_activation`).
  *
  * Weights are freshly initialized (Keras' initializers, seeded); load trained ones with
  * `loadKerasWeights`. Input pixels are 0..255, RGB.
@@ -96,7 +103,8 @@ export function buildEfficientNetB0(options: EfficientNetB0Options = {}): tfl.La
   const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) =>
     layer.apply(x) as tfl.SymbolicTensor;
   const bn = (name: string, x: tfl.SymbolicTensor) => apply(new KerasBatchNormalization({ name, epsilon: 1e-3 }), x);
-  const act = (name: string, x: tfl.SymbolicTensor) => apply(tfl.layers.activation({ name, activation: 'swish' }), x);
+  // Swish as the registered memory-lean activation (same values; keeps only x for backprop).
+  const act = (name: string, x: tfl.SymbolicTensor) => apply(tfl.layers.activation({ name, activation: leanSwishActivation() }), x);
   const pad = (name: string, x: tfl.SymbolicTensor, kernelSize: number) =>
     apply(
       tfl.layers.zeroPadding2d({
@@ -191,7 +199,7 @@ export function buildEfficientNetB0(options: EfficientNetB0Options = {}): tfl.La
     se = apply(tfl.layers.reshape({ name: `${p}se_reshape`, targetShape: [1, 1, filters] }), se);
     se = apply(
       tfl.layers.conv2d({
-        name: `${p}se_reduce`, filters: filtersSe, kernelSize: 1, padding: 'same', activation: 'swish',
+        name: `${p}se_reduce`, filters: filtersSe, kernelSize: 1, padding: 'same', activation: leanSwishActivation(),
         kernelInitializer: convInit(`${p}se_reduce/kernel`),
       }),
       se,

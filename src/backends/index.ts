@@ -29,4 +29,4 @@ export {
   memoryLeanSwish,
   memoryLeanBatchNorm,
   type MemoryLeanBatchNormOptions,
-} from './memory-lean-ops.js';
+} from '../layers/memory-lean-ops.js';

@@ -3,6 +3,7 @@ import { KerasBatchNormalization } from './keras-batch-normalization.js';
 import type { ActivationName } from './se-residual-block.js';
 import { SeededDropout } from './seeded-dropout.js';
 import { deriveSeed } from './seed.js';
+import { withLeanSwish } from './swish.js';
 
 /** Options of {@link DualPoolHead}. */
 export interface DualPoolHeadOptions {
@@ -12,7 +13,8 @@ export interface DualPoolHeadOptions {
   dropout?: number[];
   /**
    * Activation after each hidden stage's BN, `null` for none (same length as `units`). Default
-   * `['swish', null]`: the reference keeps the second stage linear (choice C8).
+   * `['swish', null]`: the reference keeps the second stage linear (choice C8). `'swish'` is built as the
+   * memory-lean `neurostagenet>Swish` (same function, see {@link LeanSwish}).
    */
   activations?: (ActivationName | null)[];
   /** L2 factor of the kernel regularizer on every hidden Dense except the first (reference: only Dense 512). Default 1e-4. */
@@ -93,7 +95,7 @@ export class DualPoolHead {
       y = new KerasBatchNormalization({ name: `head_bn${n}` }).apply(y) as tfl.SymbolicTensor;
       const activation = this.activations[i];
       if (activation != null) {
-        y = tfl.layers.activation({ name: `head_act${n}`, activation }).apply(y) as tfl.SymbolicTensor;
+        y = tfl.layers.activation({ name: `head_act${n}`, activation: withLeanSwish(activation) }).apply(y) as tfl.SymbolicTensor;
       }
       y = new SeededDropout({ name: `head_drop${n}`, rate: this.dropout[i], seed: seeded(`head_drop${n}`) })
         .apply(y) as tfl.SymbolicTensor;

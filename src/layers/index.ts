@@ -9,5 +9,6 @@ export { SeededDropout, type SeededDropoutArgs } from './seeded-dropout.js';
 export { KerasBatchNormalization, type KerasBatchNormalizationArgs } from './keras-batch-normalization.js';
 export { SEResidualBlock, type SEResidualBlockOptions, type ActivationName } from './se-residual-block.js';
 export { DualPoolHead, type DualPoolHeadOptions, type DualPoolHeadOutputs } from './dual-pool-head.js';
+export { LeanSwish, LEAN_SWISH, leanSwishActivation } from './swish.js';
 export { deriveSeed } from './seed.js';
 export type { BaseLayerArgs, CallKwargs } from './types.js';

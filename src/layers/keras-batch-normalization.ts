@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { memoryLeanBatchNorm } from './memory-lean-ops.js';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
 
 /** Options of {@link KerasBatchNormalization} (Keras defaults). */
@@ -22,7 +23,9 @@ export interface KerasBatchNormalizationArgs extends BaseLayerArgs {
  * ignores `trainable` there and keeps updating its statistics, which breaks fine-tuning.
  *
  * Training mode (trainable and `training: true`): normalizes with the batch's mean and biased
- * variance and updates `moving = moving·momentum + batch·(1 − momentum)`, as Keras 3 does.
+ * variance and updates `moving = moving·momentum + batch·(1 − momentum)`, as Keras 3 does. Training runs
+ * as one memory-lean custom-gradient op ({@link memoryLeanBatchNorm}) that keeps only the input for the
+ * backward pass; values and gradients are those of the plain formula.
  * Weights `gamma`, `beta`, `moving_mean`, `moving_variance` (Keras names and order).
  */
 export class KerasBatchNormalization extends tfl.layers.Layer {
@@ -84,16 +87,18 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
       if (kwargs?.training !== true || !this.isEffectivelyTrainable) {
         return tf.batchNorm(x, this.movingMean!.read(), this.movingVariance!.read(), beta, gamma, this.epsilon);
       }
-      const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-      const { mean, variance } = tf.moments(x, axes);
-      // Explicit formula rather than tf.batchNorm so gradients flow through the batch statistics
-      // with plain, well-tested op gradients.
-      let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
-      if (gamma != null) y = tf.mul(y, gamma);
-      if (beta != null) y = tf.add(y, beta);
-      this.updateMovingStatistic(this.movingMean!, mean);
-      this.updateMovingStatistic(this.movingVariance!, variance);
-      return y;
+      // One custom-gradient op (batch mean and biased variance, gradients through both, as the
+      // explicit formula) that keeps only x on the tape instead of the four activation-sized
+      // intermediates of tf.moments + arithmetic: what lets batch 32 train inside wasm's 4 GiB heap.
+      return memoryLeanBatchNorm(x, {
+        gamma: gamma as tf.Tensor1D | undefined,
+        beta: beta as tf.Tensor1D | undefined,
+        epsilon: this.epsilon,
+        onBatchStats: (mean, variance) => {
+          this.updateMovingStatistic(this.movingMean!, mean);
+          this.updateMovingStatistic(this.movingVariance!, variance);
+        },
+      });
     });
   }
 

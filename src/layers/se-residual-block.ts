@@ -1,6 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { KerasBatchNormalization } from './keras-batch-normalization.js';
 import { deriveSeed } from './seed.js';
+import { withLeanSwish } from './swish.js';
 
 /** Activation names accepted by tfjs-layers (e.g. `'swish'`, `'relu'`, `'sigmoid'`). */
 export type ActivationName = Parameters<typeof tfl.layers.activation>[0]['activation'];
@@ -11,7 +12,10 @@ export interface SEResidualBlockOptions {
   filters?: number;
   /** Squeeze ratio: the SE bottleneck has `floor(filters / seRatio)` units. Default 16. */
   seRatio?: number;
-  /** Activation of the SE bottleneck. Default `'swish'` (reference choice C6). */
+  /**
+   * Activation of the SE bottleneck. Default `'swish'` (reference choice C6); `'swish'` is built as the
+   * memory-lean `neurostagenet>Swish` (same function, see {@link LeanSwish}).
+   */
   seActivation?: ActivationName;
   /** Name prefix of the residual layers. Default `'refine'`. */
   prefix?: string;
@@ -29,7 +33,8 @@ export interface SEResidualBlockOptions {
  * `{prefix}_sepconv2` SeparableConv2D → `{prefix}_bn2` BN; shortcut `{prefix}_shortcut` Conv2D 1×1
  * (only when the input channel count differs from `filters`); `{prefix}_add` → `{prefix}_act2` swish;
  * then `{se}_gap` GAP → `{se}_reduce` Dense(filters/seRatio, swish) → `{se}_expand` Dense(filters,
- * sigmoid) → `{se}_reshape` [1,1,filters] → `{se}_excite` channel-wise multiply.
+ * sigmoid) → `{se}_reshape` [1,1,filters] → `{se}_excite` channel-wise multiply. Swish is the memory-lean
+ * `neurostagenet>Swish` activation ({@link LeanSwish}).
  *
  * Not a layer itself: call {@link SEResidualBlock.apply} once on a symbolic tensor while building a
  * functional model. Saved models reload without it (they contain only standard and registered layers).
@@ -81,7 +86,7 @@ export class SEResidualBlock {
     const bn = (name: string, input: tfl.SymbolicTensor) =>
       new KerasBatchNormalization({ name }).apply(input) as tfl.SymbolicTensor;
     const act = (name: string, activation: ActivationName, input: tfl.SymbolicTensor) =>
-      tfl.layers.activation({ name, activation }).apply(input) as tfl.SymbolicTensor;
+      tfl.layers.activation({ name, activation: withLeanSwish(activation) }).apply(input) as tfl.SymbolicTensor;
 
     let y = sepconv(`${p}_sepconv1`, x);
     y = bn(`${p}_bn1`, y);
@@ -100,7 +105,7 @@ export class SEResidualBlock {
 
     let se = tfl.layers.globalAveragePooling2d({ name: `${s}_gap` }).apply(y) as tfl.SymbolicTensor;
     se = tfl.layers.dense({
-      name: `${s}_reduce`, units: Math.floor(this.filters / this.seRatio), activation: this.seActivation,
+      name: `${s}_reduce`, units: Math.floor(this.filters / this.seRatio), activation: withLeanSwish(this.seActivation),
       kernelInitializer: tfl.initializers.glorotUniform({ seed: seeded(`${s}_reduce/kernel`) }),
     }).apply(se) as tfl.SymbolicTensor;
     se = tfl.layers.dense({

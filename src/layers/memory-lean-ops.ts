@@ -10,6 +10,9 @@
  * --lean) tape memory fell from 848 to 325 MiB at batch 8, the wasm heap peak from 1.8 to 0.9 GiB, a step
  * got ~20% faster, and batch 32 trains on wasm (3.0 GiB heap). Same values and gradients as the plain
  * formulas (tested against tfjs autodiff of them), on every backend.
+ *
+ * They live with the layers because they are model math, not backend code: KerasBatchNormalization's
+ * training path and the `neurostagenet>Swish` activation use them; src/backends re-exports them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
