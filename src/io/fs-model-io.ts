@@ -10,14 +10,140 @@ export const MODEL_JSON_FILE = 'model.json';
 /** Weights file inside a saved model directory. */
 export const WEIGHTS_BIN_FILE = 'weights.bin';
 
+/** Largest finite float16 value; float32 weights holding a larger magnitude are not quantized. */
+export const FLOAT16_MAX = 65504;
+
+// One shared float32 view to read a number's IEEE-754 single-precision bits without allocating.
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/**
+ * IEEE-754 half-precision bits of a number, as numpy's `np.float32(x).astype(np.float16)`: the value is first
+ * rounded to float32, then to float16 with round-to-nearest-even, gradual underflow to subnormals (smallest
+ * 2^-24) and to signed zero, and overflow to ±Infinity (magnitudes from 65520 up). NaN stays NaN (quiet), with
+ * its sign and the top bits of its payload.
+ * @param value The number.
+ * @returns The 16-bit pattern (0..0xffff).
+ */
+export function float32ToFloat16Bits(value: number): number {
+  f32Scratch[0] = value;
+  const x = u32Scratch[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa !== 0 ? 0x200 | (mantissa >>> 13) : 0);
+  const e = exponent - 127 + 15; // re-biased exponent
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half: the value in units of 2^-24 is mantissa24 * 2^(e - 14); below half a unit it rounds to 0.
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    return sign | roundShift(mantissa, shift);
+  }
+  // Normal: keep 10 mantissa bits; a carry out of the mantissa bumps the exponent (up to Infinity), as IEEE does.
+  return sign | roundShift((e << 23) | mantissa, 13);
+}
+
+// bits >>> shift rounded to nearest, ties to even (shift 1..24).
+function roundShift(bits: number, shift: number): number {
+  let q = bits >>> shift;
+  const rest = bits & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  if (rest > half || (rest === half && (q & 1) === 1)) q++;
+  return q;
+}
+
+// A manifest entry with tfjs' float16 quantization, in the layout the tfjs converter writes (tfjs reads `dtype`).
+type QuantizedEntry = tf.io.WeightsManifestEntry & { quantization: { dtype: 'float16'; original_dtype: 'float32' } };
+
+/**
+ * Stores float32 weights as float16 (tfjs' standard weight quantization: the entry keeps `dtype: 'float32'` and
+ * gains `quantization: { dtype: 'float16', original_dtype: 'float32' }`, which every tfjs loader decodes back to
+ * float32). int32 / bool / string weights and float32 weights with a finite value beyond ±{@link FLOAT16_MAX}
+ * (which float16 would turn into Infinity) are kept as they are.
+ * @param specs The weight entries, in buffer order.
+ * @param data The concatenated weight bytes.
+ * @returns New entries and bytes.
+ */
+export function quantizeWeightsFloat16(
+  specs: readonly tf.io.WeightsManifestEntry[],
+  data: ArrayBuffer,
+): { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer } {
+  const outSpecs: tf.io.WeightsManifestEntry[] = [];
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    if (spec.quantization != null) {
+      throw new ModelFileError(`weight '${spec.name}' is already quantized (${spec.quantization.dtype}); save the float32 model instead`);
+    }
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const byteLength = entryByteLength(spec, size, data, offset);
+    if (offset + byteLength > data.byteLength) {
+      throw new ModelFileError(`weight '${spec.name}' needs bytes ${offset}..${offset + byteLength} but the weight data has ${data.byteLength}`);
+    }
+    const bytes = new Uint8Array(data, offset, byteLength);
+    offset += byteLength;
+    if (spec.dtype === 'float32') {
+      const values = new Float32Array(bytes.slice().buffer);
+      if (values.every((v) => !Number.isFinite(v) || Math.abs(v) <= FLOAT16_MAX)) {
+        const halves = new Uint16Array(size);
+        for (let i = 0; i < size; i++) halves[i] = float32ToFloat16Bits(values[i]);
+        const entry: QuantizedEntry = { ...spec, quantization: { dtype: 'float16', original_dtype: 'float32' } };
+        outSpecs.push(entry);
+        parts.push(new Uint8Array(halves.buffer));
+        continue;
+      }
+    }
+    outSpecs.push({ ...spec });
+    parts.push(bytes);
+  }
+  if (offset !== data.byteLength) {
+    throw new ModelFileError(`the weight entries cover ${offset} bytes but the weight data has ${data.byteLength}`);
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return { specs: outSpecs, data: out.buffer };
+}
+
+// Bytes of one unquantized weight in tfjs' buffer layout (strings: a uint32 length before each value).
+function entryByteLength(spec: tf.io.WeightsManifestEntry, size: number, data: ArrayBuffer, offset: number): number {
+  switch (spec.dtype) {
+    case 'float32':
+    case 'int32':
+      return size * 4;
+    case 'bool':
+      return size;
+    case 'complex64':
+      return size * 8;
+    case 'string': {
+      const view = new DataView(data);
+      let n = 0;
+      for (let i = 0; i < size; i++) n += 4 + view.getUint32(offset + n, true);
+      return n;
+    }
+    default:
+      throw new ModelFileError(`weight '${spec.name}' has an unknown dtype '${String(spec.dtype)}'`);
+  }
+}
+
 /**
  * A tfjs `IOHandler` that saves to / loads from a directory on the Node file system as `model.json`
  * (topology + weights manifest, tfjs' layers-model format) and one `weights.bin`. Works on every
  * backend (cpu, wasm, tfjs-node): tfjs' own `file://` handler exists only with tfjs-node. Node
  * modules are imported lazily, so bundling this module for a browser is harmless.
  * @param dir Directory (created on save).
+ * @param options Saving options.
+ * @param options.quantize `'float16'`: store float32 weights as float16 (see {@link saveModel}).
  */
-export function nodeFileSystemIO(dir: string): tf.io.IOHandler {
+export function nodeFileSystemIO(dir: string, options: { quantize?: 'float16' } = {}): tf.io.IOHandler {
+  if (options.quantize !== undefined && options.quantize !== 'float16') {
+    throw new ModelFileError(`nodeFileSystemIO('${dir}'): unknown quantize option '${String(options.quantize)}' (expected 'float16')`);
+  }
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       if (artifacts.modelTopology instanceof ArrayBuffer) {
@@ -25,13 +151,15 @@ export function nodeFileSystemIO(dir: string): tf.io.IOHandler {
       }
       const { mkdir, writeFile } = await import('node:fs/promises');
       const { join } = await import('node:path');
-      const weightData = artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      let weightData = artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      let weightSpecs = artifacts.weightSpecs ?? [];
+      if (options.quantize === 'float16') ({ specs: weightSpecs, data: weightData } = quantizeWeightsFloat16(weightSpecs, weightData));
       const modelJSON: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology ?? {},
         format: artifacts.format ?? 'layers-model',
         generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy ?? null,
-        weightsManifest: [{ paths: [`./${WEIGHTS_BIN_FILE}`], weights: artifacts.weightSpecs ?? [] }],
+        weightsManifest: [{ paths: [`./${WEIGHTS_BIN_FILE}`], weights: weightSpecs }],
       };
       if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
@@ -42,7 +170,7 @@ export function nodeFileSystemIO(dir: string): tf.io.IOHandler {
       } catch (cause) {
         throw new ModelFileError(`Cannot save the model to '${dir}': ${(cause as Error).message}`, { cause });
       }
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+      return { modelArtifactsInfo: { ...tf.io.getModelArtifactsInfoForJSON(artifacts), weightDataBytes: weightData.byteLength } };
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
@@ -78,12 +206,27 @@ export function nodeFileSystemIO(dir: string): tf.io.IOHandler {
 
 /**
  * Saves a model (topology, weights, trainable flags) to `dir` as `model.json` + `weights.bin`.
+ *
+ * With `quantize: 'float16'` the float32 weights are stored as IEEE half floats (round-to-nearest-even), which
+ * halves `weights.bin`; the manifest marks them with tfjs' standard `quantization: { dtype: 'float16',
+ * original_dtype: 'float32' }`, so {@link loadModel}, `tf.loadLayersModel` (http, browser) and
+ * `loadPretrainedNeuroStageNet` restore float32 weights on load. Half floats keep ~3 significant digits
+ * (relative error ≤ 2^-11) for magnitudes 6.1e-5..65504, fewer below. A float32 weight holding a finite value
+ * beyond ±65504 stays float32 (rather than becoming Infinity or being clamped); int32 and bool weights are never
+ * changed. Check the quantized model's accuracy before shipping it.
  * @param model The model.
  * @param dir Target directory (created if needed).
- * @returns tfjs' save result (byte sizes).
+ * @param options Saving options.
+ * @param options.quantize `'float16'` to store float32 weights as float16; default: no quantization.
+ * @returns tfjs' save result (byte sizes; `weightDataBytes` is the size written).
+ * @example
+ * ```ts
+ * await saveModel(model, 'models/neurostagenet', { quantize: 'float16' });
+ * const again = await loadModel('models/neurostagenet'); // float32 weights again
+ * ```
  */
-export async function saveModel(model: tfl.LayersModel, dir: string): Promise<tf.io.SaveResult> {
-  return model.save(nodeFileSystemIO(dir));
+export async function saveModel(model: tfl.LayersModel, dir: string, options: { quantize?: 'float16' } = {}): Promise<tf.io.SaveResult> {
+  return model.save(nodeFileSystemIO(dir, options));
 }
 
 /**
