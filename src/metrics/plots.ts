@@ -73,6 +73,14 @@ function textWidth(ctx: SKRSContext2D, s: string, size = 13, weight: 'normal' | 
   return w;
 }
 
+// A centred bold title, shrunk (down to 10 px) so that a long caller-given title fits the picture instead of
+// being clipped at both edges.
+function title(ctx: SKRSContext2D, s: string, width: number, y: number): void {
+  let size = 16;
+  while (size > 10 && textWidth(ctx, s, size, 'bold') > width - 24) size -= 1;
+  text(ctx, s, width / 2, y, { align: 'center', size, weight: 'bold' });
+}
+
 // Axes for a [0,1] x [0,1] plot: grid, frame, ticks every 0.2, axis titles.
 function unitAxes(ctx: SKRSContext2D, box: Box, xLabel: string, yLabel: string, opts: { xTickLabels?: boolean } = {}): void {
   const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1];
@@ -147,8 +155,8 @@ export async function renderConfusionMatrixPng(result: MultiClassMetricsResult, 
   const height = top + gridSize + bottom;
   const { canvas, ctx } = await newCanvas(width, height, scale);
 
-  const title = options.title ?? `Confusion matrix (N = ${result.count}, accuracy ${formatFixed(result.accuracy, 4)})`;
-  text(ctx, title, width / 2, 32, { align: 'center', size: 16, weight: 'bold' });
+  const heading = options.title ?? `Confusion matrix (N = ${result.count}, accuracy ${formatFixed(result.accuracy, 4)})`;
+  title(ctx, heading, width, 32);
   const countSize = cell >= 90 ? 20 : 15;
   for (let r = 0; r < k; r++) {
     for (let c = 0; c < k; c++) {
@@ -263,11 +271,7 @@ export async function renderRocCurvesPng(result: MultiClassMetricsResult, option
   const { canvas, ctx } = await newCanvas(width, height, scale);
   const box: Box = { x: 84, y: 64, w: 500, h: 480 };
   const macro = result.macro.auc === undefined ? 'n/a' : formatFixed(result.macro.auc, 4);
-  text(ctx, options.title ?? `ROC curves, one vs rest (macro AUC ${macro})`, width / 2, 34, {
-    align: 'center',
-    size: 16,
-    weight: 'bold',
-  });
+  title(ctx, options.title ?? `ROC curves, one vs rest (macro AUC ${macro})`, width, 34);
   unitAxes(ctx, box, 'False positive rate', 'True positive rate');
   const px = (v: number): number => box.x + v * box.w;
   const py = (v: number): number => box.y + box.h - v * box.h;
@@ -406,7 +410,7 @@ export async function renderReliabilityDiagramPng(panels: ReliabilityPanel[], op
   const width = panelW * Math.max(panels.length, 1) + 20;
   const height = 595;
   const { canvas, ctx } = await newCanvas(width, height, scale);
-  text(ctx, options.title ?? 'Reliability diagram', width / 2, 30, { align: 'center', size: 16, weight: 'bold' });
+  title(ctx, options.title ?? 'Reliability diagram', width, 30);
   panels.forEach((p, i) => reliabilityPanel(ctx, p, 10 + i * panelW, 50));
   return canvas.encode('png');
 }
