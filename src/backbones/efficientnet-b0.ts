@@ -116,8 +116,14 @@ export function buildEfficientNetB0(options: EfficientNetB0Options = {}): tfl.La
 
   const input = tfl.input({ shape: inputShape, name: 'input_layer' });
   let x = apply(new KerasRescaling({ name: 'rescaling', scale: 1 / 255 }), input);
+  // As in Keras: the imagenet graph's Normalization holds the ImageNet mean and (Keras' quirk) the std in its
+  // variance slot, corrected by rescaling_1; the weights=None graph's is not adapted (identity) until weights load.
   x = apply(
-    new KerasNormalization({ name: 'normalization', mean: [...IMAGENET_MEAN_RGB], variance: [...IMAGENET_STD_RGB] }),
+    new KerasNormalization(
+      imagenetLayout
+        ? { name: 'normalization', mean: [...IMAGENET_MEAN_RGB], variance: [...IMAGENET_STD_RGB] }
+        : { name: 'normalization' },
+    ),
     x,
   );
   if (imagenetLayout) {

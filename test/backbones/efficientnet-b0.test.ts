@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildEfficientNetB0, kerasCorrectPad } from '../../src/backbones/index.js';
+import { IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, buildEfficientNetB0, kerasCorrectPad } from '../../src/backbones/index.js';
 import { loadKerasWeights } from '../../src/io/index.js';
 import { countParams } from '../../src/models/index.js';
 import { BACKBONE_DIR, BACKBONE_H5, readGoldenArray, readGoldenTensor, readManifest, relativeL2, requireGolden } from '../models/golden.js';
@@ -54,6 +54,25 @@ describe('buildEfficientNetB0 layer layout', () => {
     expect(rate('block6d_drop')).toBeCloseTo(0.175, 12);
     expect((drops[0] as unknown as { noiseShape: unknown }).noiseShape).toEqual([null, 1, 1, 1]);
     expect(drops).toHaveLength(9);
+  });
+});
+
+describe('buildEfficientNetB0 preprocessing starts as Keras does', () => {
+  const normalizationWeights = (imagenetLayout: boolean): number[][] =>
+    buildEfficientNetB0({ imagenetLayout, inputShape: [32, 32, 3] })
+      .getLayer('normalization')
+      .getWeights()
+      .slice(0, 2)
+      .map((w) => Array.from(w.dataSync()));
+
+  it('weights=None graph: an un-adapted (identity) Normalization, mean 0 and variance 1', () => {
+    expect(normalizationWeights(false)).toEqual([[0, 0, 0], [1, 1, 1]]);
+  });
+
+  it('imagenet graph: the ImageNet mean and, in the variance slot, the std (corrected by rescaling_1)', () => {
+    const [mean, variance] = normalizationWeights(true);
+    IMAGENET_MEAN_RGB.forEach((m, i) => expect(mean[i]).toBeCloseTo(m, 6));
+    IMAGENET_STD_RGB.forEach((s, i) => expect(variance[i]).toBeCloseTo(s, 6));
   });
 });
 
