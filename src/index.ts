@@ -6,13 +6,13 @@
  */
 export * from './data/types.js';
 export * from './errors.js';
+export * from './data/index.js';
 export * from './metrics/index.js';
+export * from './train/index.js';
+export * from './explain/index.js';
 export * from './layers/index.js';
 export * from './backbones/index.js';
 export * from './io/index.js';
 export * from './models/index.js';
-export * from './data/index.js';
-export * from './train/index.js';
-export * from './explain/index.js';
-export * from './models/pretrained.js';
 export * from './backends/index.js';
+export * from './models/pretrained.js';

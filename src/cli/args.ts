@@ -2,9 +2,10 @@
 // and typed numeric options. Every command-line mistake becomes a UsageError (exit code 2).
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { NeuroStageNetError } from '../errors.js';
 
 /** A mistake in the command line (unknown option, missing argument, bad value): one line, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends NeuroStageNetError {
   override name = 'UsageError';
   /** Subcommand whose help the message points to, if any. */
   readonly command?: string;

@@ -62,13 +62,6 @@ export function rowsOf(flat: Float32Array, k: number): Float32Array[] {
   return Array.from({ length: flat.length / k }, (_, i) => flat.subarray(i * k, (i + 1) * k));
 }
 
-/** Index of the largest value of a row (first on ties). */
-export function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let j = 1; j < row.length; j++) if (row[j] > row[best]) best = j;
-  return best;
-}
-
 /** Up to `perClass` rows of each class, interleaved (class 0, 1, 2, ... then the next of each). */
 export function rowsPerClass(labels: Int32Array, numClasses: number, count: number): number[] {
   const byClass = Array.from({ length: numClasses }, (_, c) => Array.from(labels.keys()).filter((i) => labels[i] === c));

@@ -58,9 +58,14 @@ interface Plan {
   prefetch: number;
 }
 
-function makePlan(source: LabeledImageSource, options: Omit<BatchOptions, 'epoch'>): Plan {
-  const batchSize = options.batchSize ?? 32;
+// Shared by makePlan and countBatches so both reject the same sizes with the same message.
+function checkBatchSize(batchSize: number = 32): number {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new DataOptionError(`batchSize must be a positive integer, got ${batchSize}`);
+  return batchSize;
+}
+
+function makePlan(source: LabeledImageSource, options: Omit<BatchOptions, 'epoch'>): Plan {
+  const batchSize = checkBatchSize(options.batchSize);
   const prefetch = options.prefetch ?? 1;
   if (!Number.isInteger(prefetch) || prefetch < 0) throw new DataOptionError(`prefetch must be a non-negative integer, got ${prefetch}`);
   const numClasses = options.numClasses ?? source.classNames.length;
@@ -140,7 +145,12 @@ function toBatch(plan: Plan, raw: RawBatch, epoch: number): Batch {
   let xs = tf.tensor4d(raw.images, [n, h, w, 1]);
   if (plan.augment) {
     const plain = xs;
-    xs = augmentBatch(plain, plan.augment, mixSeed(plan.seed, epoch, raw.index, 0xa06));
+    try {
+      xs = augmentBatch(plain, plan.augment, mixSeed(plan.seed, epoch, raw.index, 0xa06));
+    } catch (e) {
+      tf.dispose([plain, ys]); // the batch is never handed out, so nobody else can free these
+      throw e;
+    }
     tf.dispose(plain);
   }
   return { xs, ys, indices: raw.rows };
@@ -188,10 +198,13 @@ export function iterateBatches(source: LabeledImageSource, options: BatchOptions
   return generateBatches(makePlan(source, options), epoch);
 }
 
-/** Number of batches {@link iterateBatches} yields per epoch for these options. */
+/**
+ * Number of batches {@link iterateBatches} yields per epoch for these options.
+ * @throws {@link DataOptionError} when `batchSize` is not a positive integer.
+ */
 export function countBatches(source: LabeledImageSource, options: Pick<BatchOptions, 'indices' | 'batchSize'> = {}): number {
   const n = options.indices === undefined ? source.length : options.indices.length;
-  return Math.ceil(n / (options.batchSize ?? 32));
+  return Math.ceil(n / checkBatchSize(options.batchSize));
 }
 
 /** The iterator a {@link FitDatasetLike} hands to `model.fitDataset`. */

@@ -3,7 +3,7 @@
 // paths give identical pixels. The worker source is an inline string (eval'd), so no worker file has to be
 // located next to the built bundle, under tsx or under vitest; it requires the decoders by absolute path,
 // resolved here from this module's location.
-import type { ImageHeader, RawPixels } from './decode.js';
+import { rawMaxValue, type ImageHeader, type RawPixels } from './decode.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -117,7 +117,7 @@ export async function decodeInWorkers(
           reply.results.forEach((r, k) => {
             const job = jobs[start + k];
             if ('error' in r) onResult(start + k, r);
-            else onResult(start + k, { ...r, maxValue: job.header.bitDepth === 16 ? 65535 : 255 });
+            else onResult(start + k, { ...r, maxValue: rawMaxValue(job.header) });
           });
         }
       }),

@@ -143,7 +143,7 @@ export interface RawPixels {
   data: Uint8Array | Uint16Array;
   /** Samples per pixel in `data` (jpeg-js gives 3, pngjs gives 4). */
   channels: number;
-  /** Maximum sample value (255 or 65535). */
+  /** Maximum sample value (`2^bitDepth - 1` for gray/colour PNG, 255 for palette PNG and JPEG). */
   maxValue: number;
 }
 
@@ -174,6 +174,17 @@ export function classifyDecodeError(format: ImageFormat, message: string, locati
 }
 
 /**
+ * Largest sample value the decoders return for an image with this header. pngjs is called with `skipRescale`
+ * (so 16-bit samples keep full precision), which leaves every non-8-bit gray/RGB sample unscaled: 1/2/4-bit
+ * samples arrive as 0..2^d-1 and 16-bit ones as 0..65535. Palette images are looked up in the 8-bit PLTE
+ * whatever their index depth, and JPEG is always 8-bit.
+ */
+export function rawMaxValue(header: Pick<ImageHeader, 'format' | 'colorMode' | 'bitDepth'>): number {
+  if (header.format === 'jpeg' || header.colorMode === 'palette') return 255;
+  return 2 ** header.bitDepth - 1;
+}
+
+/**
  * Runs the third-party decoder (jpeg-js or pngjs) on one image. Used on the main thread and, by the same
  * name-independent contract, inside decode workers.
  */
@@ -186,7 +197,7 @@ export function decodeRaw(bytes: Uint8Array, header: ImageHeader, location: Data
     if (!pngModule) throw new Error('PNG decoder not loaded: call `await loadImageDecoders()` first');
     const view = typeof Buffer !== 'undefined' ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
     const p = pngModule.PNG.sync.read(view, { skipRescale: true });
-    return { width: p.width, height: p.height, data: p.data, channels: 4, maxValue: header.bitDepth === 16 ? 65535 : 255 };
+    return { width: p.width, height: p.height, data: p.data, channels: 4, maxValue: rawMaxValue(header) };
   } catch (e) {
     throw classifyDecodeError(header.format, e instanceof Error ? e.message : String(e), location, e);
   }

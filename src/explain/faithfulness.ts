@@ -8,6 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { ExplainError } from './errors.js';
 import { ClassScorer } from './logits.js';
 import { createRng } from '../random.js';
+import { trapezoidArea } from '../metrics/roc.js';
 
 /**
  * What a removed (deletion) or not-yet-revealed (insertion) pixel is replaced by: `'zero'` (black, which in
@@ -42,14 +43,6 @@ export interface FaithfulnessCurve {
   auc: number;
   /** The class scored. */
   classIndex: number;
-}
-
-/** Area under `(x, y)` by the trapezoid rule. */
-export function trapezoidAuc(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  if (x.length !== y.length) throw new ExplainError(`trapezoidAuc: ${x.length} x values but ${y.length} y values.`);
-  let area = 0;
-  for (let i = 1; i < x.length; i++) area += ((x[i] - x[i - 1]) * (y[i] + y[i - 1])) / 2;
-  return area;
 }
 
 /**
@@ -200,7 +193,7 @@ async function curve(
     }
   }
   const fractions = Float32Array.from(counts, (k) => k / hw);
-  return { fractions, scores, auc: trapezoidAuc(fractions, scores), classIndex };
+  return { fractions, scores, auc: trapezoidArea(fractions, scores), classIndex };
 }
 
 /**

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ExplainError } from './errors.js';
 import { GraphPlan, disposeCache, layerOutputsOnPath, resolveLayerPath, type ForwardCache } from './graph.js';
 import { probabilitiesFromLogits, resolveLogits, type LogitSpec } from './logits.js';
+import { argmaxRow } from '../metrics/inputs.js';
 
 /** Class-activation-map method: Grad-CAM (Selvaraju et al. 2017) or Grad-CAM++ (Chattopadhyay et al. 2018). */
 export type CamMethod = 'gradcam' | 'gradcam++';
@@ -219,7 +220,7 @@ export class GradCAM {
       const logitData = (await logits.data()) as Float32Array;
       const probData = (await probs.data()) as Float32Array;
       const k = this.numClasses;
-      const predicted = Array.from({ length: n }, (_, i) => argMax(probData, i * k, k));
+      const predicted = Array.from({ length: n }, (_, i) => argmaxRow(probData, i * k, k));
       const classes = this.resolveClasses(options.classIndex, n, predicted);
 
       const a = target as tf.Tensor | null;
@@ -311,12 +312,6 @@ export class GradCAM {
     }
     throw new ExplainError(`classIndex must be a number, an array of numbers or 'predicted', got ${String(classIndex)}.`);
   }
-}
-
-function argMax(values: Float32Array, offset: number, length: number): number {
-  let best = 0;
-  for (let j = 1; j < length; j++) if (values[offset + j] > values[offset + best]) best = j;
-  return best;
 }
 
 /**

@@ -34,7 +34,6 @@ export {
   randomSaliency,
   gaussianBlur,
   pixelOrder,
-  trapezoidAuc,
   type Baseline,
   type CurveOptions,
   type FaithfulnessCurve,

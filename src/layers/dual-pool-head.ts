@@ -4,6 +4,7 @@ import type { ActivationName } from './se-residual-block.js';
 import { SeededDropout } from './seeded-dropout.js';
 import { deriveSeed } from './seed.js';
 import { withLeanSwish } from './swish.js';
+import { LayerOptionsError } from './errors.js';
 
 /** Options of {@link DualPoolHead}. */
 export interface DualPoolHeadOptions {
@@ -66,13 +67,13 @@ export class DualPoolHead {
     this.numClasses = options.numClasses ?? 4;
     this.seed = options.seed ?? 0;
     if (this.dropout.length !== this.units.length || this.activations.length !== this.units.length) {
-      throw new RangeError(
+      throw new LayerOptionsError(
         `DualPoolHead: units (${this.units.length}), dropout (${this.dropout.length}) and activations ` +
           `(${this.activations.length}) must have the same length`,
       );
     }
     if (!Number.isInteger(this.numClasses) || this.numClasses < 2) {
-      throw new RangeError(`DualPoolHead: numClasses must be an integer >= 2, got ${this.numClasses}`);
+      throw new LayerOptionsError(`DualPoolHead: numClasses must be an integer >= 2, got ${this.numClasses}`);
     }
   }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
+import { LayerOptionsError } from './errors.js';
 
 /** Options of {@link GrayToRGBProjection}. */
 export interface GrayToRGBProjectionArgs extends BaseLayerArgs {
@@ -34,7 +35,7 @@ export class GrayToRGBProjection extends tfl.layers.Layer {
     const shape = singleShape(inputShape);
     const channels = shape[shape.length - 1];
     if (channels == null) {
-      throw new Error(`GrayToRGBProjection '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
+      throw new LayerOptionsError(`GrayToRGBProjection '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
     }
     this.kernel = this.addWeight(
       'kernel', [3, 3, channels, 3], 'float32',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { memoryLeanBatchNorm } from './memory-lean-ops.js';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
+import { LayerOptionsError } from './errors.js';
 
 /** Options of {@link KerasBatchNormalization} (Keras defaults). */
 export interface KerasBatchNormalizationArgs extends BaseLayerArgs {
@@ -59,7 +60,7 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
     const shape = singleShape(inputShape);
     const channels = shape[shape.length - 1];
     if (channels == null) {
-      throw new Error(`KerasBatchNormalization '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
+      throw new LayerOptionsError(`KerasBatchNormalization '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
     }
     if (this.scale) this.gamma = this.addWeight('gamma', [channels], 'float32', tfl.initializers.ones());
     if (this.center) this.beta = this.addWeight('beta', [channels], 'float32', tfl.initializers.zeros());

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
+import { LayerOptionsError } from './errors.js';
 
 /** Keras' `backend.epsilon()`, the floor of the standard deviation in `Normalization`. */
 const KERAS_EPSILON = 1e-7;
@@ -43,11 +44,11 @@ export class KerasNormalization extends tfl.layers.Layer {
     const shape = singleShape(inputShape);
     const channels = shape[shape.length - 1];
     if (channels == null) {
-      throw new Error(`KerasNormalization '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
+      throw new LayerOptionsError(`KerasNormalization '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
     }
     for (const [what, values] of [['mean', this.initialMean], ['variance', this.initialVariance]] as const) {
       if (values != null && values.length !== channels) {
-        throw new Error(`KerasNormalization '${this.name}': ${what} has ${values.length} values for ${channels} channels`);
+        throw new LayerOptionsError(`KerasNormalization '${this.name}': ${what} has ${values.length} values for ${channels} channels`);
       }
     }
     this.meanWeight = this.addWeight('mean', [channels], 'float32', tfl.initializers.zeros(), undefined, false);

@@ -2,6 +2,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { KerasBatchNormalization } from './keras-batch-normalization.js';
 import { deriveSeed } from './seed.js';
 import { withLeanSwish } from './swish.js';
+import { LayerOptionsError } from './errors.js';
 
 /** Activation names accepted by tfjs-layers (e.g. `'swish'`, `'relu'`, `'sigmoid'`). */
 export type ActivationName = Parameters<typeof tfl.layers.activation>[0]['activation'];
@@ -62,10 +63,10 @@ export class SEResidualBlock {
     this.sePrefix = options.sePrefix ?? 'se';
     this.seed = options.seed ?? 0;
     if (!Number.isInteger(this.filters) || this.filters < 1) {
-      throw new RangeError(`SEResidualBlock: filters must be a positive integer, got ${this.filters}`);
+      throw new LayerOptionsError(`SEResidualBlock: filters must be a positive integer, got ${this.filters}`);
     }
     if (!(this.seRatio >= 1) || Math.floor(this.filters / this.seRatio) < 1) {
-      throw new RangeError(`SEResidualBlock: seRatio ${this.seRatio} leaves no SE units for ${this.filters} filters`);
+      throw new LayerOptionsError(`SEResidualBlock: seRatio ${this.seRatio} leaves no SE units for ${this.filters} filters`);
     }
   }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
+import { LayerOptionsError } from './errors.js';
 
 /** Options of {@link SeededDropout}. */
 export interface SeededDropoutArgs extends BaseLayerArgs {
@@ -40,7 +41,7 @@ export class SeededDropout extends tfl.layers.Layer {
   constructor(args: SeededDropoutArgs) {
     super(withDefaultName(args, 'seeded_dropout'));
     if (!(args.rate >= 0 && args.rate < 1)) {
-      throw new RangeError(`SeededDropout '${this.name}': rate must be in [0, 1), got ${args.rate}`);
+      throw new LayerOptionsError(`SeededDropout '${this.name}': rate must be in [0, 1), got ${args.rate}`);
     }
     this.rate = args.rate;
     this.noiseShape = args.noiseShape ?? null;

@@ -71,8 +71,14 @@ export function rocCurve(positive: ArrayLike<boolean | number>, scores: ArrayLik
   return curve;
 }
 
-/** Area under a curve by the trapezoidal rule (scikit-learn's `auc` on an increasing x). */
-export function trapezoidArea(x: readonly number[], y: readonly number[]): number {
+/**
+ * Area under a curve by the trapezoidal rule (scikit-learn's `auc` on an increasing x).
+ * @param x Abscissae, in order.
+ * @param y Ordinates, one per abscissa.
+ * @throws {@link MetricsInputError} when `x` and `y` differ in length.
+ */
+export function trapezoidArea(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  if (x.length !== y.length) throw new MetricsInputError(`trapezoidArea: ${x.length} x values but ${y.length} y values`);
   let area = 0;
   for (let i = 1; i < x.length; i++) area += ((x[i] - x[i - 1]) * (y[i] + y[i - 1])) / 2;
   return area;

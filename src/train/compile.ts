@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { categoricalCrossentropyWithSmoothing } from './loss.js';
+import { TrainingError } from './errors.js';
 
 /** Options of {@link compileNeuroStageNet}. */
 export interface CompileNeuroStageNetOptions {
@@ -24,7 +25,7 @@ export interface CompileNeuroStageNetOptions {
  */
 export function compileNeuroStageNet(model: tfl.LayersModel, options: CompileNeuroStageNetOptions = {}): tfl.LayersModel {
   const learningRate = options.learningRate ?? 5e-4;
-  if (!(learningRate > 0)) throw new RangeError(`learningRate must be > 0, got ${learningRate}`);
+  if (!(learningRate > 0)) throw new TrainingError(`learningRate must be > 0, got ${learningRate}`);
   model.compile({
     optimizer: tf.train.adam(learningRate, 0.9, 0.999, 1e-7),
     loss: categoricalCrossentropyWithSmoothing(options.labelSmoothing ?? 0.15),

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { TrainingError } from './errors.js';
 
 /** Keras' `backend.epsilon()`: probabilities are clipped to [eps, 1 − eps] before the log. */
 const KERAS_EPSILON = 1e-7;
@@ -34,13 +35,13 @@ export function categoricalCrossentropyWithSmoothing(
   options: SmoothedCrossentropyOptions = {},
 ): LossFunction {
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
-    throw new RangeError(`labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+    throw new TrainingError(`labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
   }
   const fromLogits = options.fromLogits ?? false;
   const loss: LossFunction = (yTrue, yPred) =>
     tf.tidy(() => {
       if (yTrue.rank < 1 || yTrue.shape[yTrue.rank - 1] !== yPred.shape[yPred.rank - 1]) {
-        throw new RangeError(
+        throw new TrainingError(
           `categorical cross-entropy needs one-hot targets shaped like the predictions: ` +
             `got targets [${yTrue.shape}] and predictions [${yPred.shape}]`,
         );

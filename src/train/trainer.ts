@@ -9,7 +9,7 @@ import { modelNumClasses, runInference } from './inference.js';
 import type { LossFunction } from './loss.js';
 import { getLearningRate, setLearningRate } from './learning-rate.js';
 import { resolveProgress } from './progress.js';
-import { findSeedableLayers, withStepSeeds } from './seeded-dropout.js';
+import { findSeedableLayers, withStepSeeds } from './step-seeds.js';
 import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult } from './types.js';
 
 /**

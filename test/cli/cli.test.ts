@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE, errorLines, runCli, runInProcess } from './helpers.js';
+import { UsageError } from '../../src/cli/args.js';
+import { NeuroStageNetError } from '../../src/errors.js';
 
 let tmp: string;
 
@@ -55,6 +57,12 @@ describe('neurostagenet command (spawned)', () => {
 });
 
 describe('neurostagenet command (in-process)', () => {
+  it('UsageError is a NeuroStageNetError (still exit 2, as run() tests for it first)', () => {
+    const e = new UsageError('bad flag', 'train');
+    expect(e).toBeInstanceOf(NeuroStageNetError);
+    expect([e.name, e.message, e.command]).toEqual(['UsageError', 'bad flag', 'train']);
+  });
+
   it('without arguments prints the usage to stderr and exits 2', async () => {
     const r = await runInProcess([]);
     expect(r.code).toBe(2);

@@ -61,7 +61,9 @@ describe('neurostagenet predict / explain / evaluate', () => {
       expect(p.label).toBe(sample.labels[i]);
       expect(p.probabilities).toHaveLength(4);
       expect(p.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-      expect(p.predicted).toBe(p.probabilities.indexOf(Math.max(...p.probabilities)));
+      // The untrained model gives near-uniform rows that tie after the 6-decimal rounding of the output, so check
+      // that the predicted class holds the (rounded) maximum rather than that it is the first index of it.
+      expect(p.probabilities[p.predicted]).toBe(Math.max(...p.probabilities));
     });
     // Same calibrated probabilities as computed here on cpu (wasm vs cpu round-off only).
     for (let i = 0; i < FIRST; i++) {

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
@@ -131,11 +131,28 @@ describe('iterateBatches', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('a failing augmentation rethrows and frees the batch tensors', async () => {
+    const src = memorySource(8);
+    const before = tf.memory().numTensors;
+    const spy = vi.spyOn(tf.image, 'transform').mockImplementation(() => {
+      throw new Error('transform failed');
+    });
+    try {
+      await expect(collect(iterateBatches(src, { batchSize: 4, augment: { flip: true }, prefetch: 0 }))).rejects.toThrow('transform failed');
+      expect(spy).toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects bad options at once and bad labels with InvalidLabelError', async () => {
     const src = memorySource(5);
     expect(() => iterateBatches(src, { batchSize: 0 })).toThrow(DataOptionError);
     expect(() => iterateBatches(src, { indices: [0, 9] })).toThrow(/indices\[1\] = 9/);
     expect(() => iterateBatches(src, { epoch: -1 })).toThrow(/epoch/);
+    expect(() => countBatches(src, { batchSize: 0 })).toThrow(DataOptionError);
+    expect(() => countBatches(src, { batchSize: 2.5 })).toThrow(/batchSize must be a positive integer, got 2\.5/);
     const bad = memorySource(4, { labels: [0, 1, 5, 2] });
     await expect(collect(iterateBatches(bad, { batchSize: 2 }))).rejects.toBeInstanceOf(InvalidLabelError);
     // numClasses narrower than the labels is caught too.

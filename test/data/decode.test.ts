@@ -121,6 +121,32 @@ describe('decodeImage: PNG', () => {
     idx.forEach((k, i) => expect(dp.pixels[i]).toBeCloseTo(0.299 * palette[k][0] + 0.587 * palette[k][1] + 0.114 * palette[k][2], 3));
   });
 
+  // Low bit depths: a 1-bit gray sample is 0 or 255 and a 4-bit one is v * 17 (PNG spec 13.12 scaling, as
+  // PIL's convert('L') gives). Width 5 leaves the last byte of each packed row partly filled.
+  it('1-bit gray is scaled to 0/255', async () => {
+    const bits = pseudoRandom(n, 2, 12);
+    const d = await decodeImage(encodePng({ width: w, height: h, colorType: 0, bitDepth: 1, samples: bits }));
+    expect([d.colorMode, d.bitDepth]).toEqual(['gray', 1]);
+    expect(Array.from(d.pixels)).toEqual(bits.map((v) => v * 255));
+  });
+
+  it('2-bit and 4-bit gray are scaled by 255/(2^d - 1)', async () => {
+    const g2 = pseudoRandom(n, 4, 13);
+    const d2 = await decodeImage(encodePng({ width: w, height: h, colorType: 0, bitDepth: 2, samples: g2 }));
+    expect(Array.from(d2.pixels)).toEqual(g2.map((v) => v * 85));
+    const g4 = pseudoRandom(n, 16, 14);
+    const d4 = await decodeImage(encodePng({ width: w, height: h, colorType: 0, bitDepth: 4, samples: g4 }));
+    expect(d4.bitDepth).toBe(4);
+    expect(Array.from(d4.pixels)).toEqual(g4.map((v) => v * 17));
+  });
+
+  it('low-bit palette uses the 8-bit palette colours unscaled', async () => {
+    const palette: Array<[number, number, number]> = [[200, 100, 50], [0, 0, 0], [255, 255, 255], [10, 20, 30]];
+    const idx = pseudoRandom(n, 4, 15);
+    const d = await decodeImage(encodePng({ width: w, height: h, colorType: 3, bitDepth: 2, samples: idx, palette }));
+    idx.forEach((k, i) => expect(d.pixels[i]).toBeCloseTo(0.299 * palette[k][0] + 0.587 * palette[k][1] + 0.114 * palette[k][2], 3));
+  });
+
   it('corrupt PNG data gives ImageDecodeError', async () => {
     const png = encodePng({ width: w, height: h, colorType: 0, bitDepth: 8, samples: gray8 });
     const broken = png.slice(0, 40); // header intact, IDAT cut
@@ -182,6 +208,8 @@ describe('worker decoding', () => {
       jpegFile('sample-row0.jpg'),
       jpegFile('color.jpg'),
       encodePng({ width: 3, height: 2, colorType: 2, bitDepth: 16, samples: pseudoRandom(18, 65536, 2) }),
+      encodePng({ width: 5, height: 3, colorType: 0, bitDepth: 4, samples: pseudoRandom(15, 16, 3) }),
+      encodePng({ width: 5, height: 3, colorType: 0, bitDepth: 1, samples: pseudoRandom(15, 2, 4) }),
       jpegFile('sample-row4.jpg').slice(0, 400),
     ];
     const jobs = items.map((bytes) => ({ bytes, header: readImageHeader(bytes) }));
@@ -189,10 +217,13 @@ describe('worker decoding', () => {
     await decodeInWorkers(jobs, 2, (i, r) => {
       results[i] = 'error' in r ? r.error : finishDecode(r, jobs[i].header, {}, {}).pixels;
     }, 1);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       const main = finishDecode(decodeRaw(items[i], jobs[i].header), jobs[i].header, {}, {}).pixels;
       expect(results[i]).toEqual(main);
     }
-    expect(typeof results[3]).toBe('string');
+    // Low-bit gray is rescaled in the worker path too (not left at 0..2^d-1).
+    expect(Array.from(results[3] as Float32Array)).toEqual(pseudoRandom(15, 16, 3).map((v) => v * 17));
+    expect(Array.from(results[4] as Float32Array)).toEqual(pseudoRandom(15, 2, 4).map((v) => v * 255));
+    expect(typeof results[5]).toBe('string');
   });
 });

@@ -87,28 +87,35 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 /**
- * Minimal independent PNG encoder (any colour type, bit depth 8 or 16, or palette) so decoder tests do not rely
- * on the decoder's own library to make their inputs. `samples` are interleaved per pixel.
+ * Minimal independent PNG encoder (any colour type; bit depth 1/2/4 for gray and palette, 8 or 16 otherwise) so
+ * decoder tests do not rely on the decoder's own library to make their inputs. `samples` are interleaved per pixel.
  */
 export function encodePng(opts: {
   width: number;
   height: number;
   colorType: 0 | 2 | 3 | 4 | 6;
-  bitDepth: 8 | 16;
+  bitDepth: 1 | 2 | 4 | 8 | 16;
   samples: ArrayLike<number>;
   palette?: Array<[number, number, number]>;
 }): Uint8Array {
   const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[opts.colorType];
-  const bps = opts.bitDepth / 8;
-  const rowBytes = opts.width * channels * bps;
+  const bits = opts.bitDepth;
+  if (bits < 8 && channels !== 1) throw new Error(`bit depth ${bits} is only valid for gray and palette PNGs`);
+  // Sub-byte samples are packed most-significant bits first; each row starts on a byte boundary (PNG spec 7.2).
+  const rowBytes = Math.ceil((opts.width * channels * bits) / 8);
   const raw = Buffer.alloc((rowBytes + 1) * opts.height);
   for (let y = 0; y < opts.height; y++) {
-    raw[y * (rowBytes + 1)] = 0; // filter: none
+    const rowStart = y * (rowBytes + 1) + 1;
+    raw[rowStart - 1] = 0; // filter: none
     for (let i = 0; i < opts.width * channels; i++) {
       const v = opts.samples[y * opts.width * channels + i];
-      const o = y * (rowBytes + 1) + 1 + i * bps;
-      if (bps === 2) raw.writeUInt16BE(v, o);
-      else raw[o] = v;
+      if (v < 0 || v >= 2 ** bits) throw new Error(`sample ${v} does not fit in ${bits} bits`);
+      if (bits === 16) raw.writeUInt16BE(v, rowStart + i * 2);
+      else if (bits === 8) raw[rowStart + i] = v;
+      else {
+        const bit = i * bits;
+        raw[rowStart + (bit >> 3)] |= v << (8 - bits - (bit & 7));
+      }
     }
   }
   const ihdr = Buffer.alloc(13);

@@ -9,7 +9,6 @@ import {
   insertionCurve,
   pixelOrder,
   randomSaliency,
-  trapezoidAuc,
 } from '../../src/explain/index.js';
 
 beforeAll(async () => {
@@ -64,10 +63,6 @@ describe('deletion and insertion curves', () => {
 });
 
 describe('helpers', () => {
-  it('trapezoidAuc', () => {
-    expect(trapezoidAuc([0, 0.5, 1], [1, 1, 0])).toBeCloseTo(0.75, 12);
-  });
-
   it('pixelOrder sorts by heat and breaks ties with the seed', () => {
     expect(Array.from(pixelOrder([0.1, 0.9, 0.5]))).toEqual([1, 2, 0]);
     const flat = new Float32Array(100);

@@ -8,9 +8,11 @@ import {
   KerasBatchNormalization,
   KerasNormalization,
   KerasRescaling,
+  LayerOptionsError,
   SEResidualBlock,
   SeededDropout,
 } from '../../src/layers/index.js';
+import { NeuroStageNetError } from '../../src/errors.js';
 import { roundTrip, wrap } from './helpers.js';
 
 beforeAll(async () => {
@@ -103,6 +105,7 @@ describe('KerasNormalization', () => {
 
   it('rejects statistics of the wrong length', () => {
     expect(() => wrap(new KerasNormalization({ mean: [1, 2] }), [3])).toThrow(/mean has 2 values for 3 channels/);
+    expect(() => wrap(new KerasNormalization({ mean: [1, 2] }), [3])).toThrow(LayerOptionsError);
   });
 });
 
@@ -153,7 +156,8 @@ describe('SeededDropout', () => {
     expect(masks(3)).toEqual(a);
     expect(new Set(a).size).toBe(3);
     expect(masks(4)).not.toEqual(a);
-    expect(() => new SeededDropout({ rate: 1 })).toThrow(RangeError);
+    expect(() => new SeededDropout({ rate: 1 })).toThrow(LayerOptionsError);
+    expect(() => new SeededDropout({ rate: -0.1 })).toThrow(/rate must be in \[0, 1\), got -0\.1/);
   });
 });
 
@@ -226,5 +230,15 @@ describe('SEResidualBlock and DualPoolHead', () => {
     expect(() => new SEResidualBlock({ filters: 8, seRatio: 16 })).toThrow(/no SE units/);
     expect(() => new DualPoolHead({ units: [8], dropout: [0.1, 0.2] })).toThrow(/same length/);
     expect(() => new DualPoolHead({ numClasses: 1 })).toThrow(/numClasses/);
+    // Option errors are typed: one class for every layer, under the package's common base class.
+    for (const bad of [
+      () => new SEResidualBlock({ filters: 0 }),
+      () => new SEResidualBlock({ filters: 8, seRatio: 16 }),
+      () => new DualPoolHead({ units: [8], dropout: [0.1, 0.2] }),
+      () => new DualPoolHead({ numClasses: 1 }),
+    ]) {
+      expect(bad).toThrow(LayerOptionsError);
+      expect(bad).toThrow(NeuroStageNetError);
+    }
   });
 });

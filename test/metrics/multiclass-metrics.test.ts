@@ -10,6 +10,7 @@ import {
   formatFixed,
   formatMetricsSummary,
   rocAuc,
+  trapezoidArea,
   type MultiClassMetricsResult,
 } from '../../src/metrics/index.js';
 
@@ -247,5 +248,13 @@ describe('helpers', () => {
     expect(rocAuc([1, 0], [0.5, 0.5])).toBe(0.5);
     expect(rocAuc([1, 0, 1, 0], [0.9, 0.1, 0.4, 0.4])).toBe(0.875);
     expect(rocAuc([1, 1], [0.2, 0.3])).toBeUndefined();
+  });
+  it('trapezoidArea integrates by the trapezoid rule and rejects mismatched lengths', () => {
+    // 0.5 * (1 + 1) / 2 + 0.5 * (1 + 0) / 2 = 0.75
+    expect(trapezoidArea([0, 0.5, 1], [1, 1, 0])).toBeCloseTo(0.75, 12);
+    expect(trapezoidArea(Float32Array.of(0, 0.25, 1), Float32Array.of(0, 1, 1))).toBeCloseTo(0.125 + 0.75, 6);
+    expect(trapezoidArea([0.3], [2])).toBe(0);
+    expect(() => trapezoidArea([0, 1], [1])).toThrow(MetricsInputError);
+    expect(() => trapezoidArea([0, 1], [1])).toThrow(/2 x values but 1 y values/);
   });
 });

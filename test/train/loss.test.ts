@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { categoricalCrossentropyWithSmoothing } from '../../src/train/loss.js';
 import { compileNeuroStageNet } from '../../src/train/compile.js';
+import { TrainingError } from '../../src/train/errors.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -41,8 +42,16 @@ describe('categoricalCrossentropyWithSmoothing', () => {
 
   it('rejects bad arguments with messages naming them', () => {
     expect(() => categoricalCrossentropyWithSmoothing(1.5)).toThrow(/labelSmoothing/);
+    expect(() => categoricalCrossentropyWithSmoothing(-0.1)).toThrow(TrainingError);
     const loss = categoricalCrossentropyWithSmoothing(0.1);
-    expect(() => loss(tf.tensor2d([[0, 1]]), tf.tensor2d([[0.2, 0.3, 0.5]]))).toThrow(/targets \[1,2\] and predictions \[1,3\]/);
+    const [yTrue, yPred] = [tf.tensor2d([[0, 1]]), tf.tensor2d([[0.2, 0.3, 0.5]])];
+    expect(() => loss(yTrue, yPred)).toThrow(/targets \[1,2\] and predictions \[1,3\]/);
+    expect(() => loss(yTrue, yPred)).toThrow(TrainingError);
+    tf.dispose([yTrue, yPred]);
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3], activation: 'softmax' })] });
+    expect(() => compileNeuroStageNet(model, { learningRate: 0 })).toThrow(TrainingError);
+    expect(() => compileNeuroStageNet(model, { learningRate: 0 })).toThrow(/learningRate must be > 0, got 0/);
+    model.dispose();
   });
 
   it('compileNeuroStageNet uses it: evaluate() returns the batch mean of the smoothed loss', async () => {

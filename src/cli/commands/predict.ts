@@ -3,7 +3,8 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { numberOption, parseCommand, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { argmax, predictAll, rowsOf } from '../inference.js';
+import { predictAll, rowsOf } from '../inference.js';
+import { argmaxRow } from '../../metrics/inputs.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
 
 export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...> [options]
@@ -60,7 +61,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const probs = model.temperature === 1 ? rowsOf(pred.probabilities, k).map((r) => Array.from(r)) : applyTemperature(rowsOf(pred.logits, k), model.temperature);
   const predictions = probs.map((p, i) => {
     const row = pred.indices[i];
-    const predicted = argmax(p);
+    const predicted = argmaxRow(p, 0, p.length);
     return {
       input: input.nameOf(row),
       row: input.rowOf(row),

@@ -1,4 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import { mixSeed } from '../random.js';
 
 // tfjs draws the seed of an unseeded dropout mask from Math.random, and a tfjs Dropout layer with a fixed
 // `seed` draws the *same* mask at every step. For runs that repeat from a seed, the trainer gives every dropout-like
@@ -29,23 +30,11 @@ export function findSeedableLayers(model: tfl.LayersModel): SeedableLayer[] {
   return found;
 }
 
-/** 32-bit mix of integers (murmur3 finaliser over a running hash); deterministic across platforms. */
-export function mixSeeds(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const p of parts) {
-    h = Math.imul(h ^ (p | 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
-}
-
 /** Runs `fn` with per-step seeds on `layers`, restoring their own seeds afterwards (also on error). */
 export function withStepSeeds<T>(layers: SeedableLayer[], seedParts: number[], fn: () => T): T {
   const saved = layers.map((l) => l.seed);
   layers.forEach((l, j) => {
-    l.seed = mixSeeds(...seedParts, j);
+    l.seed = mixSeed(...seedParts, j);
   });
   try {
     return fn();
