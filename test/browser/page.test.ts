@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserPage } from '../../examples/browser/build.js';
 import { decodeImage, encodePng, grayToRgba } from '../../src/index.js';
 import { saveModel } from '../../src/io/index.js';
-import { buildNeuroStageNet, logitsModel } from '../../src/models/index.js';
+import { buildNeuroStageNet, featureModel, logitsModel } from '../../src/models/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.resolve(here, '..', 'fixtures', 'browser');
@@ -135,10 +135,11 @@ beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'neurostagenet-browser-'));
   const modelDir = path.join(tmp, 'model');
 
-  // A real NeuroStageNet, freshly initialised. Untrained EfficientNetB0 (BN with moving variance 1, swish ~ x/2
-  // near 0) shrinks activations about 1e6-fold, so every logit is ~1e-7 and every image gets 0.25 per class:
-  // comparing classes would prove nothing. Scaling the final Dense kernel (the head is positively homogeneous:
-  // zero biases) gives logits of a few units that differ between images, as a trained model's do.
+  // A real NeuroStageNet, freshly initialised. Untrained EfficientNetB0 shrinks activations about 1e6-fold, so every
+  // image gets ~0.25 per class and comparing classes would prove nothing. The final Dense is therefore set so that the
+  // two fixture images land on different classes with clear margins, whatever the initial weights: with the
+  // penultimate features h1, h2, d = h1 − h2 and m = (h1 + h2) / 2, column 0 scores s·d·(h − m) and column 1 its
+  // negative (s = 4 / |d|²), giving logits ±2 for the two images; the other columns are 0.
   const model = await buildNeuroStageNet({ seed: 7, inputShape: [128, 128, 1] });
   const lm = logitsModel(model);
   const jpegPixels = (await decodeImage(await readFile(path.join(fixtures, JPEG_FIXTURE)), { targetSize: [128, 128] })).pixels;
@@ -146,14 +147,24 @@ beforeAll(async () => {
   const both = new Float32Array(2 * 128 * 128);
   both.set(jpegPixels);
   both.set(pngSourcePixels, 128 * 128);
-  const raw = tf.tidy(() => lm.predict(tf.tensor4d(both, [2, 128, 128, 1])) as tf.Tensor);
-  const scale = 4 / tf.max(tf.abs(raw)).dataSync()[0];
-  raw.dispose();
+  const features = featureModel(model, 'head_drop2');
+  const h = tf.tidy(() => (features.predict(tf.tensor4d(both, [2, 128, 128, 1])) as tf.Tensor).arraySync() as number[][]);
+  const d = h[0].map((v, i) => v - h[1][i]);
+  const mid = h[0].map((v, i) => (v + h[1][i]) / 2);
+  const s = 4 / d.reduce((acc, v) => acc + v * v, 0);
+  const offset = s * d.reduce((acc, v, i) => acc + v * mid[i], 0);
   const predictions = model.getLayer('predictions');
-  const [kernel, bias] = predictions.getWeights();
-  const scaled = tf.mul(kernel, scale);
-  predictions.setWeights([scaled, bias]);
-  scaled.dispose();
+  const [kernel] = predictions.getWeights();
+  const [units, classes] = kernel.shape;
+  const k = new Float32Array(units * classes);
+  for (let i = 0; i < units; i++) {
+    k[i * classes] = s * d[i];
+    k[i * classes + 1] = -s * d[i];
+  }
+  const b = new Float32Array(classes);
+  b[0] = -offset;
+  b[1] = offset;
+  tf.tidy(() => predictions.setWeights([tf.tensor2d(k, [units, classes]), tf.tensor1d(b)]));
   await saveModel(model, modelDir);
   await writeFile(path.join(modelDir, 'metadata.json'), JSON.stringify({ temperature: TEMPERATURE }));
   timings.modelMs = performance.now() - t;
