@@ -4,19 +4,20 @@
  *
  *   npx tsx examples/explain.ts [--model <dir with model.json>] [--keras-weights <neurostagenet .h5>]
  *       [--data ../shared/data/alzheimer-mri/test.parquet] [--out examples/out/explain] [--n 4]
- *       [--layer se_excite] [--method gradcam|gradcam++] [--backend cpu|wasm] [--steps 16] [--bench]
+ *       [--layer se_excite] [--method gradcam|gradcam++] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]
  *
  * Without --model the example builds NeuroStageNet and loads the Keras reference's random weights
  * (../shared/golden/keras-neurostagenet-seed1/neurostagenet_random_seed1.h5) when present, or --keras-weights:
  * such maps show the mechanics, not medicine. Pass a trained model's directory for meaningful maps.
  * --bench only times `explain` (ms/image at batch 1 and 16) on the chosen backend and exits.
+ * --backend defaults to the fastest installed (selectBackend).
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/backends/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ParquetImageDataset } from '../src/data/index.js';
 import {
@@ -41,16 +42,23 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '4' },
     layer: { type: 'string' },
     method: { type: 'string', default: 'gradcam' },
-    backend: { type: 'string', default: 'cpu' },
+    backend: { type: 'string' },
     steps: { type: 'string', default: '16' },
     bench: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
   },
 });
 
+const USAGE = `Usage: npx tsx examples/explain.ts [--model <dir with model.json>] [--keras-weights <neurostagenet .h5>]
+    [--data ../shared/data/alzheimer-mri/test.parquet] [--out examples/out/explain] [--n 4]
+    [--layer se_excite] [--method gradcam|gradcam++] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]`;
+
 async function main(): Promise<void> {
-  if (args.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-  await tf.setBackend(args.backend as string);
-  await tf.ready();
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  console.log(`backend: ${await selectBackend(args.backend)}`);
 
   let model: tfl.LayersModel;
   if (args.model) {
