@@ -11,5 +11,5 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   shims: true, // import.meta.url in the CJS build (decode workers locate their dependencies with it)
-  external: [/^@tensorflow\//, 'h5wasm', '@napi-rs/canvas', 'piscina'],
+  external: [/^@tensorflow\//, 'h5wasm', '@napi-rs/canvas'],
 });

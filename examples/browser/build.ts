@@ -46,7 +46,7 @@ export class BrowserBuildError extends Error {
 
 // Node-only code paths the library loads lazily (file IO, workers, native canvas, HDF5, progress bars):
 // left as runtime imports that the page never reaches.
-const NODE_ONLY = [/^node:/, /^@napi-rs\/canvas$/, /^h5wasm$/, /^piscina$/, /^cli-progress$/];
+const NODE_ONLY = [/^node:/, /^@napi-rs\/canvas$/, /^h5wasm$/, /^cli-progress$/];
 
 // pngjs needs Node's zlib and streams. The page decodes PNG with the browser instead (main.ts), so the
 // library's lazy `import('pngjs')` gets a stub that fails clearly if anything still calls it.
