@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
 import { LayerOptionsError } from './errors.js';
+import { mixSeed } from '../random.js';
 
 /** Options of {@link SeededDropout}. */
 export interface SeededDropoutArgs extends BaseLayerArgs {
@@ -34,7 +35,13 @@ export class SeededDropout extends tfl.layers.Layer {
   readonly noiseShape: (number | null)[] | null;
   /** Base seed of the masks. */
   readonly seed: number;
-  /** Number of training-mode calls so far (advances the mask seed). */
+  /**
+   * Seed of the current training step, set by the trainer (`trainNeuroStageNet`) so that masks depend on
+   * (layer seed, run seed, epoch, step) only, and a resumed or repeated run draws the same masks. When null (e.g.
+   * plain `model.fit`), masks follow a per-layer call counter instead.
+   */
+  stepSeed: number | null = null;
+  /** Number of training-mode calls so far (advances the mask seed when no step seed is set). */
   private trainingCalls = 0;
 
   /** @param args Rate, optional noise shape and seed. */
@@ -55,7 +62,7 @@ export class SeededDropout extends tfl.layers.Layer {
       const x = singleTensor(inputs);
       if (kwargs?.training !== true || this.rate === 0) return tf.clone(x);
       const noiseShape = this.noiseShape?.map((d, i) => d ?? x.shape[i]);
-      const seed = this.seed + this.trainingCalls;
+      const seed = this.stepSeed != null ? mixSeed(this.seed, this.stepSeed) : this.seed + this.trainingCalls;
       this.trainingCalls += 1;
       return tf.dropout(x, this.rate, noiseShape, seed);
     });

@@ -159,6 +159,23 @@ describe('SeededDropout', () => {
     expect(() => new SeededDropout({ rate: 1 })).toThrow(LayerOptionsError);
     expect(() => new SeededDropout({ rate: -0.1 })).toThrow(/rate must be in \[0, 1\), got -0\.1/);
   });
+
+  it('with a step seed (set by the trainer) the mask depends on the seeds only, not on earlier calls', () => {
+    const x = tf.ones([64]);
+    const mask = (layer: InstanceType<typeof SeededDropout>) => Array.from((layer.apply(x, { training: true }) as tf.Tensor).dataSync()).join('');
+    const fresh = new SeededDropout({ rate: 0.5, seed: 3 });
+    const used = new SeededDropout({ rate: 0.5, seed: 3 });
+    mask(used);
+    mask(used); // advances its call counter
+    fresh.stepSeed = 77;
+    used.stepSeed = 77;
+    expect(mask(used)).toBe(mask(fresh));
+    used.stepSeed = 78;
+    expect(mask(used)).not.toBe(mask(fresh));
+    const otherLayer = new SeededDropout({ rate: 0.5, seed: 4 });
+    otherLayer.stepSeed = 77;
+    expect(mask(otherLayer)).not.toBe(mask(fresh)); // layers with different seeds still differ within a step
+  });
 });
 
 describe('KerasBatchNormalization', () => {
