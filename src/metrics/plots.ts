@@ -76,9 +76,26 @@ function textWidth(ctx: SKRSContext2D, s: string, size = 13, weight: 'normal' | 
 // A centred bold title, shrunk (down to 10 px) so that a long caller-given title fits the picture instead of
 // being clipped at both edges.
 function title(ctx: SKRSContext2D, s: string, width: number, y: number): void {
+  const room = width - 24;
   let size = 16;
-  while (size > 10 && textWidth(ctx, s, size, 'bold') > width - 24) size -= 1;
-  text(ctx, s, width / 2, y, { align: 'center', size, weight: 'bold' });
+  while (size > 10 && textWidth(ctx, s, size, 'bold') > room) size -= 1;
+  // Still too long at 10 px: end it with an ellipsis rather than lose both ends off the picture.
+  let shown = s;
+  while (shown.length > 1 && textWidth(ctx, shown, size, 'bold') > room) shown = `${shown.slice(0, -2)}…`;
+  text(ctx, shown, width / 2, y, { align: 'center', size, weight: 'bold' });
+}
+
+// The dashed y = x reference line of a unit plot (chance for ROC, perfect calibration for reliability).
+function dashedDiagonal(ctx: SKRSContext2D, px: (v: number) => number, py: (v: number) => number, color: string, width: number): void {
+  ctx.save();
+  ctx.strokeStyle = color;
+  ctx.lineWidth = width;
+  ctx.setLineDash([6, 5]);
+  ctx.beginPath();
+  ctx.moveTo(px(0), py(0));
+  ctx.lineTo(px(1), py(1));
+  ctx.stroke();
+  ctx.restore();
 }
 
 // Axes for a [0,1] x [0,1] plot: grid, frame, ticks every 0.2, axis titles.
@@ -275,15 +292,7 @@ export async function renderRocCurvesPng(result: MultiClassMetricsResult, option
   unitAxes(ctx, box, 'False positive rate', 'True positive rate');
   const px = (v: number): number => box.x + v * box.w;
   const py = (v: number): number => box.y + box.h - v * box.h;
-  ctx.save();
-  ctx.strokeStyle = '#999999';
-  ctx.lineWidth = 1.2;
-  ctx.setLineDash([6, 5]);
-  ctx.beginPath();
-  ctx.moveTo(px(0), py(0));
-  ctx.lineTo(px(1), py(1));
-  ctx.stroke();
-  ctx.restore();
+  dashedDiagonal(ctx, px, py, '#999999', 1.2); // chance
   const entries: { label: string; color: string; dash?: number[] }[] = [];
   result.roc.forEach((curve, c) => {
     const color = PALETTE[c % PALETTE.length];
@@ -334,15 +343,7 @@ function reliabilityPanel(ctx: SKRSContext2D, panel: ReliabilityPanel, x0: numbe
     ctx.lineWidth = 1;
     ctx.strokeRect(x, py(bottom), w, py(top) - py(bottom));
   }
-  ctx.save();
-  ctx.strokeStyle = '#555555';
-  ctx.lineWidth = 1.4;
-  ctx.setLineDash([6, 5]);
-  ctx.beginPath();
-  ctx.moveTo(px(0), py(0));
-  ctx.lineTo(px(1), py(1));
-  ctx.stroke();
-  ctx.restore();
+  dashedDiagonal(ctx, px, py, '#555555', 1.4); // perfect calibration
   ctx.save();
   const lx = box.x + 12;
   const ly = box.y + 12;
