@@ -22,22 +22,19 @@ import {
   applyTemperature,
   buildNeuroStageNet,
   countParams,
-  earlyStopping,
   evaluate,
   fitTemperature,
   formatDatasetSummary,
   formatEvaluationReport,
-  learningRateScheduler,
-  modelCheckpoint,
-  reduceLROnPlateau,
+  recipeCallbacks,
   saveModel,
   selectBackend,
   summarizeDataset,
   trainNeuroStageNet,
-  warmupCosineSchedule,
   writeEvaluationReport,
 } from '../src/index.js';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
+import { UsageError } from '../src/cli/args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SAMPLE = join(here, 'data', 'sample.parquet');
@@ -47,140 +44,43 @@ const SEVERITY_ORDER = [2, 3, 0, 1];
 
 const HELP = `Usage: npx tsx examples/train.ts [train.parquet] [test.parquet] [options]
 
-Trains NeuroStageNet with the seed's recipe and writes a test-set report.
+Trains NeuroStageNet (the seed's recipe, or --recipe scratch) and writes a test-set report.
 
-Data
+Files
   train.parquet               default: examples/data/sample.parquet (bundled sample)
   test.parquet                default: ../shared/data/alzheimer-mri/test.parquet if present, else the sample
-  --image-size N              decode and train at N x N (default 128)
-  --max-train N               use at most N training rows after the split (quick runs)
-  --val-fraction F            validation share of the stratified split (default 0.2)
-  --seed N                    split, shuffle, augmentation and dropout seed (default 42)
-  --no-augment                no training augmentation
 
-Recipe (defaults = the seed's)
-  --epochs N                  upper bound on epochs (default 30; early stopping usually ends sooner)
-  --batch-size N              default 32
-  --lr X                      Adam learning rate (default 5e-4)
-  --label-smoothing X         default 0.15
-  --patience N                early-stopping patience in epochs (default 5)
-  --backbone-weights FILE     Keras efficientnetb0_notop.h5: fine-tune from ImageNet (layers < 150 frozen)
-  --recipe seed|scratch       'scratch' = the from-scratch recipe: --all-trainable, --warmup-epochs 2,
-                              --cosine, --class-weight balanced, --lr 1e-3 (each can still be overridden)
-  --all-trainable             train every backbone layer (default when no backbone weights are given)
-  --warmup-epochs N           linear warm-up before a cosine decay (per step; replaces LR-on-plateau)
-  --cosine                    cosine decay to lr/100 over --epochs (replaces LR-on-plateau)
-  --class-weight none|balanced|balanced-sqrt
-                              weight the loss by n / (K * count[class]) (or its square root)
+${TRAIN_OPTIONS_HELP}
 
 Run
-  --backend NAME              tensorflow | wasm | cpu ... (default: the fastest installed)
-  --out DIR                   output directory (default ./train-output)
-  --progress auto|bar|lines|none   (default auto)
-  -h, --help                  this text
+  --backend NAME          tensorflow | wasm | cpu ... (default: the fastest installed)
+  --out DIR               output directory (default ./train-output)
+  --progress MODE         auto (bar on a terminal, a line per epoch otherwise) | bar | lines | none
+  -h, --help              this text
 `;
 
-/** Parsed command line. */
-interface RunOptions {
+/** Parsed command line: the shared training flags plus the two files and the run's own options. */
+interface RunOptions extends TrainFlags {
   trainPath: string;
   testPath: string;
-  imageSize: number;
-  maxTrain?: number;
-  valFraction: number;
-  seed: number;
-  augment: boolean;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  labelSmoothing: number;
-  patience: number;
-  backboneWeights?: string;
-  allTrainable: boolean;
-  warmupEpochs: number;
-  cosine: boolean;
-  classWeight?: 'balanced' | 'balanced-sqrt';
   backend?: string;
   out: string;
-  progress: 'auto' | 'bar' | 'lines' | 'none';
-  recipe: 'seed' | 'scratch';
 }
 
 function parse(argv: string[]): RunOptions | null {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      'image-size': { type: 'string' },
-      'max-train': { type: 'string' },
-      'val-fraction': { type: 'string' },
-      seed: { type: 'string' },
-      'no-augment': { type: 'boolean' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      'label-smoothing': { type: 'string' },
-      patience: { type: 'string' },
-      'backbone-weights': { type: 'string' },
-      recipe: { type: 'string' },
-      'all-trainable': { type: 'boolean' },
-      'warmup-epochs': { type: 'string' },
-      cosine: { type: 'boolean' },
-      'class-weight': { type: 'string' },
-      backend: { type: 'string' },
-      out: { type: 'string' },
-      progress: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...TRAIN_OPTIONS, backend: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return null;
-  const num = (name: string, fallback: number, integer = false): number => {
-    const raw = values[name as keyof typeof values];
-    if (raw === undefined) return fallback;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new UsageError(`--${name} expects a${integer ? 'n integer' : ' number'}, got '${raw}'`);
-    return v;
-  };
-  const recipe = (values.recipe ?? 'seed') as RunOptions['recipe'];
-  if (recipe !== 'seed' && recipe !== 'scratch') throw new UsageError(`--recipe must be 'seed' or 'scratch', got '${values.recipe}'`);
-  const scratch = recipe === 'scratch';
-  const classWeightFlag = values['class-weight'];
-  if (classWeightFlag !== undefined && !['none', 'balanced', 'balanced-sqrt'].includes(classWeightFlag)) {
-    throw new UsageError(`--class-weight must be none, balanced or balanced-sqrt, got '${classWeightFlag}'`);
-  }
-  const progress = (values.progress ?? 'auto') as RunOptions['progress'];
-  if (!['auto', 'bar', 'lines', 'none'].includes(progress)) throw new UsageError(`--progress must be auto, bar, lines or none`);
   if (positionals.length > 2) throw new UsageError(`expected at most two Parquet files, got ${positionals.length}`);
   const trainPath = positionals[0] ?? SAMPLE;
   const testPath = positionals[1] ?? (existsSync(SHARED_TEST) ? SHARED_TEST : SAMPLE);
   for (const p of [trainPath, testPath]) if (!existsSync(p)) throw new UsageError(`no such file: ${p}`);
-  return {
-    trainPath,
-    testPath,
-    imageSize: num('image-size', 128, true),
-    maxTrain: values['max-train'] === undefined ? undefined : num('max-train', 0, true),
-    valFraction: num('val-fraction', 0.2),
-    seed: num('seed', 42, true),
-    augment: !values['no-augment'],
-    epochs: num('epochs', 30, true),
-    batchSize: num('batch-size', 32, true),
-    lr: num('lr', scratch ? 1e-3 : 5e-4),
-    labelSmoothing: num('label-smoothing', 0.15),
-    patience: num('patience', 5, true),
-    backboneWeights: values['backbone-weights'],
-    allTrainable: values['all-trainable'] ?? scratch,
-    warmupEpochs: num('warmup-epochs', scratch ? 2 : 0),
-    cosine: values.cosine ?? scratch,
-    classWeight:
-      classWeightFlag === 'none' ? undefined : ((classWeightFlag as 'balanced' | 'balanced-sqrt' | undefined) ?? (scratch ? 'balanced' : undefined)),
-    backend: values.backend,
-    out: resolve(values.out ?? 'train-output'),
-    progress,
-    recipe,
-  };
+  return { ...parseTrainFlags(values), trainPath, testPath, backend: values.backend, out: resolve(values.out ?? 'train-output') };
 }
 
-/** A command-line mistake: printed as one line, exit code 2. */
-class UsageError extends Error {}
 
 /** What {@link main} returns (used by the end-to-end test). */
 export interface RunSummary {
@@ -203,6 +103,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
     console.log(HELP);
     return null;
   }
+  const r = o.recipe;
   const started = performance.now();
   const backend = await selectBackend(o.backend);
   console.log(`backend: ${backend}`);
@@ -227,38 +128,24 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
     inputShape: [o.imageSize, o.imageSize, 1],
     numClasses: train.classNames.length,
     backboneWeights: o.backboneWeights ?? null,
-    fineTuneAt: o.allTrainable ? null : undefined,
+    fineTuneAt: r.allTrainable ? null : undefined,
     seed: o.seed,
   });
   const params = countParams(model);
-  console.log(`NeuroStageNet: ${JSON.stringify(params)}; recipe: ${o.recipe}`);
+  console.log(`NeuroStageNet: ${JSON.stringify(params)}; recipe: ${r.name}`);
 
-  // 4. Training with the seed's three callbacks (the LR schedule replaces LR-on-plateau when asked for).
-  const callbacks: tfl.Callback[] = [
-    earlyStopping({ monitor: 'val_auc', mode: 'max', patience: o.patience, restoreBestWeights: true, verbose: true }),
-    modelCheckpoint({ dir: join(o.out, 'best-model'), monitor: 'val_auc', saveBestOnly: true }),
-  ];
-  if (o.cosine || o.warmupEpochs > 0) {
-    const schedule = warmupCosineSchedule({
-      peakLr: o.lr,
-      warmupEpochs: Math.min(o.warmupEpochs, o.epochs),
-      totalEpochs: o.cosine ? o.epochs : Number.MAX_SAFE_INTEGER,
-      initialLr: o.warmupEpochs > 0 ? o.lr / 10 : o.lr,
-      minLr: o.lr / 100,
-    });
-    callbacks.push(learningRateScheduler(schedule, { perStep: true }));
-  } else {
-    callbacks.push(reduceLROnPlateau({ monitor: 'val_loss', factor: 0.5, patience: 2, minLr: 1e-6, verbose: true }));
-  }
+  // 4. Training with the recipe's callbacks: early stopping on val AUC (best weights restored), best-model
+  //    checkpoint, and LR on plateau (seed) or warm-up + cosine (scratch).
+  const callbacks = recipeCallbacks(r, { checkpointDir: join(o.out, 'best-model') });
   const result = await trainNeuroStageNet(model, {
     train: { source: train, indices: trainRows },
     validation: { source: train, indices: split.test },
-    epochs: o.epochs,
-    batchSize: o.batchSize,
-    learningRate: o.lr,
-    labelSmoothing: o.labelSmoothing,
+    epochs: r.epochs,
+    batchSize: r.batchSize,
+    learningRate: r.learningRate,
+    labelSmoothing: r.labelSmoothing,
     augment: o.augment,
-    classWeight: o.classWeight,
+    classWeight: r.classWeight,
     seed: o.seed,
     callbacks,
     progress: o.progress,
@@ -269,13 +156,13 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   console.log(`trained ${result.epochs.length} epochs in ${result.seconds.toFixed(0)} s; best val_auc ${bestValAuc?.toFixed(4)}`);
 
   // 5. Calibration: one temperature fitted on the validation logits (never on the test set).
-  const validation = await evaluate(model, train, { indices: split.test, batchSize: o.batchSize });
+  const validation = await evaluate(model, train, { indices: split.test, batchSize: r.batchSize });
   const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
   console.log(`temperature ${fit.temperature.toFixed(3)} (validation NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)})`);
 
   // 6. Test-set evaluation, before and after calibration, and the report.
   const classNames = test.classNames;
-  const evaluated = await evaluate(model, test, { batchSize: o.batchSize, classNames, ordinalOrder: SEVERITY_ORDER });
+  const evaluated = await evaluate(model, test, { batchSize: r.batchSize, classNames, ordinalOrder: SEVERITY_ORDER });
   const k = evaluated.numClasses;
   const rows = Array.from({ length: evaluated.labels.length }, (_, i) => evaluated.logits.subarray(i * k, (i + 1) * k));
   const calibrated = new MultiClassMetrics({ numClasses: k, classNames, ordinalOrder: SEVERITY_ORDER })
@@ -283,7 +170,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
     .compute();
   const title = `NeuroStageNet on ${basename(o.testPath)}`; // short: the plots put it above each figure
   const files = await writeEvaluationReport(evaluated.metrics, join(o.out, 'report'), { calibrated, temperature: fit, title });
-  console.log(formatEvaluationReport(evaluated.metrics, { calibrated, temperature: fit, title: `${title} (${o.recipe} recipe, ${result.epochs.length} epochs, ${backend})` }));
+  console.log(formatEvaluationReport(evaluated.metrics, { calibrated, temperature: fit, title: `${title} (${r.name} recipe, ${result.epochs.length} epochs, ${backend})` }));
   await saveModel(model, join(o.out, 'model'));
 
   const summaryOut: RunSummary = {
@@ -303,7 +190,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   };
   await writeFile(
     join(o.out, 'run.json'),
-    JSON.stringify({ argv, options: o, params, wallSeconds: (performance.now() - started) / 1000, ...summaryOut, files }, null, 2),
+    JSON.stringify({ argv, options: { trainPath: o.trainPath, testPath: o.testPath, ...flattenTrainFlags(o), backend: o.backend, out: o.out, progress: o.progress }, params, wallSeconds: (performance.now() - started) / 1000, ...summaryOut, files }, null, 2),
   );
   console.log(`wrote ${o.out} (report: ${files.reportTxt}); wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);
   return summaryOut;

@@ -43,6 +43,8 @@ import {
   type MultiClassMetricsResult,
   type TemperatureFit,
 } from '../src/index.js';
+import type { Values } from '../src/cli/args.js';
+import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, type FlatTrainOptions } from '../src/cli/train-options.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED_DATA = resolve(REPO, '..', 'shared', 'data', 'alzheimer-mri');
@@ -144,62 +146,23 @@ export function parseTrainingLog(text: string): TrainingLog {
 }
 
 /** The training recipe, as examples/train.ts's options name it. */
-export interface Recipe {
-  recipe: string;
-  imageSize: number;
-  valFraction: number;
-  seed: number;
-  augment: boolean;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  labelSmoothing: number;
-  patience: number;
-  backboneWeights?: string;
-  allTrainable: boolean;
-  warmupEpochs: number;
-  cosine: boolean;
-  classWeight?: string;
-  maxTrain?: number;
-}
+/** A run's recipe as run.json stores it. */
+export type Recipe = FlatTrainOptions;
 
 /**
- * The recipe of a training command line, with examples/train.ts's defaults (mirrored here: used only while a
+ * The recipe of a training command line, resolved by the same parser as examples/train.ts (used only while a
  * run has not written run.json, which records the resolved options).
  * @param args The arguments after `examples/train.ts`.
  * @returns The recipe.
  */
 export function recipeFromTrainArgs(args: string[]): Recipe {
-  // Declare the value-taking flags: with strict: false an undeclared `--recipe scratch` would parse as a boolean.
-  const stringFlags = ['image-size', 'max-train', 'val-fraction', 'seed', 'epochs', 'batch-size', 'lr', 'label-smoothing', 'patience', 'backbone-weights', 'recipe', 'warmup-epochs', 'class-weight', 'backend', 'out', 'progress'];
   const { values } = parseArgs({
     args,
     strict: false,
     allowPositionals: true,
-    options: Object.fromEntries(stringFlags.map((f) => [f, { type: 'string' as const }])),
+    options: { ...TRAIN_OPTIONS, backend: { type: 'string' }, out: { type: 'string' } },
   });
-  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  const num = (k: string, d: number): number => (str(k) === undefined ? d : Number(str(k)));
-  const scratch = str('recipe') === 'scratch';
-  const cw = str('class-weight');
-  return {
-    recipe: scratch ? 'scratch' : 'seed',
-    imageSize: num('image-size', 128),
-    valFraction: num('val-fraction', 0.2),
-    seed: num('seed', 42),
-    augment: values['no-augment'] !== true,
-    epochs: num('epochs', 30),
-    batchSize: num('batch-size', 32),
-    lr: num('lr', scratch ? 1e-3 : 5e-4),
-    labelSmoothing: num('label-smoothing', 0.15),
-    patience: num('patience', 5),
-    backboneWeights: str('backbone-weights'),
-    allTrainable: values['all-trainable'] === true || scratch || str('backbone-weights') === undefined,
-    warmupEpochs: num('warmup-epochs', scratch ? 2 : 0),
-    cosine: values.cosine === true || scratch,
-    classWeight: cw === 'none' ? undefined : (cw ?? (scratch ? 'balanced' : undefined)),
-    maxTrain: str('max-train') === undefined ? undefined : Number(str('max-train')),
-  };
+  return flattenTrainFlags(parseTrainFlags(values as Values));
 }
 
 /** Everything the model card says; built by {@link main}, rendered by {@link renderModelCard}. */

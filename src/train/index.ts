@@ -6,6 +6,14 @@ export { trainNeuroStageNet } from './trainer.js';
 export type { DataSubset, EpochRecord, BatchProgress, ProgressReporter, TrainOptions, TrainResult } from './types.js';
 export { evaluate, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
 export { getLearningRate, setLearningRate, warmupCosineSchedule, type WarmupCosineOptions } from './learning-rate.js';
+export {
+  TRAINING_RECIPES,
+  resolveTrainingRecipe,
+  recipeCallbacks,
+  type TrainingRecipe,
+  type TrainingRecipeName,
+  type TrainingRecipeOverrides,
+} from './recipe.js';
 export { barProgress, lineProgress, formatEpochLine } from './progress.js';
 export type { CallbackLogs, MonitorMode } from './callbacks/monitor.js';
 export { EarlyStopping, earlyStopping, type EarlyStoppingOptions } from './callbacks/early-stopping.js';

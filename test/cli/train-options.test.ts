@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/cli/args.js';
+import { flattenTrainFlags, parseTrainFlags } from '../../src/cli/train-options.js';
+
+describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
+  it("resolves to the seed's recipe, all layers trainable when no backbone weights are given", () => {
+    const flags = parseTrainFlags({});
+    expect(flags).toMatchObject({ imageSize: 128, valFraction: 0.2, seed: 42, augment: true, progress: 'auto' });
+    expect(flags.recipe).toMatchObject({ name: 'seed', learningRate: 5e-4, allTrainable: true, cosine: false });
+    expect(parseTrainFlags({ 'backbone-weights': 'w.h5' }).recipe.allTrainable).toBe(false);
+  });
+
+  it('lets flags override the scratch recipe', () => {
+    const flags = parseTrainFlags({ recipe: 'scratch', lr: '2e-3', 'class-weight': 'none', 'no-augment': true, 'max-train': '64' });
+    expect(flags.recipe).toMatchObject({ name: 'scratch', learningRate: 2e-3, warmupEpochs: 2, cosine: true, epochs: 40 });
+    expect(flags.recipe.classWeight).toBeUndefined();
+    expect(flags).toMatchObject({ augment: false, maxTrain: 64 });
+    expect(flattenTrainFlags(flags)).toEqual({
+      recipe: 'scratch', imageSize: 128, valFraction: 0.2, seed: 42, augment: false, epochs: 40, batchSize: 32, lr: 2e-3,
+      labelSmoothing: 0.15, patience: 12, backboneWeights: undefined, allTrainable: true, warmupEpochs: 2, cosine: true,
+      classWeight: undefined, maxTrain: 64,
+    });
+  });
+
+  it('rejects a bad value with a UsageError naming the flag', () => {
+    const bad: Array<[Record<string, string>, RegExp]> = [
+      [{ recipe: 'fast' }, /--recipe must be 'seed' or 'scratch', got 'fast'/],
+      [{ lr: '-1' }, /--lr expects a number > 0, got '-1'/],
+      [{ epochs: '2.5' }, /--epochs expects an integer/],
+      [{ 'class-weight': 'heavy' }, /--class-weight must be none, balanced or balanced-sqrt, got 'heavy'/],
+      [{ progress: 'dots' }, /--progress must be auto, bar, lines or none, got 'dots'/],
+      [{ 'label-smoothing': '2' }, /--label-smoothing expects a number in \[0, 1\], got '2'/],
+    ];
+    for (const [values, message] of bad) {
+      expect(() => parseTrainFlags(values, 'train')).toThrow(UsageError);
+      expect(() => parseTrainFlags(values, 'train')).toThrow(message);
+    }
+  });
+});
