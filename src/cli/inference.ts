@@ -1,4 +1,4 @@
-// Classifying a whole source with progress: evaluate() chunk by chunk (it returns probabilities and logits).
+// Classifying a whole source with a progress bar: one evaluate() pass (it returns probabilities and logits).
 import { evaluate } from '../train/evaluate.js';
 import type { LabeledImageSource } from '../data/types.js';
 import type { OutStream } from './context.js';
@@ -19,7 +19,7 @@ export interface Predictions {
 }
 
 /**
- * Runs the model over `indices` (default all rows) of `source` in chunks of `batchSize`, reporting progress.
+ * Runs the model over `indices` (default all rows) of `source` in batches of `batchSize`, reporting progress.
  */
 export async function predictAll(
   model: Parameters<typeof evaluate>[0],
@@ -28,33 +28,12 @@ export async function predictAll(
 ): Promise<Predictions> {
   const rows = options.indices ? Int32Array.from(options.indices) : Int32Array.from({ length: source.length }, (_, i) => i);
   const progress = await startProgress(options.label ?? 'classifying', rows.length, options.stream);
-  const parts: Awaited<ReturnType<typeof evaluate>>[] = [];
   try {
-    for (let start = 0; start < rows.length; start += options.batchSize) {
-      const chunk = rows.subarray(start, Math.min(rows.length, start + options.batchSize));
-      parts.push(await evaluate(model, source, { indices: chunk, batchSize: options.batchSize }));
-      progress.update(start + chunk.length);
-    }
+    const result = await evaluate(model, source, { indices: rows, batchSize: options.batchSize, onProgress: (done) => progress.update(done) });
+    return { indices: result.indices, labels: result.labels, probabilities: result.probabilities, logits: result.logits, numClasses: result.numClasses };
   } finally {
     progress.stop();
   }
-  const k = parts[0]?.numClasses ?? (model.outputs[0].shape[1] as number);
-  const concat = (pick: (p: (typeof parts)[number]) => Float32Array | Int32Array, Type: Float32ArrayConstructor | Int32ArrayConstructor) => {
-    const out = new Type(parts.reduce((n, p) => n + pick(p).length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(pick(p), o);
-      o += pick(p).length;
-    }
-    return out;
-  };
-  return {
-    indices: concat((p) => p.indices, Int32Array) as Int32Array,
-    labels: concat((p) => p.labels, Int32Array) as Int32Array,
-    probabilities: concat((p) => p.probabilities, Float32Array) as Float32Array,
-    logits: concat((p) => p.logits, Float32Array) as Float32Array,
-    numClasses: k,
-  };
 }
 
 /** Rows of a flat `[N * K]` array as subarrays. */

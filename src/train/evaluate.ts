@@ -9,6 +9,8 @@ export interface EvaluateOptions extends Partial<Omit<MultiClassMetricsOptions, 
   indices?: ArrayLike<number>;
   /** Images per forward pass. Default 32. */
   batchSize?: number;
+  /** Called after each forward pass with the rows done so far and the rows in all (for a progress bar). */
+  onProgress?: (rowsDone: number, rowsTotal: number) => void;
 }
 
 /** What {@link evaluate} returns: the metrics plus the raw predictions they came from. */
@@ -55,8 +57,8 @@ export async function evaluate(
   source: LabeledImageSource,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
-  const { indices, batchSize, ...metricOptions } = options;
-  const pass = await runInference(model, source, { indices, batchSize, withLogits: true });
+  const { indices, batchSize, onProgress, ...metricOptions } = options;
+  const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress });
   const k = pass.numClasses;
   const metrics = new MultiClassMetrics({
     ...metricOptions,

@@ -66,7 +66,13 @@ function isSeparateSoftmax(layer: tfl.layers.Layer): boolean {
 export async function runInference(
   model: tfl.LayersModel,
   source: LabeledImageSource,
-  options: { indices?: ArrayLike<number>; batchSize?: number; loss?: LossFunction; withLogits?: boolean },
+  options: {
+    indices?: ArrayLike<number>;
+    batchSize?: number;
+    loss?: LossFunction;
+    withLogits?: boolean;
+    onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  },
 ): Promise<InferencePass> {
   const k = modelNumClasses(model);
   const n = options.indices ? options.indices.length : source.length;
@@ -108,6 +114,7 @@ export async function runInference(
         out.labels[offset + i] = source.labels[batch.indices[i]];
       }
       offset += m;
+      options.onProgress?.(offset, n);
     } finally {
       tf.dispose([batch.xs, batch.ys, ...kept]);
     }

@@ -39,8 +39,16 @@ describe('evaluate', () => {
     const model = compileTiny(makeModel());
     const rows = [3, 5, 7, 11, 13, 17, 19, 0];
     const before = tf.memory().numTensors;
-    const result = await evaluate(model, source, { indices: rows, batchSize: 3, ordinalOrder: [2, 3, 0, 1] });
+    const progress: Array<[number, number]> = [];
+    const result = await evaluate(model, source, {
+      indices: rows,
+      batchSize: 3,
+      ordinalOrder: [2, 3, 0, 1],
+      onProgress: (done, total) => progress.push([done, total]),
+    });
     expect(tf.memory().numTensors).toBe(before);
+    // 8 rows in batches of 3: progress after each forward pass.
+    expect(progress).toEqual([[3, 8], [6, 8], [8, 8]]);
     expect(result.logitsFrom).toBe('layer');
     expect(Array.from(result.indices)).toEqual(rows);
     expect(Array.from(result.labels)).toEqual(rows.map((r) => source.labels[r]));
