@@ -111,14 +111,16 @@ async function main(): Promise<void> {
   const result = await evaluate(net.model, ds, { indices: rows, ...metricOptions });
   const k = result.numClasses;
   const logitRows = Array.from({ length: rows.length }, (_, i) => result.logits.subarray(i * k, (i + 1) * k));
+  // Per-image probabilities are the calibrated ones (softmax(logits / T)); T = 1 gives the model's own.
+  const probabilityRows = applyTemperature(logitRows, net.temperature);
   const calibrated = net.temperature === 1
     ? undefined
-    : new MultiClassMetrics(metricOptions).update(result.labels, applyTemperature(logitRows, net.temperature)).compute();
+    : new MultiClassMetrics(metricOptions).update(result.labels, probabilityRows).compute();
   const title = trained ? 'NeuroStageNet on the bundled sample' : 'UNTRAINED NeuroStageNet on the bundled sample';
   const files = await writeEvaluationReport(result.metrics, out, { calibrated, temperature: calibrated ? net.temperature : undefined, title });
   const csv = ['row,label,predicted,' + net.classNames.map((c) => `p_${c}`).join(',')];
   for (let i = 0; i < rows.length; i++) {
-    const p = result.probabilities.subarray(i * k, (i + 1) * k);
+    const p = probabilityRows[i];
     const predicted = p.indexOf(Math.max(...p));
     csv.push(`${result.indices[i]},${net.classNames[result.labels[i]]},${net.classNames[predicted]},${Array.from(p, (v) => v.toFixed(5)).join(',')}`);
   }
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
       const file = join(camDir, `row${camRows[j]}_${net.classNames[examples[j].label]}.png`);
       await writePng(file, panel);
       console.log(`  row ${String(camRows[j]).padEnd(4)} true ${net.classNames[examples[j].label].padEnd(19)} predicted ${net.classNames[e.predictedClass].padEnd(19)} ` +
-        `p=${e.probabilities[e.predictedClass].toFixed(3)}  ${file}`);
+        `p=${applyTemperature([e.logits], net.temperature)[0][e.predictedClass].toFixed(3)}  ${file}`);
     }
   }
 

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GradCAM, type CamMethod } from '../../explain/gradcam.js';
 import { colorizeHeatmap, grayToRgba, overlayHeatmap, sideBySide } from '../../explain/overlay.js';
 import { writePng } from '../../explain/png.js';
+import { applyTemperature } from '../../metrics/calibration.js';
 import { intListOption, numberOption, parseCommand, stringOption, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
@@ -116,7 +117,7 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
         await writePng(file, panel);
         const label = input.labelled ? `, label ${model.classNames[examples[j].label]}` : '';
         const flag = e.status === 'ok' ? '' : ` [map ${e.status}]`;
-        results.push(`${input.nameOf(chunk[j])}: predicted ${model.classNames[e.predictedClass]} (p=${e.probabilities[e.predictedClass].toFixed(3)})${label}, explained ${model.classNames[e.classIndex]} -> ${file}${flag}`);
+        results.push(`${input.nameOf(chunk[j])}: predicted ${model.classNames[e.predictedClass]} (p=${applyTemperature([e.logits], model.temperature)[0][e.predictedClass].toFixed(3)})${label}, explained ${model.classNames[e.classIndex]} -> ${file}${flag}`);
       }
       progress.update(start + chunk.length);
     }
