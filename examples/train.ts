@@ -33,7 +33,7 @@ import {
   trainNeuroStageNet,
   writeEvaluationReport,
 } from '../src/index.js';
-import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
+import { augmentOption, flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
 import { UsageError } from '../src/cli/args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
     batchSize: r.batchSize,
     learningRate: r.learningRate,
     labelSmoothing: r.labelSmoothing,
-    augment: o.augment,
+    augment: augmentOption(o.augment),
     classWeight: r.classWeight,
     seed: o.seed,
     callbacks,

@@ -272,7 +272,7 @@ function recipeLines(r: Recipe): string[] {
     `- Input: ${r.imageSize}×${r.imageSize} grayscale, 0–255 (the model rescales and normalises inside).`,
     `- Optimizer: Adam, batch size ${r.batchSize}, learning rate ${schedule}.`,
     `- Loss: categorical cross-entropy with label smoothing ${r.labelSmoothing}; class weights: ${r.classWeight ?? 'none'}${r.classWeight === 'balanced-sqrt' ? ' (square root of n / (K·count), a milder correction than balanced for the 1% Moderate class)' : ''}.`,
-    `- Augmentation: ${r.augment ? 'random flip, rotation, zoom, brightness and contrast (training only, seeded)' : 'none'}.`,
+    `- Augmentation: ${r.augment === 'geometric' ? 'random flip, rotation and zoom (training only, seeded; no brightness or contrast change)' : r.augment ? 'random flip, rotation, zoom, brightness and contrast (training only, seeded)' : 'none'}.`,
     `- Early stopping on validation macro AUC, patience ${r.patience}, best weights restored; the best checkpoint (by val AUC) is the shipped model. At most ${r.epochs} epochs.`,
   ];
 }

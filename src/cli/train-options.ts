@@ -1,4 +1,5 @@
 // The training flags shared by `neurostagenet train` and examples/train.ts: one parser, one set of checks.
+import type { AugmentOptions } from '../data/augment.js';
 import { TrainingError } from '../train/errors.js';
 import { resolveTrainingRecipe, type TrainingRecipe } from '../train/recipe.js';
 import { numberOption, stringOption, UsageError, type Values } from './args.js';
@@ -10,6 +11,7 @@ export const TRAIN_OPTIONS = {
   'max-train': { type: 'string' },
   seed: { type: 'string' },
   'no-augment': { type: 'boolean' },
+  augment: { type: 'string' },
   epochs: { type: 'string' },
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
@@ -30,7 +32,9 @@ export const TRAIN_OPTIONS_HELP = `Data
   --val-fraction F        validation share of the stratified split (default 0.2)
   --max-train N           use at most N training rows after the split (quick runs)
   --seed N                split, shuffle, augmentation, dropout and initialisation seed (default 42)
-  --no-augment            no training augmentation
+  --augment MODE          training augmentation: full (flip, rotation, zoom, brightness, contrast;
+                          default) | geometric (flip, rotation, zoom) | none
+  --no-augment            = --augment none
 
 Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --epochs N              upper bound on epochs (default 30; early stopping usually ends sooner)
@@ -48,13 +52,24 @@ Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --class-weight none|balanced|balanced-sqrt
                           weight the loss by n / (K * count[class]) (or its square root)`;
 
+/** Named augmentation settings of the command line. */
+export type AugmentMode = 'full' | 'geometric' | 'none';
+
+/** The trainer's `augment` option for a mode: geometric = no brightness or contrast change. */
+export function augmentOption(mode: AugmentMode): boolean | AugmentOptions {
+  if (mode === 'none') return false;
+  if (mode === 'geometric') return { brightness: false, contrast: false };
+  return true;
+}
+
 /** What the training flags resolve to. */
 export interface TrainFlags {
   imageSize: number;
   valFraction: number;
   maxTrain?: number;
   seed: number;
-  augment: boolean;
+  /** Training augmentation: 'full' (every transform), 'geometric' (flip, rotation, zoom) or 'none'. */
+  augment: AugmentMode;
   backboneWeights?: string;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   recipe: TrainingRecipe;
@@ -94,6 +109,14 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     if (e instanceof TrainingError) throw new UsageError(e.message, command);
     throw e;
   }
+  const augmentArg = stringOption(values, 'augment');
+  if (augmentArg !== undefined && !['full', 'geometric', 'none'].includes(augmentArg)) {
+    throw new UsageError(`--augment must be full, geometric or none, got '${augmentArg}'`, command);
+  }
+  if (augmentArg !== undefined && augmentArg !== 'none' && values['no-augment']) {
+    throw new UsageError(`--no-augment contradicts --augment ${augmentArg}`, command);
+  }
+  const augment: AugmentMode = values['no-augment'] ? 'none' : ((augmentArg ?? 'full') as AugmentMode);
   const backboneWeights = stringOption(values, 'backbone-weights');
   // Without ImageNet weights a frozen backbone would keep its random features: train it all.
   if (backboneWeights === undefined) recipe.allTrainable = true;
@@ -102,7 +125,7 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     valFraction: numberOption(values, 'val-fraction', 0.2, { min: 0, max: 0.9, exclusiveMin: true }, command),
     maxTrain: opt('max-train', { integer: true, min: 1 }),
     seed: numberOption(values, 'seed', 42, { integer: true }, command),
-    augment: !values['no-augment'],
+    augment,
     backboneWeights,
     progress: progress as TrainFlags['progress'],
     recipe,
@@ -115,7 +138,8 @@ export interface FlatTrainOptions {
   imageSize: number;
   valFraction: number;
   seed: number;
-  augment: boolean;
+  /** true = full augmentation, false = none, 'geometric' = flip, rotation and zoom only. */
+  augment: boolean | 'geometric';
   epochs: number;
   batchSize: number;
   lr: number;
@@ -137,7 +161,7 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
     imageSize: flags.imageSize,
     valFraction: flags.valFraction,
     seed: flags.seed,
-    augment: flags.augment,
+    augment: flags.augment === 'geometric' ? 'geometric' : flags.augment === 'full',
     epochs: r.epochs,
     batchSize: r.batchSize,
     lr: r.learningRate,

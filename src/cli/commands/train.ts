@@ -19,7 +19,7 @@ import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { rowsOf } from '../inference.js';
 import { PARQUET_OPTIONS, openParquet } from '../inputs.js';
-import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
+import { augmentOption, flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
 
 export const TRAIN_HELP = `Usage: neurostagenet train <train.parquet> [--test <test.parquet>] [options]
 
@@ -101,7 +101,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     batchSize: r.batchSize,
     learningRate: r.learningRate,
     labelSmoothing: r.labelSmoothing,
-    augment: o.augment,
+    augment: augmentOption(o.augment),
     classWeight: r.classWeight,
     seed: o.seed,
     callbacks,
