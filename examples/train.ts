@@ -26,6 +26,7 @@ import {
   fitTemperature,
   formatDatasetSummary,
   formatEvaluationReport,
+  augmentOption,
   recipeCallbacks,
   saveModel,
   selectBackend,
@@ -33,7 +34,7 @@ import {
   trainNeuroStageNet,
   writeEvaluationReport,
 } from '../src/index.js';
-import { augmentOption, flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
+import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
 import { UsageError } from '../src/cli/args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -144,7 +145,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
     batchSize: r.batchSize,
     learningRate: r.learningRate,
     labelSmoothing: r.labelSmoothing,
-    augment: augmentOption(o.augment),
+    augment: augmentOption(r.augment),
     classWeight: r.classWeight,
     seed: o.seed,
     callbacks,

@@ -1,7 +1,6 @@
 // The training flags shared by `neurostagenet train` and examples/train.ts: one parser, one set of checks.
-import type { AugmentOptions } from '../data/augment.js';
 import { TrainingError } from '../train/errors.js';
-import { resolveTrainingRecipe, type TrainingRecipe } from '../train/recipe.js';
+import { resolveTrainingRecipe, type AugmentMode, type TrainingRecipe } from '../train/recipe.js';
 import { numberOption, stringOption, UsageError, type Values } from './args.js';
 
 /** parseArgs spec of the training flags (without the global --backend, --out, --help). */
@@ -33,7 +32,7 @@ export const TRAIN_OPTIONS_HELP = `Data
   --max-train N           use at most N training rows after the split (quick runs)
   --seed N                split, shuffle, augmentation, dropout and initialisation seed (default 42)
   --augment MODE          training augmentation: full (flip, rotation, zoom, brightness, contrast;
-                          default) | geometric (flip, rotation, zoom) | none
+                          the seed's) | geometric (flip, rotation, zoom) | none (scratch's)
   --no-augment            = --augment none
 
 Recipe (defaults = the seed's, meant for ImageNet backbone weights)
@@ -44,23 +43,13 @@ Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --patience N            early-stopping patience on val AUC (default 5)
   --backbone-weights FILE Keras efficientnetb0_notop.h5 (ImageNet; layers < 150 frozen)
   --recipe seed|scratch   'scratch' = the from-scratch recipe of the shipped model: --all-trainable,
-                          --lr 1.5e-3, --warmup-epochs 2, --cosine, --class-weight balanced-sqrt,
-                          --epochs 40, --patience 12 (each can still be overridden)
+                          --lr 5e-4, --warmup-epochs 1, --cosine, --class-weight balanced-sqrt,
+                          --augment none, --epochs 26, --patience 8 (each can still be overridden)
   --all-trainable         train every backbone layer (default without backbone weights)
   --warmup-epochs N       linear warm-up, then constant or cosine (replaces LR on plateau)
   --cosine                cosine decay to lr/100 over --epochs (replaces LR on plateau)
   --class-weight none|balanced|balanced-sqrt
                           weight the loss by n / (K * count[class]) (or its square root)`;
-
-/** Named augmentation settings of the command line. */
-export type AugmentMode = 'full' | 'geometric' | 'none';
-
-/** The trainer's `augment` option for a mode: geometric = no brightness or contrast change. */
-export function augmentOption(mode: AugmentMode): boolean | AugmentOptions {
-  if (mode === 'none') return false;
-  if (mode === 'geometric') return { brightness: false, contrast: false };
-  return true;
-}
 
 /** What the training flags resolve to. */
 export interface TrainFlags {
@@ -68,8 +57,6 @@ export interface TrainFlags {
   valFraction: number;
   maxTrain?: number;
   seed: number;
-  /** Training augmentation: 'full' (every transform), 'geometric' (flip, rotation, zoom) or 'none'. */
-  augment: AugmentMode;
   backboneWeights?: string;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   recipe: TrainingRecipe;
@@ -90,6 +77,14 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
   if (classWeight !== undefined && !['none', 'balanced', 'balanced-sqrt'].includes(classWeight)) {
     throw new UsageError(`--class-weight must be none, balanced or balanced-sqrt, got '${classWeight}'`, command);
   }
+  const augmentArg = stringOption(values, 'augment');
+  if (augmentArg !== undefined && !['full', 'geometric', 'none'].includes(augmentArg)) {
+    throw new UsageError(`--augment must be full, geometric or none, got '${augmentArg}'`, command);
+  }
+  if (augmentArg !== undefined && augmentArg !== 'none' && values['no-augment']) {
+    throw new UsageError(`--no-augment contradicts --augment ${augmentArg}`, command);
+  }
+  const augment = values['no-augment'] ? 'none' : (augmentArg as AugmentMode | undefined);
   const opt = (name: string, range: Parameters<typeof numberOption>[3]): number | undefined =>
     values[name] === undefined ? undefined : numberOption(values, name, 0, range, command);
   let recipe: TrainingRecipe;
@@ -104,19 +99,12 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
       cosine: values.cosine ? true : undefined,
       allTrainable: values['all-trainable'] ? true : undefined,
       classWeight: classWeight as 'none' | 'balanced' | 'balanced-sqrt' | undefined,
+      augment,
     });
   } catch (e) {
     if (e instanceof TrainingError) throw new UsageError(e.message, command);
     throw e;
   }
-  const augmentArg = stringOption(values, 'augment');
-  if (augmentArg !== undefined && !['full', 'geometric', 'none'].includes(augmentArg)) {
-    throw new UsageError(`--augment must be full, geometric or none, got '${augmentArg}'`, command);
-  }
-  if (augmentArg !== undefined && augmentArg !== 'none' && values['no-augment']) {
-    throw new UsageError(`--no-augment contradicts --augment ${augmentArg}`, command);
-  }
-  const augment: AugmentMode = values['no-augment'] ? 'none' : ((augmentArg ?? 'full') as AugmentMode);
   const backboneWeights = stringOption(values, 'backbone-weights');
   // Without ImageNet weights a frozen backbone would keep its random features: train it all.
   if (backboneWeights === undefined) recipe.allTrainable = true;
@@ -125,7 +113,6 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     valFraction: numberOption(values, 'val-fraction', 0.2, { min: 0, max: 0.9, exclusiveMin: true }, command),
     maxTrain: opt('max-train', { integer: true, min: 1 }),
     seed: numberOption(values, 'seed', 42, { integer: true }, command),
-    augment,
     backboneWeights,
     progress: progress as TrainFlags['progress'],
     recipe,
@@ -161,7 +148,7 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
     imageSize: flags.imageSize,
     valFraction: flags.valFraction,
     seed: flags.seed,
-    augment: flags.augment === 'geometric' ? 'geometric' : flags.augment === 'full',
+    augment: r.augment === 'geometric' ? 'geometric' : r.augment === 'full',
     epochs: r.epochs,
     batchSize: r.batchSize,
     lr: r.learningRate,

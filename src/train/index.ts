@@ -10,6 +10,8 @@ export {
   TRAINING_RECIPES,
   resolveTrainingRecipe,
   recipeCallbacks,
+  augmentOption,
+  type AugmentMode,
   type TrainingRecipe,
   type TrainingRecipeName,
   type TrainingRecipeOverrides,

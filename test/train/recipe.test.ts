@@ -18,18 +18,18 @@ describe('training recipes', () => {
   it("keeps the seed's settings as the default recipe", () => {
     expect(resolveTrainingRecipe('seed')).toEqual({
       name: 'seed', epochs: 30, batchSize: 32, learningRate: 5e-4, labelSmoothing: 0.15, patience: 5,
-      allTrainable: false, warmupEpochs: 0, cosine: false,
+      allTrainable: false, warmupEpochs: 0, cosine: false, augment: 'full',
     });
   });
 
   it('applies overrides, ignores undefined ones, and removes class weights with "none"', () => {
     const r = resolveTrainingRecipe('scratch', { epochs: 12, learningRate: undefined, classWeight: 'none' });
-    expect(r).toMatchObject({ name: 'scratch', epochs: 12, learningRate: 1.5e-3, allTrainable: true, warmupEpochs: 2, cosine: true });
+    expect(r).toMatchObject({ name: 'scratch', epochs: 12, learningRate: 5e-4, allTrainable: true, warmupEpochs: 1, cosine: true, augment: 'none' });
     expect(r.classWeight).toBeUndefined();
     expect(resolveTrainingRecipe('seed', { classWeight: 'balanced' }).classWeight).toBe('balanced');
     // The built-in table is not changed by a resolution.
     expect(TRAINING_RECIPES.scratch.classWeight).toBe('balanced-sqrt');
-    expect(TRAINING_RECIPES.scratch.epochs).toBe(40);
+    expect(TRAINING_RECIPES.scratch.epochs).toBe(26);
   });
 
   it('names an unknown recipe or a bad value', () => {
@@ -39,6 +39,7 @@ describe('training recipes', () => {
     expect(() => resolveTrainingRecipe('seed', { learningRate: -1 })).toThrow(/learningRate must be > 0/);
     expect(() => resolveTrainingRecipe('seed', { labelSmoothing: 1.5 })).toThrow(/labelSmoothing must be in \[0, 1\]/);
     expect(() => resolveTrainingRecipe('seed', { classWeight: 'heavy' as 'balanced' })).toThrow(/classWeight must be/);
+    expect(() => resolveTrainingRecipe('seed', { augment: 'heavy' as 'full' })).toThrow(/augment must be 'full', 'geometric' or 'none'/);
   });
 
   it("gives the seed's recipe early stopping on val_auc, a best checkpoint and LR on plateau", () => {
@@ -51,7 +52,7 @@ describe('training recipes', () => {
   });
 
   it('gives the scratch recipe a per-step warm-up and cosine schedule (hand-computed rates)', async () => {
-    const recipe = resolveTrainingRecipe('scratch', { epochs: 10, learningRate: 1e-3 });
+    const recipe = resolveTrainingRecipe('scratch', { epochs: 10, learningRate: 1e-3, warmupEpochs: 2 });
     const callbacks = recipeCallbacks(recipe, { checkpointDir: '/tmp/never-written' });
     expect(callbacks.some((c) => c instanceof ReduceLROnPlateau)).toBe(false);
     const scheduler = callbacks[2] as LearningRateScheduler;

@@ -11,7 +11,7 @@ import { buildNeuroStageNet, countParams } from '../../models/neurostagenet.js';
 import { ALZHEIMER_SEVERITY_ORDER, writeModelMetadata } from '../../models/pretrained.js';
 import { evaluate } from '../../train/evaluate.js';
 import { barProgress, lineProgress } from '../../train/progress.js';
-import { recipeCallbacks } from '../../train/recipe.js';
+import { augmentOption, recipeCallbacks } from '../../train/recipe.js';
 import { trainNeuroStageNet } from '../../train/trainer.js';
 import type { ProgressReporter } from '../../train/types.js';
 import { expectPositionals, parseCommand, requireExistingPath, stringOption } from '../args.js';
@@ -19,7 +19,7 @@ import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { rowsOf } from '../inference.js';
 import { PARQUET_OPTIONS, openParquet } from '../inputs.js';
-import { augmentOption, flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
+import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
 
 export const TRAIN_HELP = `Usage: neurostagenet train <train.parquet> [--test <test.parquet>] [options]
 
@@ -101,7 +101,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     batchSize: r.batchSize,
     learningRate: r.learningRate,
     labelSmoothing: r.labelSmoothing,
-    augment: augmentOption(o.augment),
+    augment: augmentOption(r.augment),
     classWeight: r.classWeight,
     seed: o.seed,
     callbacks,
