@@ -46,7 +46,7 @@ Run
 
 Examples
   neurostagenet train train.parquet --test test.parquet --out run1
-  neurostagenet train train.parquet --recipe scratch --epochs 40 --backend tensorflow
+  neurostagenet train train.parquet --recipe scratch --backend tensorflow
   neurostagenet train train.parquet --backbone-weights efficientnetb0_notop.h5
   neurostagenet train sample.parquet --epochs 1 --image-size 64 --max-train 32   # smoke test
 `;
