@@ -21,12 +21,13 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserPage } from '../../examples/browser/build.js';
-import { decodeImage, encodePng, grayToRgba } from '../../src/index.js';
+import { decodeImage, encodePng, grayToRgba, loadPretrainedNeuroStageNet } from '../../src/index.js';
 import { saveModel } from '../../src/io/index.js';
 import { buildNeuroStageNet, featureModel, logitsModel } from '../../src/models/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.resolve(here, '..', 'fixtures', 'browser');
+const SHIPPED_MODEL = path.resolve(here, '..', '..', 'models', 'neurostagenet');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT_DIR = path.join(os.tmpdir(), 'neurostagenet-browser-e2e');
@@ -68,8 +69,8 @@ async function serve(root: string): Promise<{ server: Server; url: string }> {
 }
 
 /** Class probabilities softmax(logits / T) and the arg-max, from the Node cpu backend. */
-async function nodePrediction(lm: tfl.LayersModel, pixels: Float32Array): Promise<{ probabilities: number[]; predicted: number }> {
-  const out = tf.tidy(() => tf.softmax(tf.div(lm.predict(tf.tensor4d(pixels, [1, 128, 128, 1])) as tf.Tensor2D, TEMPERATURE)));
+async function nodePrediction(lm: tfl.LayersModel, pixels: Float32Array, temperature = TEMPERATURE): Promise<{ probabilities: number[]; predicted: number }> {
+  const out = tf.tidy(() => tf.softmax(tf.div(lm.predict(tf.tensor4d(pixels, [1, 128, 128, 1])) as tf.Tensor2D, temperature)));
   const probabilities = Array.from(await out.data());
   out.dispose();
   return { probabilities, predicted: probabilities.indexOf(Math.max(...probabilities)) };
@@ -276,4 +277,38 @@ describe('browser page (examples/browser) in headless Chromium', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('serves the shipped model (models/neurostagenet) and classifies a sample image as Node does', async () => {
+    // Node's reference: the shipped files through the public loader, calibrated with their temperature.
+    const net = await loadPretrainedNeuroStageNet({ location: SHIPPED_MODEL });
+    const lm = logitsModel(net.model);
+    const pixels = (await decodeImage(await readFile(path.join(fixtures, JPEG_FIXTURE)), { targetSize: [128, 128] })).pixels;
+    const ref = await nodePrediction(lm, pixels, net.temperature);
+    net.model.dispose();
+
+    const dist = path.join(tmp, 'dist-shipped');
+    await buildBrowserPage({ modelDir: SHIPPED_MODEL, outDir: dist });
+    const served = await serve(dist);
+    const page = await browser!.newPage({ viewport: { width: 1000, height: 1100 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    try {
+      await page.goto(served.url);
+      await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
+      expect(await page.evaluate(() => document.body.dataset.state), `${await page.textContent('#status')} ${problems.join('; ')}`).toBe('ready');
+      const t = performance.now();
+      const jpeg = await pick(page, path.join(fixtures, JPEG_FIXTURE));
+      timings.shippedFirstImageMs = performance.now() - t;
+      expect(jpeg.state, `${jpeg.status} ${problems.join('; ')}`).toBe('done');
+      expect(jpeg.predicted).toBe(ref.predicted);
+      for (const r of jpeg.rows) expect(Math.abs(r.probability - ref.probabilities[r.classIndex])).toBeLessThan(1e-3);
+      expect(jpeg.overlay.colouredPixels).toBeGreaterThan(100);
+      await mkdir(SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page-shipped.png'), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+      await new Promise<void>((resolve) => served.server.close(() => resolve()));
+    }
+  }, 240_000);
 });
