@@ -22,7 +22,11 @@ describe('demo', () => {
     const r = await runScript(join(REPO, 'examples', 'demo.ts'), ['--backend', 'wasm', '--images', '8', '--gradcam', '2', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const shipped = existsSync(join(REPO, 'models', 'neurostagenet', 'model.json'));
-    if (shipped) expect(r.stdout).toMatch(/^model: .*models[\\/]neurostagenet/m);
+    if (shipped) {
+      expect(r.stdout).toMatch(/^model: .*models[\\/]neurostagenet/m);
+      // The sample was trained on: the demo must say its figures are no test score and give the card's.
+      expect(r.stdout).toMatch(/not a test score; held-out figures are in models\/README\.md: accuracy \d\.\d{3}, macro AUC \d\.\d{3} on 635 test slices/);
+    }
     else expect(r.stdout).toContain('no trained model shipped: using randomly initialised weights — predictions are meaningless');
     expect(r.stdout).toMatch(/classified 8 images: accuracy \d\.\d{3}/);
     expect(r.stdout).toContain(`wrote ${out}`);
