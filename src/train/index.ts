@@ -10,6 +10,7 @@ export {
   TRAINING_RECIPES,
   resolveTrainingRecipe,
   recipeCallbacks,
+  recipeTrainOptions,
   augmentOption,
   type AugmentMode,
   type TrainingRecipe,

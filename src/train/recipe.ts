@@ -8,6 +8,7 @@ import { learningRateScheduler } from './callbacks/learning-rate-scheduler.js';
 import { modelCheckpoint } from './callbacks/model-checkpoint.js';
 import { reduceLROnPlateau } from './callbacks/reduce-lr-on-plateau.js';
 import { warmupCosineSchedule } from './learning-rate.js';
+import type { TrainOptions } from './types.js';
 
 /** Names of the built-in recipes. */
 export type TrainingRecipeName = 'seed' | 'scratch';
@@ -158,4 +159,22 @@ export function recipeCallbacks(recipe: TrainingRecipe, options: { checkpointDir
     callbacks.push(reduceLROnPlateau({ monitor: 'val_loss', factor: 0.5, patience: 2, minLr: 1e-6, verbose }));
   }
   return callbacks;
+}
+
+/**
+ * The {@link trainNeuroStageNet} options a recipe sets: epochs, batch size, learning rate, label smoothing,
+ * augmentation and class weights. Spread them into the trainer's options next to the data and callbacks.
+ * @param recipe A resolved recipe ({@link resolveTrainingRecipe}).
+ */
+export function recipeTrainOptions(
+  recipe: TrainingRecipe,
+): Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate' | 'labelSmoothing' | 'augment' | 'classWeight'> {
+  return {
+    epochs: recipe.epochs,
+    batchSize: recipe.batchSize,
+    learningRate: recipe.learningRate,
+    labelSmoothing: recipe.labelSmoothing,
+    augment: augmentOption(recipe.augment),
+    classWeight: recipe.classWeight,
+  };
 }

@@ -7,7 +7,7 @@ import { ModelCheckpoint } from '../../src/train/callbacks/model-checkpoint.js';
 import { ReduceLROnPlateau } from '../../src/train/callbacks/reduce-lr-on-plateau.js';
 import { TrainingError } from '../../src/train/errors.js';
 import { getLearningRate } from '../../src/train/learning-rate.js';
-import { TRAINING_RECIPES, recipeCallbacks, resolveTrainingRecipe } from '../../src/train/recipe.js';
+import { TRAINING_RECIPES, recipeCallbacks, recipeTrainOptions, resolveTrainingRecipe } from '../../src/train/recipe.js';
 import { compileTiny, makeModel } from './helpers.js';
 
 beforeAll(async () => {
@@ -30,6 +30,15 @@ describe('training recipes', () => {
     // The built-in table is not changed by a resolution.
     expect(TRAINING_RECIPES.scratch.classWeight).toBe('balanced-sqrt');
     expect(TRAINING_RECIPES.scratch.epochs).toBe(26);
+  });
+
+  it("maps a recipe onto the trainer's options", () => {
+    expect(recipeTrainOptions(resolveTrainingRecipe('scratch'))).toEqual({
+      epochs: 26, batchSize: 32, learningRate: 5e-4, labelSmoothing: 0.15, augment: false, classWeight: 'balanced-sqrt',
+    });
+    expect(recipeTrainOptions(resolveTrainingRecipe('seed', { augment: 'geometric' }))).toMatchObject({
+      augment: { brightness: false, contrast: false }, classWeight: undefined, learningRate: 5e-4,
+    });
   });
 
   it('names an unknown recipe or a bad value', () => {

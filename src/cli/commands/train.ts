@@ -11,7 +11,7 @@ import { buildNeuroStageNet, countParams } from '../../models/neurostagenet.js';
 import { ALZHEIMER_SEVERITY_ORDER, writeModelMetadata } from '../../models/pretrained.js';
 import { evaluate } from '../../train/evaluate.js';
 import { barProgress, lineProgress } from '../../train/progress.js';
-import { augmentOption, recipeCallbacks } from '../../train/recipe.js';
+import { recipeCallbacks, recipeTrainOptions } from '../../train/recipe.js';
 import { trainNeuroStageNet } from '../../train/trainer.js';
 import type { ProgressReporter } from '../../train/types.js';
 import { expectPositionals, parseCommand, requireExistingPath, stringOption } from '../args.js';
@@ -97,12 +97,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   const result = await trainNeuroStageNet(model, {
     train: { source: train, indices: trainRows },
     validation: { source: train, indices: split.test },
-    epochs: r.epochs,
-    batchSize: r.batchSize,
-    learningRate: r.learningRate,
-    labelSmoothing: r.labelSmoothing,
-    augment: augmentOption(r.augment),
-    classWeight: r.classWeight,
+    ...recipeTrainOptions(r),
     seed: o.seed,
     callbacks,
     progress,
