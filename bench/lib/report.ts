@@ -1,5 +1,5 @@
 /** Formats bench results as a Markdown report (the console shows the same text). */
-import type { BackendResult, Figure } from './types.js';
+import type { BackendResult, ChildOptions, Figure } from './types.js';
 
 /** What bench/keras_bench.py prints (only the fields the report reads). */
 export interface KerasResult {
@@ -16,16 +16,10 @@ export interface KerasResult {
 }
 
 /** Context printed above the tables. */
-export interface ReportContext {
+export interface ReportContext extends Pick<ChildOptions, 'batch' | 'size' | 'steps' | 'warmup' | 'inferSteps' | 'budgetS'> {
   date: string;
   command: string;
   machine: string[];
-  batch: number;
-  size: number;
-  steps: number;
-  warmup: number;
-  inferSteps: number;
-  budgetS: number;
   quick: boolean;
   keras: KerasResult | null;
   kerasNote: string | null;
