@@ -18,7 +18,6 @@ import { parseArgs } from 'node:util';
 import {
   MultiClassMetrics,
   ParquetImageDataset,
-  StratifiedSplit,
   applyTemperature,
   buildNeuroStageNet,
   countParams,
@@ -34,7 +33,7 @@ import {
   trainNeuroStageNet,
   writeEvaluationReport,
 } from '../src/index.js';
-import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
+import { flattenTrainFlags, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
 import { UsageError } from '../src/cli/args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -120,9 +119,9 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   if (o.testPath === o.trainPath) console.log('note: test file = training file (sample only): test figures are not a generalisation estimate');
 
   // 2. Stratified split of the training file into train / validation.
-  const split = new StratifiedSplit({ testSize: o.valFraction, seed: o.seed }).split(train.labels);
-  const trainRows = o.maxTrain ? split.train.subarray(0, o.maxTrain) : split.train;
-  console.log(`split (seed ${o.seed}): ${trainRows.length} train / ${split.test.length} validation rows`);
+  const split = await splitTrainingRows(train, o);
+  const trainRows = split.train;
+  console.log(split.description);
 
   // 3. Model. Without ImageNet weights the backbone trains from scratch (all layers trainable).
   const model = await buildNeuroStageNet({
@@ -140,7 +139,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   const callbacks = recipeCallbacks(r, { checkpointDir: join(o.out, 'best-model') });
   const result = await trainNeuroStageNet(model, {
     train: { source: train, indices: trainRows },
-    validation: { source: train, indices: split.test },
+    validation: { source: train, indices: split.validation },
     ...recipeTrainOptions(r),
     seed: o.seed,
     callbacks,
@@ -152,7 +151,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   console.log(`trained ${result.epochs.length} epochs in ${result.seconds.toFixed(0)} s; best val_auc ${bestValAuc?.toFixed(4)}`);
 
   // 5. Calibration: one temperature fitted on the validation logits (never on the test set).
-  const validation = await evaluate(model, train, { indices: split.test, batchSize: r.batchSize });
+  const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize });
   const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
   console.log(`temperature ${fit.temperature.toFixed(3)} (validation NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)})`);
 

@@ -27,7 +27,6 @@ import { parseArgs } from 'node:util';
 import {
   MultiClassMetrics,
   ParquetImageDataset,
-  StratifiedSplit,
   applyTemperature,
   countParams,
   evaluate,
@@ -44,7 +43,7 @@ import {
   type TemperatureFit,
 } from '../src/index.js';
 import type { Values } from '../src/cli/args.js';
-import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, type FlatTrainOptions } from '../src/cli/train-options.js';
+import { flattenTrainFlags, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, type FlatTrainOptions } from '../src/cli/train-options.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED_DATA = resolve(REPO, '..', 'shared', 'data', 'alzheimer-mri');
@@ -130,7 +129,7 @@ export function parseTrainingLog(text: string): TrainingLog {
       continue;
     }
     if ((m = /^backend: (\S+)/.exec(line))) out.backend = m[1];
-    else if ((m = /^split \(seed (\d+)\): (\d+) train \/ (\d+) validation rows/.exec(line))) {
+    else if ((m = /^split \(seed (\d+)[^:]*\): (\d+) train \/ (\d+) validation rows/.exec(line))) {
       out.split = { seed: Number(m[1]), trainRows: Number(m[2]), validationRows: Number(m[3]) };
     } else if ((m = /^NeuroStageNet: (\{.*\}); recipe: (\S+)/.exec(line))) {
       try {
@@ -190,7 +189,7 @@ export interface ModelCardFacts {
   /** The recipe. */
   recipe: Recipe;
   /** Split row counts. */
-  split: { trainRows: number; validationRows: number };
+  split: { trainRows: number; validationRows: number; description?: string };
   /** The training run. */
   training: {
     runDir: string;
@@ -262,6 +261,16 @@ function table(header: string[], rows: string[][], align?: string[]): string {
   return [`| ${header.join(' | ')} |`, `| ${a.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+function describeAugment(augment: Recipe['augment']): string {
+  const what: Record<string, string> = {
+    true: 'random flip, rotation, zoom, brightness and contrast',
+    geometric: 'random flip, rotation and zoom (no brightness or contrast change)',
+    'no-zoom': 'random flip, rotation, brightness and contrast (no zoom: head size carries the atrophy signal)',
+    flip: 'random left-right flips only',
+  };
+  return augment === false ? 'none' : `${what[String(augment)]} (training only, seeded)`;
+}
+
 function recipeLines(r: Recipe): string[] {
   const schedule = r.cosine || r.warmupEpochs > 0
     ? `linear warm-up over ${r.warmupEpochs} epoch(s) from ${(r.lr / 10).toExponential(1)} to ${r.lr.toExponential(1)}, then ${r.cosine ? `cosine decay (per step) to ${(r.lr / 100).toExponential(1)} at epoch ${r.epochs}` : 'constant'}`
@@ -272,7 +281,7 @@ function recipeLines(r: Recipe): string[] {
     `- Input: ${r.imageSize}×${r.imageSize} grayscale, 0–255 (the model rescales and normalises inside).`,
     `- Optimizer: Adam, batch size ${r.batchSize}, learning rate ${schedule}.`,
     `- Loss: categorical cross-entropy with label smoothing ${r.labelSmoothing}; class weights: ${r.classWeight ?? 'none'}${r.classWeight === 'balanced-sqrt' ? ' (square root of n / (K·count), a milder correction than balanced for the 1% Moderate class)' : ''}.`,
-    `- Augmentation: ${r.augment === 'geometric' ? 'random flip, rotation and zoom (training only, seeded; no brightness or contrast change)' : r.augment ? 'random flip, rotation, zoom, brightness and contrast (training only, seeded)' : 'none'}.`,
+    `- Augmentation: ${describeAugment(r.augment)}.`,
     `- Early stopping on validation macro AUC, patience ${r.patience}, best weights restored; the best checkpoint (by val AUC) is the shipped model. At most ${r.epochs} epochs.`,
   ];
 }
@@ -317,10 +326,15 @@ export function renderModelCard(f: ModelCardFacts): string {
   );
 
   out.push('## Split', '');
+  const share = `${Math.round((1 - f.recipe.valFraction) * 100)}/${Math.round(f.recipe.valFraction * 100)}`;
   out.push(
-    `Stratified ${Math.round((1 - f.recipe.valFraction) * 100)}/${Math.round(f.recipe.valFraction * 100)} split of the training file **by slice**, seed ${f.recipe.seed}: ${f.split.trainRows} training / ${f.split.validationRows} validation slices. ` +
-      'It is **not grouped by subject** (the training file has no subject IDs), so neighbouring slices of one subject sit on both sides: ' +
-      'validation figures (early stopping, checkpoint choice, temperature) are optimistic. Only the test figures below are an estimate on unseen subjects.',
+    f.recipe.split === 'near-duplicates'
+      ? `Stratified ${share} split of the training file **by clusters of near-duplicate slices**, seed ${f.recipe.seed}: ${f.split.trainRows} training / ${f.split.validationRows} validation slices (${f.split.description ?? ''}). ` +
+          'The training file has no subject IDs; slices closer than RMS ' + String(f.recipe.groupThreshold ?? 20) + ' (0–255, 32×32 thumbnails) are linked into one cluster (`groupNearDuplicates`), and whole clusters go to one side. ' +
+          'On the test file, whose subjects are known, these clusters are 102 for 100 people and each holds one person only, so validation (early stopping, checkpoint choice, temperature) sees people training did not. A person split into two clusters can still straddle the split, so validation remains slightly optimistic.'
+      : `Stratified ${share} split of the training file **by slice**, seed ${f.recipe.seed}: ${f.split.trainRows} training / ${f.split.validationRows} validation slices. ` +
+          'It is **not grouped by subject** (the training file has no subject IDs), so neighbouring slices of one subject sit on both sides: ' +
+          'validation figures (early stopping, checkpoint choice, temperature) are optimistic. Only the test figures below are an estimate on unseen subjects.',
     '',
   );
 
@@ -635,12 +649,14 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
   const targetSize = [recipe.imageSize, recipe.imageSize] as const;
   const trainSet = await ParquetImageDataset.fromFile(trainPath, { targetSize });
   const testSet = await ParquetImageDataset.fromFile(testPath, { targetSize });
-  const split = new StratifiedSplit({ testSize: recipe.valFraction, seed: recipe.seed }).split(trainSet.labels);
-  const trainRows = recipe.maxTrain ? Math.min(recipe.maxTrain, split.train.length) : split.train.length;
-  if (log?.split && (log.split.seed !== recipe.seed || log.split.validationRows !== split.test.length)) {
-    throw new UsageError(`the run's log says split seed ${log.split.seed} with ${log.split.validationRows} validation rows, but seed ${recipe.seed} / val fraction ${recipe.valFraction} gives ${split.test.length}`);
+  // Runs from before near-duplicate splits existed record no `split`: they split by row.
+  recipe.split ??= 'rows';
+  const split = await splitTrainingRows(trainSet, { ...recipe, split: recipe.split, groupThreshold: recipe.groupThreshold ?? 20 });
+  const trainRows = split.train.length;
+  if (log?.split && (log.split.seed !== recipe.seed || log.split.validationRows !== split.validation.length)) {
+    throw new UsageError(`the run's log says split seed ${log.split.seed} with ${log.split.validationRows} validation rows, but seed ${recipe.seed} / val fraction ${recipe.valFraction} / split by ${recipe.split} gives ${split.validation.length}`);
   }
-  console.log(`split (seed ${recipe.seed}): ${trainRows} train / ${split.test.length} validation rows`);
+  console.log(split.description);
 
   // 3. float32 and float16 copies, both evaluated on test.
   const tmp = await mkdtemp(join(tmpdir(), 'ship-model-'));
@@ -674,7 +690,7 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
 
     // 4. Temperature on the kept model's validation logits; test before / after.
     t0 = performance.now();
-    const validation = await evaluate(model, trainSet, { indices: split.test, batchSize: o.batchSize, classNames: trainSet.classNames, ordinalOrder: SEVERITY_ORDER });
+    const validation = await evaluate(model, trainSet, { indices: split.validation, batchSize: o.batchSize, classNames: trainSet.classNames, ordinalOrder: SEVERITY_ORDER });
     const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
     console.log(`validation (${validation.labels.length}): accuracy ${f4(validation.metrics.accuracy)}, macro AUC ${f4(validation.metrics.macro.auc)}; temperature ${fit.temperature.toFixed(3)} (NLL ${f4(fit.nllBefore)} -> ${f4(fit.nllAfter)}) (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     const k = testEval.numClasses;
@@ -715,7 +731,7 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       },
       params: runJson?.params ?? log?.params ?? countParams(model32),
       recipe,
-      split: { trainRows, validationRows: split.test.length },
+      split: { trainRows, validationRows: split.validation.length, description: split.description },
       training: {
         runDir: repoPath(o.run),
         complete: runJson !== undefined,
@@ -751,7 +767,7 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       weights: kept,
       training: {
         data: `${basename(trainPath)} (${trainSet.length} slices)`,
-        split: { stratifiedBySlice: true, valFraction: recipe.valFraction, seed: recipe.seed, trainRows, validationRows: split.test.length },
+        split: { by: recipe.split, groupThreshold: recipe.groupThreshold, valFraction: recipe.valFraction, seed: recipe.seed, trainRows, validationRows: split.validation.length },
         recipe,
         command: facts.commands.train,
         epochsRun: epochs.length,

@@ -1,6 +1,9 @@
 // The training flags shared by `neurostagenet train` and examples/train.ts: one parser, one set of checks.
 import { TrainingError } from '../train/errors.js';
-import { resolveTrainingRecipe, type AugmentMode, type TrainingRecipe } from '../train/recipe.js';
+import { AUGMENT_MODES, resolveTrainingRecipe, type AugmentMode, type TrainingRecipe } from '../train/recipe.js';
+import { groupNearDuplicates } from '../data/groups.js';
+import { StratifiedSplit } from '../data/split.js';
+import type { LabeledImageSource } from '../data/types.js';
 import { numberOption, stringOption, UsageError, type Values } from './args.js';
 
 /** parseArgs spec of the training flags (without the global --backend, --out, --help). */
@@ -23,7 +26,12 @@ export const TRAIN_OPTIONS = {
   cosine: { type: 'boolean' },
   'class-weight': { type: 'string' },
   progress: { type: 'string' },
+  split: { type: 'string' },
+  'group-threshold': { type: 'string' },
 } as const;
+
+/** How the training file is split into train and validation rows. */
+export type SplitMode = 'near-duplicates' | 'rows';
 
 /** Help text of the training flags (the Data and Recipe sections both front ends print). */
 export const TRAIN_OPTIONS_HELP = `Data
@@ -32,7 +40,12 @@ export const TRAIN_OPTIONS_HELP = `Data
   --max-train N           use at most N training rows after the split (quick runs)
   --seed N                split, shuffle, augmentation, dropout and initialisation seed (default 42)
   --augment MODE          training augmentation: full (flip, rotation, zoom, brightness, contrast;
-                          the seed's) | geometric (flip, rotation, zoom) | none (scratch's)
+                          the seed's) | geometric (flip, rotation, zoom) | no-zoom (all but zoom)
+                          | flip (left-right flips only) | none
+  --split MODE            near-duplicates (default): rows of one near-duplicate cluster (a subject
+                          proxy) stay on one side | rows: split slices independently (the seed's;
+                          leaks a person's neighbouring slices into validation)
+  --group-threshold X     RMS distance (0..255) that links slices into one cluster (default 20)
   --no-augment            = --augment none
 
 Recipe (defaults = the seed's, meant for ImageNet backbone weights)
@@ -57,6 +70,10 @@ export interface TrainFlags {
   valFraction: number;
   maxTrain?: number;
   seed: number;
+  /** How validation rows are chosen (see {@link splitTrainingRows}). */
+  split: SplitMode;
+  /** Link threshold of the near-duplicate clusters. */
+  groupThreshold: number;
   backboneWeights?: string;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   recipe: TrainingRecipe;
@@ -78,8 +95,8 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     throw new UsageError(`--class-weight must be none, balanced or balanced-sqrt, got '${classWeight}'`, command);
   }
   const augmentArg = stringOption(values, 'augment');
-  if (augmentArg !== undefined && !['full', 'geometric', 'none'].includes(augmentArg)) {
-    throw new UsageError(`--augment must be full, geometric or none, got '${augmentArg}'`, command);
+  if (augmentArg !== undefined && !(AUGMENT_MODES as readonly string[]).includes(augmentArg)) {
+    throw new UsageError(`--augment must be ${AUGMENT_MODES.join(', ')}, got '${augmentArg}'`, command);
   }
   if (augmentArg !== undefined && augmentArg !== 'none' && values['no-augment']) {
     throw new UsageError(`--no-augment contradicts --augment ${augmentArg}`, command);
@@ -105,6 +122,8 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     if (e instanceof TrainingError) throw new UsageError(e.message, command);
     throw e;
   }
+  const split = stringOption(values, 'split', 'near-duplicates') as string;
+  if (split !== 'near-duplicates' && split !== 'rows') throw new UsageError(`--split must be near-duplicates or rows, got '${split}'`, command);
   const backboneWeights = stringOption(values, 'backbone-weights');
   // Without ImageNet weights a frozen backbone would keep its random features: train it all.
   if (backboneWeights === undefined) recipe.allTrainable = true;
@@ -113,6 +132,8 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     valFraction: numberOption(values, 'val-fraction', 0.2, { min: 0, max: 0.9, exclusiveMin: true }, command),
     maxTrain: opt('max-train', { integer: true, min: 1 }),
     seed: numberOption(values, 'seed', 42, { integer: true }, command),
+    split,
+    groupThreshold: numberOption(values, 'group-threshold', 20, { min: 0 }, command),
     backboneWeights,
     progress: progress as TrainFlags['progress'],
     recipe,
@@ -125,8 +146,12 @@ export interface FlatTrainOptions {
   imageSize: number;
   valFraction: number;
   seed: number;
-  /** true = full augmentation, false = none, 'geometric' = flip, rotation and zoom only. */
-  augment: boolean | 'geometric';
+  /** true = full augmentation, false = none, else the named mode. */
+  augment: boolean | Exclude<AugmentMode, 'full' | 'none'>;
+  /** How the validation rows were chosen. */
+  split?: SplitMode;
+  /** Near-duplicate link threshold of `split: 'near-duplicates'`. */
+  groupThreshold?: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -148,7 +173,9 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
     imageSize: flags.imageSize,
     valFraction: flags.valFraction,
     seed: flags.seed,
-    augment: r.augment === 'geometric' ? 'geometric' : r.augment === 'full',
+    augment: r.augment === 'full' ? true : r.augment === 'none' ? false : r.augment,
+    split: flags.split,
+    groupThreshold: flags.split === 'near-duplicates' ? flags.groupThreshold : undefined,
     epochs: r.epochs,
     batchSize: r.batchSize,
     lr: r.learningRate,
@@ -160,5 +187,41 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
     cosine: r.cosine,
     classWeight: r.classWeight,
     maxTrain: flags.maxTrain,
+  };
+}
+
+/** Train / validation rows of the training file, and a line that says how they were chosen. */
+export interface TrainingRows {
+  /** Training rows (at most `maxTrain`). */
+  train: Int32Array;
+  /** Validation rows. */
+  validation: Int32Array;
+  /** One line for the log, e.g. `split (seed 42, near-duplicate clusters): 4097 train / 1024 validation rows`. */
+  description: string;
+}
+
+/**
+ * Splits the training file as the flags say: stratified, and with `split: 'near-duplicates'` grouped by clusters of
+ * near-duplicate slices (subject proxies, see {@link groupNearDuplicates}) so that validation measures new people.
+ * @param source Training file.
+ * @param flags Parsed training flags.
+ * @returns Row indices and a log line.
+ */
+export async function splitTrainingRows(source: LabeledImageSource, flags: Pick<TrainFlags, 'split' | 'groupThreshold' | 'valFraction' | 'seed' | 'maxTrain'>): Promise<TrainingRows> {
+  const splitter = new StratifiedSplit({ testSize: flags.valFraction, seed: flags.seed });
+  let how = 'rows';
+  let split;
+  if (flags.split === 'near-duplicates') {
+    const clusters = await groupNearDuplicates(source, { threshold: flags.groupThreshold });
+    split = splitter.split(source.labels, clusters.groups);
+    how = `${clusters.count} near-duplicate clusters (threshold ${flags.groupThreshold})`;
+  } else {
+    split = splitter.split(source.labels);
+  }
+  const train = flags.maxTrain ? split.train.subarray(0, flags.maxTrain) : split.train;
+  return {
+    train,
+    validation: split.test,
+    description: `split (seed ${flags.seed}, by ${how}): ${train.length} train / ${split.test.length} validation rows`,
   };
 }

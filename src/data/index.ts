@@ -50,4 +50,5 @@ export {
   type NearDuplicatePair,
   type NearDuplicateReport,
 } from './duplicates.js';
+export { groupNearDuplicates, type NearDuplicateGroupOptions, type NearDuplicateGroups } from './groups.js';
 export { summarizeDataset, formatDatasetSummary, type DatasetSummary, type SummaryOptions } from './summary.js';

@@ -13,17 +13,23 @@ import type { TrainOptions } from './types.js';
 /** Names of the built-in recipes. */
 export type TrainingRecipeName = 'seed' | 'scratch';
 
-/** Named training augmentation: every transform, the geometric ones (flip, rotation, zoom), or none. */
-export type AugmentMode = 'full' | 'geometric' | 'none';
+/** Named training augmentation (see {@link augmentOption}). */
+export type AugmentMode = 'full' | 'geometric' | 'no-zoom' | 'flip' | 'none';
+
+/** Every {@link AugmentMode}, in the order help texts list them. */
+export const AUGMENT_MODES: readonly AugmentMode[] = ['full', 'geometric', 'no-zoom', 'flip', 'none'];
 
 /**
  * The trainer's `augment` option for a mode.
  * @param mode 'full' = flip, rotation, zoom, brightness and contrast; 'geometric' = no brightness or contrast
- *   change; 'none' = no augmentation.
+ *   change; 'no-zoom' = everything but zoom (on registered slices, head size carries the atrophy signal that a zoom
+ *   blurs); 'flip' = left-right flips only; 'none' = no augmentation.
  */
 export function augmentOption(mode: AugmentMode): boolean | AugmentOptions {
   if (mode === 'none') return false;
   if (mode === 'geometric') return { brightness: false, contrast: false };
+  if (mode === 'no-zoom') return { zoom: false };
+  if (mode === 'flip') return { rotation: false, zoom: false, brightness: false, contrast: false };
   return true;
 }
 
@@ -118,8 +124,8 @@ export function resolveTrainingRecipe(name: string, overrides: TrainingRecipeOve
     else if (classWeight === 'balanced' || classWeight === 'balanced-sqrt') recipe.classWeight = classWeight;
     else throw new TrainingError(`classWeight must be 'none', 'balanced' or 'balanced-sqrt', got '${String(classWeight)}'`);
   }
-  if (!['full', 'geometric', 'none'].includes(recipe.augment)) {
-    throw new TrainingError(`augment must be 'full', 'geometric' or 'none', got '${String(recipe.augment)}'`);
+  if (!AUGMENT_MODES.includes(recipe.augment)) {
+    throw new TrainingError(`augment must be one of ${AUGMENT_MODES.map((m) => `'${m}'`).join(', ')}, got '${String(recipe.augment)}'`);
   }
   const positiveInt = ['epochs', 'batchSize'] as const;
   for (const key of positiveInt) {

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
-import { flattenTrainFlags, parseTrainFlags } from '../../src/cli/train-options.js';
+import { flattenTrainFlags, parseTrainFlags, splitTrainingRows } from '../../src/cli/train-options.js';
+import { StratifiedSplit, type LabeledImageSource } from '../../src/index.js';
 import { augmentOption } from '../../src/train/recipe.js';
 
 describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
   it("resolves to the seed's recipe, all layers trainable when no backbone weights are given", () => {
     const flags = parseTrainFlags({});
-    expect(flags).toMatchObject({ imageSize: 128, valFraction: 0.2, seed: 42, progress: 'auto' });
+    expect(flags).toMatchObject({ imageSize: 128, valFraction: 0.2, seed: 42, progress: 'auto', split: 'near-duplicates', groupThreshold: 20 });
+    expect(parseTrainFlags({ split: 'rows', 'group-threshold': '12' })).toMatchObject({ split: 'rows', groupThreshold: 12 });
+    expect(flattenTrainFlags(parseTrainFlags({ split: 'rows' }))).toMatchObject({ split: 'rows', groupThreshold: undefined });
     expect(flags.recipe).toMatchObject({ name: 'seed', learningRate: 5e-4, allTrainable: true, cosine: false, augment: 'full' });
     expect(parseTrainFlags({ 'backbone-weights': 'w.h5' }).recipe.allTrainable).toBe(false);
   });
@@ -19,13 +22,13 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     expect(flattenTrainFlags(flags)).toEqual({
       recipe: 'scratch', imageSize: 128, valFraction: 0.2, seed: 42, augment: true, epochs: 26, batchSize: 32, lr: 2e-3,
       labelSmoothing: 0.15, patience: 8, backboneWeights: undefined, allTrainable: true, warmupEpochs: 1, cosine: true,
-      classWeight: undefined, maxTrain: 64,
+      classWeight: undefined, maxTrain: 64, split: 'near-duplicates', groupThreshold: 20,
     });
     expect(parseTrainFlags({ recipe: 'scratch' }).recipe.augment).toBe('none');
     expect(parseTrainFlags({ 'no-augment': true }).recipe.augment).toBe('none');
   });
 
-  it('reads --augment full|geometric|none into the trainer option and the run record', () => {
+  it('reads --augment full|geometric|no-zoom|flip|none into the trainer option and the run record', () => {
     const geometric = parseTrainFlags({ augment: 'geometric' });
     expect(geometric.recipe.augment).toBe('geometric');
     expect(augmentOption(geometric.recipe.augment)).toEqual({ brightness: false, contrast: false });
@@ -33,7 +36,10 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     expect(augmentOption('full')).toBe(true);
     expect(augmentOption('none')).toBe(false);
     expect(flattenTrainFlags(parseTrainFlags({})).augment).toBe(true);
-    expect(() => parseTrainFlags({ augment: 'heavy' })).toThrow(/--augment must be full, geometric or none, got 'heavy'/);
+    expect(augmentOption('no-zoom')).toEqual({ zoom: false });
+    expect(augmentOption('flip')).toEqual({ rotation: false, zoom: false, brightness: false, contrast: false });
+    expect(flattenTrainFlags(parseTrainFlags({ augment: 'no-zoom' })).augment).toBe('no-zoom');
+    expect(() => parseTrainFlags({ augment: 'heavy' })).toThrow(/--augment must be full, geometric, no-zoom, flip, none, got 'heavy'/);
     expect(() => parseTrainFlags({ augment: 'full', 'no-augment': true })).toThrow(/--no-augment contradicts --augment full/);
   });
 
@@ -45,10 +51,35 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
       [{ 'class-weight': 'heavy' }, /--class-weight must be none, balanced or balanced-sqrt, got 'heavy'/],
       [{ progress: 'dots' }, /--progress must be auto, bar, lines or none, got 'dots'/],
       [{ 'label-smoothing': '2' }, /--label-smoothing expects a number in \[0, 1\], got '2'/],
+      [{ split: 'subjects' }, /--split must be near-duplicates or rows, got 'subjects'/],
+      [{ 'group-threshold': '-3' }, /--group-threshold expects a number >= 0/],
     ];
     for (const [values, message] of bad) {
       expect(() => parseTrainFlags(values, 'train')).toThrow(UsageError);
       expect(() => parseTrainFlags(values, 'train')).toThrow(message);
     }
+  });
+
+  it('splits by near-duplicate clusters (each cluster on one side) or by rows (the seed\'s split)', async () => {
+    // 20 "people" of 5 slices each: a person's slices are 2 grey levels apart, people are 10 apart (RMS on 0..255).
+    const images: Float32Array[] = [];
+    const labels: number[] = [];
+    for (let p = 0; p < 20; p++) for (let k = 0; k < 5; k++) { images.push(new Float32Array(64).fill(p * 10 + k * 2)); labels.push(p % 2); }
+    const ds: LabeledImageSource = {
+      length: images.length, labels: Int32Array.from(labels), classNames: ['a', 'b'], imageSize: [8, 8],
+      get: (i: number) => ({ image: images[i], label: labels[i] }),
+    };
+    const flags = { valFraction: 0.2, seed: 3, groupThreshold: 5 };
+    const grouped = await splitTrainingRows(ds, { ...flags, split: 'near-duplicates' });
+    expect(grouped.description).toBe('split (seed 3, by 20 near-duplicate clusters (threshold 5)): 80 train / 20 validation rows');
+    const person = (i: number) => Math.floor(i / 5);
+    const validationPeople = new Set(Array.from(grouped.validation, person));
+    expect(validationPeople.size).toBe(4);
+    expect(Array.from(grouped.train).some((i) => validationPeople.has(person(i)))).toBe(false);
+    const byRows = await splitTrainingRows(ds, { ...flags, split: 'rows', maxTrain: 10 });
+    const reference = new StratifiedSplit({ testSize: 0.2, seed: 3 }).split(ds.labels);
+    expect(Array.from(byRows.validation)).toEqual(Array.from(reference.test));
+    expect(Array.from(byRows.train)).toEqual(Array.from(reference.train.subarray(0, 10)));
+    expect(byRows.description).toBe('split (seed 3, by rows): 10 train / 20 validation rows');
   });
 });

@@ -24,7 +24,8 @@ describe('neurostagenet train', () => {
       '--out', out, '--backend', 'wasm', '--no-augment',
     ], 170_000);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('split (seed 42): 16 train / 26 validation rows');
+    // The default split keeps clusters of near-duplicate slices (subject proxies) on one side.
+    expect(r.stdout).toMatch(/split \(seed 42, by \d+ near-duplicate clusters \(threshold 20\)\): 16 train \/ \d+ validation rows/);
     expect(r.stdout).toMatch(/epoch 1\/1 .*val_auc \d\.\d{4}/); // a plain line per epoch when stdout is not a terminal
     const meta = JSON.parse(readFileSync(join(out, 'model', 'metadata.json'), 'utf8')) as { classNames: string[]; temperature: number; ordinalOrder: number[] };
     expect(meta.classNames).toEqual(['Mild_Demented', 'Moderate_Demented', 'Non_Demented', 'Very_Mild_Demented']);

@@ -2,7 +2,6 @@
 // augmentation, NeuroStageNet, early stopping on val AUC, LR on plateau, best checkpoint, calibration, report).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { StratifiedSplit } from '../../data/split.js';
 import { saveModel } from '../../io/fs-model-io.js';
 import { applyTemperature, fitTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
@@ -19,7 +18,7 @@ import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { rowsOf } from '../inference.js';
 import { PARQUET_OPTIONS, openParquet } from '../inputs.js';
-import { flattenTrainFlags, parseTrainFlags, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
+import { flattenTrainFlags, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
 
 export const TRAIN_HELP = `Usage: neurostagenet train <train.parquet> [--test <test.parquet>] [options]
 
@@ -75,9 +74,9 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   const test = testPath === undefined ? undefined : await openParquet(testPath, values, size, cmd);
   ctx.print(`data: ${train.file}: ${train.length} rows, classes ${train.classNames.map((c, i) => `${c} ${train.classCounts()[i]}`).join(', ')}`);
 
-  const split = new StratifiedSplit({ testSize: o.valFraction, seed: o.seed }).split(train.labels);
-  const trainRows = o.maxTrain ? split.train.subarray(0, o.maxTrain) : split.train;
-  ctx.print(`split (seed ${o.seed}): ${trainRows.length} train / ${split.test.length} validation rows`);
+  const split = await splitTrainingRows(train, o);
+  const trainRows = split.train;
+  ctx.print(split.description);
 
   const model = await buildNeuroStageNet({
     inputShape: [o.imageSize, o.imageSize, 1],
@@ -96,7 +95,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     : useBar ? barProgress(ctx.io.stdout as unknown as NodeJS.WritableStream) : lineProgress((line) => ctx.print(line));
   const result = await trainNeuroStageNet(model, {
     train: { source: train, indices: trainRows },
-    validation: { source: train, indices: split.test },
+    validation: { source: train, indices: split.validation },
     ...recipeTrainOptions(r),
     seed: o.seed,
     callbacks,
@@ -108,7 +107,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   ctx.print(`trained ${result.epochs.length} epoch(s) in ${result.seconds.toFixed(0)} s; best val_auc ${bestValAuc?.toFixed(4) ?? 'n/a'}`);
 
   // One temperature, fitted on the validation rows (never on the test file).
-  const validation = await evaluate(model, train, { indices: split.test, batchSize: r.batchSize });
+  const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize });
   const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
   ctx.print(`temperature ${fit.temperature.toFixed(3)} (validation NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)})`);
 
@@ -121,7 +120,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     ordinalOrder,
     temperature: fit.temperature,
     imageSize: [o.imageSize, o.imageSize],
-    training: { data: basename(trainPath), rows: trainRows.length, validationRows: split.test.length, ...flattenTrainFlags(o), epochsRun: result.epochs.length, bestValAuc, seconds: result.seconds, backend },
+    training: { data: basename(trainPath), rows: trainRows.length, validationRows: split.validation.length, ...flattenTrainFlags(o), epochsRun: result.epochs.length, bestValAuc, seconds: result.seconds, backend },
   });
 
   let testSummary: Record<string, unknown> | undefined;
