@@ -64,6 +64,8 @@ describe('ship-model: log and recipe parsing', () => {
     expect(log.backend).toBe('tensorflow');
     expect(log.params?.total).toBe(5853909);
     expect(log.recipe).toBe('scratch');
+    const grouped = parseTrainingLog('split (seed 7, by 252 near-duplicate clusters (threshold 20)): 4090 train / 1031 validation rows\n');
+    expect(grouped.split).toEqual({ seed: 7, trainRows: 4090, validationRows: 1031 });
   });
 
   it("resolves a training command with examples/train.ts's defaults", () => {
@@ -100,6 +102,11 @@ describe('ship-model: model card', () => {
     expect(card).toContain('| **2** | 206 |');
     expect(card).toContain('npm run cli -- evaluate --pretrained t.parquet');
     expect(card).toContain('![confusion matrix](neurostagenet/report/confusion_matrix.png)');
+    // The recipe's split decides what the card says about validation.
+    expect(card).toContain('**by clusters of near-duplicate slices**');
+    const bySlice = renderModelCard({ ...facts(weak, false), recipe: { ...facts(weak, false).recipe, split: 'rows' } });
+    expect(bySlice).toContain('**by slice**');
+    expect(bySlice).toContain('**not grouped by subject**');
   });
 
   it('says when the targets are met and drops the interim note for a finished run', () => {
