@@ -12,6 +12,7 @@ export {
   recipeCallbacks,
   recipeTrainOptions,
   augmentOption,
+  AUGMENT_MODES,
   type AugmentMode,
   type TrainingRecipe,
   type TrainingRecipeName,
