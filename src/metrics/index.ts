@@ -21,6 +21,7 @@ export {
   formatFixed,
   type ReportFormatOptions,
 } from './classification-report.js';
+export { aggregateByGroup, type AggregateByGroupOptions, type GroupedPredictions } from './group-aggregate.js';
 export {
   fitTemperature,
   applyTemperature,

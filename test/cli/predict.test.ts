@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParquetImageDataset, applyTemperature, buildNeuroStageNet, encodePng, grayToRgba, saveModel, writeModelMetadata } from '../../src/index.js';
+import { ParquetImageDataset, applyTemperature, groupNearDuplicates, buildNeuroStageNet, encodePng, grayToRgba, saveModel, writeModelMetadata } from '../../src/index.js';
 import { SAMPLE, errorLines, runCli, runInProcess } from './helpers.js';
 
 let tmp: string;
@@ -127,5 +127,27 @@ describe('neurostagenet predict / explain / evaluate', () => {
     expect(metrics.count).toBe(24);
     expect(metrics.calibration.temperature).toBe(TEMPERATURE);
     expect(r.stdout).toContain('temperature T  1.5000');
+  });
+
+  it('evaluate --by-subject scores clusters of near-duplicate slices, with the clusters groupNearDuplicates finds', async () => {
+    const out = join(tmp, 'eval-subjects');
+    const r = await runInProcess(['evaluate', modelDir, SAMPLE, '--limit', '40', '--by-subject', '--group-threshold', '40', '--out', out, '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    const first40 = { length: 40, labels: sample.labels.subarray(0, 40), classNames: sample.classNames, imageSize: sample.imageSize, get: (i: number) => sample.get(i) };
+    const clusters = await groupNearDuplicates(first40, { threshold: 40 });
+    expect(clusters.count).toBeLessThan(40); // some slices do share a cluster at this threshold
+    const saved = JSON.parse(readFileSync(join(out, 'subjects.json'), 'utf8')) as {
+      clusters: number; groupThreshold: number; sizes: number[]; metrics: { count: number; perClass: Array<{ support: number }> };
+    };
+    expect(saved.clusters).toBe(clusters.count);
+    expect(saved.groupThreshold).toBe(40);
+    expect(saved.sizes.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(saved.metrics.count).toBe(clusters.count);
+    // Each cluster counts once, under its label.
+    const perLabel = [0, 0, 0, 0];
+    const seen = new Set<number>();
+    for (let i = 0; i < 40; i++) if (!seen.has(clusters.groups[i])) { seen.add(clusters.groups[i]); perLabel[sample.labels[i]]++; }
+    expect(saved.metrics.perClass.map((c) => c.support)).toEqual(perLabel);
+    expect(r.stdout).toContain(`per subject: ${clusters.count} clusters of near-duplicate slices (threshold 40)`);
   });
 });

@@ -1,5 +1,10 @@
 // neurostagenet evaluate <model-dir|--pretrained> <file.parquet>: metrics and the evaluation report files.
-import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { groupNearDuplicates } from '../../data/groups.js';
+import type { LabeledImageSource } from '../../data/types.js';
+import { formatClassificationReport, formatMetricsSummary } from '../../metrics/classification-report.js';
+import { aggregateByGroup } from '../../metrics/group-aggregate.js';
 import { applyTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { formatEvaluationReport, writeEvaluationReport } from '../../metrics/report-writer.js';
@@ -20,6 +25,10 @@ has a calibration temperature, figures are given before and after calibration.
 Options
   --out DIR               report directory (default ./neurostagenet-evaluation)
   --limit N               evaluate only the first N rows
+  --by-subject            also score people, not slices: cluster near-duplicate slices (subject
+                          proxies; slices of one person are near-duplicates) and average each
+                          cluster's probabilities; writes subjects.json
+  --group-threshold X     RMS distance (0..255) that links slices into one cluster (default 20)
   --batch-size N          images per forward pass (default 32)
   --image-column NAME     image column (default 'image')
   --label-column NAME     label column (default 'label')
@@ -30,6 +39,7 @@ Options
 Examples
   neurostagenet evaluate ./run/model test.parquet --out ./run/test-report
   neurostagenet evaluate --pretrained test.parquet
+  neurostagenet evaluate --pretrained test.parquet --by-subject
 `;
 
 /** Runs `evaluate`; returns the exit code. */
@@ -39,7 +49,10 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     ...MODEL_OPTIONS,
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
+    'by-subject': { type: 'boolean' },
+    'group-threshold': { type: 'string' },
   });
+  const groupThreshold = numberOption(values, 'group-threshold', 20, { min: 0 }, 'evaluate');
   const limit = numberOption(values, 'limit', Infinity, { integer: true, min: 1 }, 'evaluate');
   const batchSize = numberOption(values, 'batch-size', 32, { integer: true, min: 1 }, 'evaluate');
   const expected = values.pretrained ? 1 : 2;
@@ -68,6 +81,24 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const files = await writeEvaluationReport(metrics, out, options);
   ctx.print(formatEvaluationReport(metrics, options));
   ctx.print(`wrote ${out}: ${[files.metricsJson, files.reportTxt, files.confusionMatrixPng, files.rocCurvesPng, files.reliabilityDiagramPng].map((f) => f.split(/[\\/]/).pop()).join(', ')}`);
+  if (values['by-subject']) {
+    // Cluster only the evaluated rows, so that --limit and the clusters agree.
+    const rows = n === ds.length ? ds : subsetOf(ds, n);
+    const clusters = await groupNearDuplicates(rows, { threshold: groupThreshold });
+    const probabilities = calibrated ? applyTemperature(rowsOf(pred.logits, k), model.temperature).flat() : pred.probabilities;
+    const people = aggregateByGroup(probabilities, pred.labels, clusters.groups, k);
+    const subjectMetrics = new MultiClassMetrics(metricOptions).update(people.labels, people.probabilities).compute();
+    const header = `per subject: ${clusters.count} clusters of near-duplicate slices (threshold ${groupThreshold}) stand in for people; each cluster's ${calibrated ? 'calibrated ' : ''}probabilities averaged`;
+    ctx.print(`${header}\n${formatClassificationReport(subjectMetrics)}\n${formatMetricsSummary(subjectMetrics)}`);
+    const file = join(out, 'subjects.json');
+    await writeFile(file, `${JSON.stringify({ note: header, clusters: clusters.count, groupThreshold, metrics: subjectMetrics, sizes: Array.from(people.sizes) }, null, 2)}\n`);
+    ctx.print(`wrote ${file}`);
+  }
   ctx.note(`evaluated ${n} rows in ${seconds.toFixed(1)} s (${backend})`);
   return 0;
+}
+
+// The first n rows of a source, as a source (for --limit with --by-subject).
+function subsetOf(ds: LabeledImageSource, n: number): LabeledImageSource {
+  return { length: n, labels: ds.labels.subarray(0, n), classNames: ds.classNames, imageSize: ds.imageSize, get: (i: number) => ds.get(i) };
 }
