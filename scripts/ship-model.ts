@@ -26,6 +26,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   MultiClassMetrics,
+  aggregateByGroup,
+  groupNearDuplicates,
   ParquetImageDataset,
   applyTemperature,
   countParams,
@@ -210,6 +212,8 @@ export interface ModelCardFacts {
   temperature: TemperatureFit;
   /** Test metrics before and after temperature scaling. */
   test: { file: string; metrics: MultiClassMetricsResult; calibrated: MultiClassMetricsResult };
+  /** Test figures per person: each subject's calibrated slice probabilities averaged (see aggregateByGroup). */
+  subjects?: { source: 'manifest' | 'clusters'; count: number; metrics: MultiClassMetricsResult };
   /** Shell commands that reproduce the model and its figures. */
   commands: { train?: string; ship: string; evaluate: string };
   /** Backend the evaluation ran on. */
@@ -390,12 +394,41 @@ export function renderModelCard(f: ModelCardFacts): string {
   out.push(table(['true \\ predicted', ...names], m.confusionMatrix.map((row, i) => [names[i], ...row.map(String)])), '');
   out.push(`![confusion matrix](${fig('confusion_matrix.png')}) ![ROC curves](${fig('roc_curves.png')})`, '');
 
+  if (f.subjects) {
+    const sm = f.subjects.metrics;
+    out.push('### Per subject', '');
+    out.push(
+      `A diagnosis belongs to a person. Averaging each test subject's calibrated slice probabilities (\`aggregateByGroup\`) gives one prediction per person for ${f.subjects.count} ` +
+        (f.subjects.source === 'manifest'
+          ? 'subjects (their IDs come from the data folder\'s `manifest.csv`). '
+          : 'clusters of near-duplicate slices standing in for subjects (`groupNearDuplicates`). ') +
+        'These figures rest on 100 people, not 635 slices, so they move in steps of 1%; the slice figures above are the headline. ' +
+        '`neurostagenet evaluate --pretrained test.parquet --by-subject` computes them with near-duplicate clusters as the people.',
+      '',
+    );
+    out.push(
+      table(
+        ['figure (per subject)', 'value'],
+        [
+          ['accuracy', f3(sm.accuracy)],
+          ['balanced accuracy', f3(sm.balancedAccuracy)],
+          ['macro AUC (one-vs-rest)', `${f3(sm.macro.auc)} (Moderate: ${sm.perClass[1]?.support ?? 0} subject)`],
+          ['quadratic weighted kappa', f3(sm.quadraticKappa)],
+          ...sm.perClass.map((p) => [`recall ${p.className} (${p.support})`, f3(p.recall)]),
+        ],
+      ),
+      '',
+    );
+  }
+
   out.push('## Calibration', '');
   out.push(
     `One temperature T = ${f.temperature.temperature.toFixed(3)} fitted on the ${f.validation.count} validation slices' logits (NLL ${f4(f.temperature.nllBefore)} → ${f4(f.temperature.nllAfter)}${f.temperature.atBound ? '; **at the search bound**' : ''}), ` +
       'stored in `metadata.json`; `softmax(logits / T)` are the calibrated probabilities (the predicted class does not change). ' +
       `${f.temperature.temperature < 1 ? 'T < 1 sharpens the probabilities (the label-smoothed model is under-confident)' : 'T > 1 softens over-confident probabilities'}. ` +
-      'Validation slices have near neighbours in training, so the model does better there than on unseen subjects, and a temperature fitted there may not suit new subjects.',
+      (f.recipe.split === 'near-duplicates'
+        ? 'The validation rows are whole clusters of near-duplicate slices (subject proxies) that training did not see, so the temperature is fitted on new people, as it will be used.'
+        : 'Validation slices have near neighbours in training, so the model does better there than on unseen subjects, and a temperature fitted there may not suit new subjects.'),
     '',
   );
   out.push(
@@ -530,6 +563,27 @@ function parseCli(argv: string[]): Cli | null {
     imageSize: num('image-size', values['image-size'], 128),
     trainCommand: values['train-command'],
   };
+}
+
+/**
+ * Subject ID of every row of a test file, from the `manifest.csv` beside it (columns split, row, ..., subject), or
+ * undefined when there is none or it does not cover every row.
+ */
+export async function testSubjects(testPath: string, rows: number): Promise<string[] | undefined> {
+  const file = join(dirname(testPath), 'manifest.csv');
+  if (!existsSync(file)) return undefined;
+  const [head, ...lines] = (await readFile(file, 'utf8')).trim().split(/\r?\n/);
+  const cols = head.split(',');
+  const [iSplit, iRow, iSubject] = ['split', 'row', 'subject'].map((c) => cols.indexOf(c));
+  if (iSplit < 0 || iRow < 0 || iSubject < 0) return undefined;
+  const split = basename(testPath).replace(/\.parquet$/, '');
+  const out: string[] = new Array(rows);
+  for (const line of lines) {
+    const v = line.split(',');
+    if (v[iSplit] === split && v[iSubject]) out[Number(v[iRow])] = v[iSubject];
+  }
+  for (let i = 0; i < rows; i++) if (out[i] === undefined) return undefined;
+  return out;
 }
 
 // Repository-relative form of a path (for commands and the card), or the path as given when outside the repo.
@@ -699,6 +753,17 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       .update(testEval.labels, applyTemperature(rows, fit.temperature))
       .compute();
 
+    // Per subject: true IDs from the data folder's manifest when it is there, else near-duplicate clusters.
+    const subjectIds = await testSubjects(testPath, testSet.length);
+    const groups = subjectIds ?? (await groupNearDuplicates(testSet)).groups;
+    const people = aggregateByGroup(applyTemperature(rows, fit.temperature).flat(), testEval.labels, groups, k);
+    const subjects = {
+      source: subjectIds ? 'manifest' as const : 'clusters' as const,
+      count: people.groups.length,
+      metrics: new MultiClassMetrics({ numClasses: k, classNames: testSet.classNames, ordinalOrder: SEVERITY_ORDER }).update(people.labels, people.probabilities).compute(),
+    };
+    console.log(`per subject (${subjects.count}, ${subjects.source}): accuracy ${f4(subjects.metrics.accuracy)}, macro AUC ${f4(subjects.metrics.macro.auc)}, QWK ${f4(subjects.metrics.quadraticKappa)}`);
+
     // 5. Facts of the run and the commands. Which epoch the checkpoint is: the best val AUC of the run, checked
     // against the AUC just measured (a run in progress may have saved a checkpoint before logging its epoch).
     if (!historyJson && log) epochs = parseTrainingLog(await readFile(logFile, 'utf8')).epochs;
@@ -748,6 +813,7 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       validation: { count: validation.labels.length, accuracy: validation.metrics.accuracy, macroAuc: validation.metrics.macro.auc },
       temperature: fit,
       test: { file: basename(testPath), metrics: testEval.metrics, calibrated },
+      subjects,
       commands: {
         train: trainArgs ? `npx tsx examples/train.ts ${trainArgs.map((a) => (a.startsWith('/') ? repoPath(a) : a)).join(' ')}` : undefined,
         ship: `npx tsx scripts/ship-model.ts ${shipArgs.join(' ')}`,

@@ -8,7 +8,7 @@ import { DataOptionError } from './errors.js';
 export interface NearDuplicateGroupOptions {
   /**
    * RMS distance (0..255 scale, on `size x size` thumbnails) at or below which two images may join one group.
-   * Default 20: on the shipped test file (100 subjects, 7 slices each) it gives 102 groups, every one of them a
+   * Default 20: on the shipped test file (100 subjects, 6 or 7 slices each) it gives 102 groups, every one of them a
    * single subject's.
    */
   threshold?: number;

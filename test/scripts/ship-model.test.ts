@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MultiClassMetrics, type MultiClassMetricsResult } from '../../src/index.js';
-import { checkpointEpochIndex, parseTrainingLog, recipeFromTrainArgs, renderModelCard, verdict, type ModelCardFacts } from '../../scripts/ship-model.js';
+import { checkpointEpochIndex, parseTrainingLog, recipeFromTrainArgs, renderModelCard, testSubjects, verdict, type ModelCardFacts } from '../../scripts/ship-model.js';
+import { sharedFile } from '../data/helpers.js';
 
 const LOG = `backend: tensorflow
 split (seed 42): 4097 train / 1024 validation rows
@@ -104,6 +105,11 @@ describe('ship-model: model card', () => {
     expect(card).toContain('![confusion matrix](neurostagenet/report/confusion_matrix.png)');
     // The recipe's split decides what the card says about validation.
     expect(card).toContain('**by clusters of near-duplicate slices**');
+    expect(card).not.toContain('### Per subject');
+    const withSubjects = renderModelCard({ ...facts(weak, false), subjects: { source: 'manifest', count: 40, metrics: metricsOf(5) } });
+    expect(withSubjects).toContain('### Per subject');
+    expect(withSubjects).toContain('| accuracy | 0.625 |'); // metricsOf(5): (5 + 5 + 10 + 5) / 40 right
+    expect(withSubjects).toContain('IDs come from the data folder');
     const bySlice = renderModelCard({ ...facts(weak, false), recipe: { ...facts(weak, false).recipe, split: 'rows' } });
     expect(bySlice).toContain('**by slice**');
     expect(bySlice).toContain('**not grouped by subject**');
@@ -116,5 +122,17 @@ describe('ship-model: model card', () => {
     expect(card).not.toContain('Interim card');
     expect(card).not.toContain('does not meet');
     expect(card).toContain('It clearly beats both from-scratch baselines.');
+  });
+});
+
+describe('ship-model: test subjects', () => {
+  it('reads one subject per test row from the data folder\'s manifest (100 people, 6 or 7 slices each)', async () => {
+    const ids = await testSubjects(sharedFile('test.parquet'), 635);
+    expect(ids).toHaveLength(635);
+    const counts = new Map<string, number>();
+    for (const id of ids!) counts.set(id, (counts.get(id) ?? 0) + 1);
+    expect(counts.size).toBe(100);
+    expect([...counts.values()].every((c) => c === 6 || c === 7)).toBe(true);
+    expect(await testSubjects(sharedFile('test.parquet'), 636)).toBeUndefined(); // a row without a subject
   });
 });
