@@ -286,6 +286,7 @@ function recipeLines(r: Recipe): string[] {
     `- Optimizer: Adam, batch size ${r.batchSize}, learning rate ${schedule}.`,
     `- Loss: categorical cross-entropy with label smoothing ${r.labelSmoothing}; class weights: ${r.classWeight ?? 'none'}${r.classWeight === 'balanced-sqrt' ? ' (square root of n / (K·count), a milder correction than balanced for the 1% Moderate class)' : ''}.`,
     `- Augmentation: ${describeAugment(r.augment)}.`,
+    ...(r.mixup ? [`- Mixup: each training image and its label mixed with another of the batch, weight max(λ, 1 − λ), λ ~ Beta(${r.mixup}, ${r.mixup}) (seeded).`] : []),
     `- Early stopping on validation macro AUC, patience ${r.patience}, best weights restored; the best checkpoint (by val AUC) is the shipped model. At most ${r.epochs} epochs.`,
   ];
 }

@@ -28,6 +28,7 @@ export const TRAIN_OPTIONS = {
   progress: { type: 'string' },
   split: { type: 'string' },
   'group-threshold': { type: 'string' },
+  mixup: { type: 'string' },
 } as const;
 
 /** How the training file is split into train and validation rows. */
@@ -47,6 +48,8 @@ export const TRAIN_OPTIONS_HELP = `Data
                           leaks a person's neighbouring slices into validation)
   --group-threshold X     RMS distance (0..255) that links slices into one cluster (default 20)
   --no-augment            = --augment none
+  --mixup A               mix pairs of training images and their labels, weights ~ Beta(A, A)
+                          (e.g. 0.2; default 0 = off)
 
 Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --epochs N              upper bound on epochs (default 30; early stopping usually ends sooner)
@@ -117,6 +120,7 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
       allTrainable: values['all-trainable'] ? true : undefined,
       classWeight: classWeight as 'none' | 'balanced' | 'balanced-sqrt' | undefined,
       augment,
+      mixup: opt('mixup', { min: 0 }),
     });
   } catch (e) {
     if (e instanceof TrainingError) throw new UsageError(e.message, command);
@@ -148,6 +152,8 @@ export interface FlatTrainOptions {
   seed: number;
   /** true = full augmentation, false = none, else the named mode. */
   augment: boolean | Exclude<AugmentMode, 'full' | 'none'>;
+  /** Mixup Beta shape, 0 = off. */
+  mixup?: number;
   /** How the validation rows were chosen. */
   split?: SplitMode;
   /** Near-duplicate link threshold of `split: 'near-duplicates'`. */
@@ -174,6 +180,7 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
     valFraction: flags.valFraction,
     seed: flags.seed,
     augment: r.augment === 'full' ? true : r.augment === 'none' ? false : r.augment,
+    mixup: r.mixup || undefined,
     split: flags.split,
     groupThreshold: flags.split === 'near-duplicates' ? flags.groupThreshold : undefined,
     epochs: r.epochs,

@@ -3,6 +3,7 @@ import type { Batch, LabeledImageSource } from './types.js';
 import { augmentBatch, resolveAugmentOptions, type AugmentOptions, type ResolvedAugmentOptions } from './augment.js';
 import { createRng, mixSeed, shuffleInPlace } from '../random.js';
 import { DataOptionError, InvalidLabelError } from './errors.js';
+import { mixupBatch } from './mixup.js';
 
 export type { AugmentOptions } from './augment.js';
 
@@ -20,6 +21,11 @@ export interface BatchOptions {
   epoch?: number;
   /** Random augmentation of `xs` (training only). `true` = default augmentation. Default `false`. */
   augment?: AugmentOptions | boolean;
+  /**
+   * Mixup of images and labels within each batch (training only; see {@link mixupBatch}): the Beta(alpha, alpha)
+   * shape, e.g. 0.2. Default 0 = off. Applied after `augment`.
+   */
+  mixup?: number;
   /** Width of the one-hot `ys`. Default `source.classNames.length`. */
   numClasses?: number;
   /** Batches decoded ahead of the one being consumed. Default 1; 0 = none. */
@@ -54,6 +60,7 @@ interface Plan {
   shuffle: boolean;
   seed: number;
   augment: ResolvedAugmentOptions | null;
+  mixup: number;
   numClasses: number;
   prefetch: number;
 }
@@ -68,6 +75,8 @@ function makePlan(source: LabeledImageSource, options: Omit<BatchOptions, 'epoch
   const batchSize = checkBatchSize(options.batchSize);
   const prefetch = options.prefetch ?? 1;
   if (!Number.isInteger(prefetch) || prefetch < 0) throw new DataOptionError(`prefetch must be a non-negative integer, got ${prefetch}`);
+  const mixup = options.mixup ?? 0;
+  if (!(mixup >= 0) || !Number.isFinite(mixup)) throw new DataOptionError(`mixup must be a finite number >= 0 (0 = off), got ${mixup}`);
   const numClasses = options.numClasses ?? source.classNames.length;
   if (!Number.isInteger(numClasses) || numClasses < 1) throw new DataOptionError(`numClasses must be a positive integer, got ${numClasses}`);
   let rows: Int32Array;
@@ -90,6 +99,7 @@ function makePlan(source: LabeledImageSource, options: Omit<BatchOptions, 'epoch
     shuffle: options.shuffle ?? false,
     seed: options.seed ?? 0,
     augment: resolveAugmentOptions(options.augment),
+    mixup,
     numClasses,
     prefetch,
   };
@@ -141,7 +151,7 @@ function scheduleLoad(plan: Plan, order: Int32Array, index: number): Promise<Raw
 function toBatch(plan: Plan, raw: RawBatch, epoch: number): Batch {
   const [h, w] = plan.source.imageSize;
   const n = raw.rows.length;
-  const ys = tf.tensor2d(raw.oneHot, [n, plan.numClasses]);
+  let ys = tf.tensor2d(raw.oneHot, [n, plan.numClasses]);
   let xs = tf.tensor4d(raw.images, [n, h, w, 1]);
   if (plan.augment) {
     const plain = xs;
@@ -152,6 +162,12 @@ function toBatch(plan: Plan, raw: RawBatch, epoch: number): Batch {
       throw e;
     }
     tf.dispose(plain);
+  }
+  if (plan.mixup > 0 && n > 1) {
+    const mixed = mixupBatch(xs, ys, plan.mixup, mixSeed(plan.seed, epoch, raw.index, 0x31c));
+    tf.dispose([xs, ys]);
+    xs = mixed.xs;
+    ys = mixed.ys;
   }
   return { xs, ys, indices: raw.rows };
 }

@@ -55,6 +55,8 @@ export interface TrainingRecipe {
   cosine: boolean;
   /** Training-only augmentation (see {@link augmentOption}). */
   augment: AugmentMode;
+  /** Mixup of training batches: Beta(alpha, alpha) shape, 0 = off (see `mixupBatch`). */
+  mixup: number;
   /** Loss weights per class, or undefined for none. */
   classWeight?: 'balanced' | 'balanced-sqrt';
 }
@@ -83,6 +85,7 @@ export const TRAINING_RECIPES: Readonly<Record<TrainingRecipeName, Readonly<Trai
     warmupEpochs: 0,
     cosine: false,
     augment: 'full',
+    mixup: 0,
   }),
   scratch: Object.freeze({
     name: 'scratch',
@@ -95,6 +98,7 @@ export const TRAINING_RECIPES: Readonly<Record<TrainingRecipeName, Readonly<Trai
     warmupEpochs: 1,
     cosine: true,
     augment: 'none',
+    mixup: 0,
     classWeight: 'balanced-sqrt',
   }),
 } satisfies Record<TrainingRecipeName, TrainingRecipe>);
@@ -134,6 +138,7 @@ export function resolveTrainingRecipe(name: string, overrides: TrainingRecipeOve
   if (!Number.isInteger(recipe.patience) || recipe.patience < 0) throw new TrainingError(`patience must be an integer ≥ 0, got ${recipe.patience}`);
   if (!(recipe.learningRate > 0) || !Number.isFinite(recipe.learningRate)) throw new TrainingError(`learningRate must be > 0, got ${recipe.learningRate}`);
   if (!(recipe.labelSmoothing >= 0 && recipe.labelSmoothing <= 1)) throw new TrainingError(`labelSmoothing must be in [0, 1], got ${recipe.labelSmoothing}`);
+  if (!(recipe.mixup >= 0) || !Number.isFinite(recipe.mixup)) throw new TrainingError(`mixup must be ≥ 0 (0 = off), got ${recipe.mixup}`);
   if (!(recipe.warmupEpochs >= 0) || !Number.isFinite(recipe.warmupEpochs)) throw new TrainingError(`warmupEpochs must be ≥ 0, got ${recipe.warmupEpochs}`);
   return recipe;
 }
@@ -169,18 +174,19 @@ export function recipeCallbacks(recipe: TrainingRecipe, options: { checkpointDir
 
 /**
  * The {@link trainNeuroStageNet} options a recipe sets: epochs, batch size, learning rate, label smoothing,
- * augmentation and class weights. Spread them into the trainer's options next to the data and callbacks.
+ * augmentation, mixup and class weights. Spread them into the trainer's options next to the data and callbacks.
  * @param recipe A resolved recipe ({@link resolveTrainingRecipe}).
  */
 export function recipeTrainOptions(
   recipe: TrainingRecipe,
-): Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate' | 'labelSmoothing' | 'augment' | 'classWeight'> {
+): Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate' | 'labelSmoothing' | 'augment' | 'mixup' | 'classWeight'> {
   return {
     epochs: recipe.epochs,
     batchSize: recipe.batchSize,
     learningRate: recipe.learningRate,
     labelSmoothing: recipe.labelSmoothing,
     augment: augmentOption(recipe.augment),
+    mixup: recipe.mixup,
     classWeight: recipe.classWeight,
   };
 }

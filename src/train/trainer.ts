@@ -106,6 +106,7 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
         seed,
         epoch,
         augment: options.augment ?? true,
+        mixup: options.mixup ?? 0,
         numClasses,
       });
       for await (const batch of batches) {

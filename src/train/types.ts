@@ -98,6 +98,8 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** Training-only augmentation: `true` = the default (flip, rotation, zoom, brightness, contrast). Default `true`. */
   augment?: boolean | AugmentOptions;
+  /** Mixup of training batches: the Beta(alpha, alpha) shape (e.g. 0.2), 0 = off (see `mixupBatch`). Default 0. */
+  mixup?: number;
   /**
    * tfjs-layers callbacks, e.g. `[earlyStopping(), reduceLROnPlateau(), modelCheckpoint({ dir })]`, run in order;
    * plain objects of hooks (`{ onEpochEnd(epoch, logs) {...} }`) are wrapped in a `tf.CustomCallback`, as `model.fit` does.

@@ -39,6 +39,9 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     expect(augmentOption('no-zoom')).toEqual({ zoom: false });
     expect(augmentOption('flip')).toEqual({ rotation: false, zoom: false, brightness: false, contrast: false });
     expect(flattenTrainFlags(parseTrainFlags({ augment: 'no-zoom' })).augment).toBe('no-zoom');
+    expect(parseTrainFlags({ mixup: '0.4' }).recipe.mixup).toBe(0.4);
+    expect(flattenTrainFlags(parseTrainFlags({ mixup: '0.4' })).mixup).toBe(0.4);
+    expect(flattenTrainFlags(parseTrainFlags({})).mixup).toBeUndefined();
     expect(() => parseTrainFlags({ augment: 'heavy' })).toThrow(/--augment must be full, geometric, no-zoom, flip, none, got 'heavy'/);
     expect(() => parseTrainFlags({ augment: 'full', 'no-augment': true })).toThrow(/--no-augment contradicts --augment full/);
   });

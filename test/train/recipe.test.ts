@@ -18,7 +18,7 @@ describe('training recipes', () => {
   it("keeps the seed's settings as the default recipe", () => {
     expect(resolveTrainingRecipe('seed')).toEqual({
       name: 'seed', epochs: 30, batchSize: 32, learningRate: 5e-4, labelSmoothing: 0.15, patience: 5,
-      allTrainable: false, warmupEpochs: 0, cosine: false, augment: 'full',
+      allTrainable: false, warmupEpochs: 0, cosine: false, augment: 'full', mixup: 0,
     });
   });
 
@@ -34,8 +34,9 @@ describe('training recipes', () => {
 
   it("maps a recipe onto the trainer's options", () => {
     expect(recipeTrainOptions(resolveTrainingRecipe('scratch'))).toEqual({
-      epochs: 26, batchSize: 32, learningRate: 5e-4, labelSmoothing: 0.15, augment: false, classWeight: 'balanced-sqrt',
+      epochs: 26, batchSize: 32, learningRate: 5e-4, labelSmoothing: 0.15, augment: false, mixup: 0, classWeight: 'balanced-sqrt',
     });
+    expect(recipeTrainOptions(resolveTrainingRecipe('scratch', { mixup: 0.4 })).mixup).toBe(0.4);
     expect(recipeTrainOptions(resolveTrainingRecipe('seed', { augment: 'geometric' }))).toMatchObject({
       augment: { brightness: false, contrast: false }, classWeight: undefined, learningRate: 5e-4,
     });
@@ -47,6 +48,7 @@ describe('training recipes', () => {
     expect(() => resolveTrainingRecipe('seed', { epochs: 0 })).toThrow(/epochs must be an integer ≥ 1, got 0/);
     expect(() => resolveTrainingRecipe('seed', { learningRate: -1 })).toThrow(/learningRate must be > 0/);
     expect(() => resolveTrainingRecipe('seed', { labelSmoothing: 1.5 })).toThrow(/labelSmoothing must be in \[0, 1\]/);
+    expect(() => resolveTrainingRecipe('seed', { mixup: -0.1 })).toThrow(/mixup must be ≥ 0/);
     expect(() => resolveTrainingRecipe('seed', { classWeight: 'heavy' as 'balanced' })).toThrow(/classWeight must be/);
     expect(() => resolveTrainingRecipe('seed', { augment: 'heavy' as 'full' })).toThrow(/augment must be one of 'full', 'geometric', 'no-zoom', 'flip', 'none', got 'heavy'/);
   });
