@@ -42,7 +42,7 @@ export {
   type ParquetImageDatasetOptions,
   type SkippedRow,
 } from './dataset.js';
-export { mixupBatch, sampleMixupParams, sampleBeta, type MixupParams } from './mixup.js';
+export { mixupBatch, sampleMixupParams, sampleBeta, type MixupParams, type MixedBatch } from './mixup.js';
 export { StratifiedSplit, type SplitIndices, type StratifiedSplitOptions } from './split.js';
 export {
   findNearDuplicates,

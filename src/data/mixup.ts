@@ -65,6 +65,16 @@ export function sampleMixupParams(n: number, alpha: number, seed: number): Mixup
   return { lambda, partner };
 }
 
+/** Output of {@link mixupBatch}. */
+export interface MixedBatch {
+  /** Mixed images `[N, H, W, C]`. */
+  xs: tf.Tensor4D;
+  /** Mixed label distributions `[N, K]`. */
+  ys: tf.Tensor2D;
+  /** The draws used. */
+  params: MixupParams;
+}
+
 /**
  * Mixes a batch: `x'_i = l_i x_i + (1 - l_i) x_p(i)` and `y'_i = l_i y_i + (1 - l_i) y_p(i)`, with the draws of
  * {@link sampleMixupParams}. Labels must be one-hot (or soft) `[N, K]`; the mixed labels stay distributions, so the
@@ -75,7 +85,7 @@ export function sampleMixupParams(n: number, alpha: number, seed: number): Mixup
  * @param seed Seed of the draws.
  * @returns New tensors (the inputs are not disposed) and the draws.
  */
-export function mixupBatch(xs: tf.Tensor4D, ys: tf.Tensor2D, alpha: number, seed: number): { xs: tf.Tensor4D; ys: tf.Tensor2D; params: MixupParams } {
+export function mixupBatch(xs: tf.Tensor4D, ys: tf.Tensor2D, alpha: number, seed: number): MixedBatch {
   const n = xs.shape[0];
   if (ys.shape[0] !== n) throw new DataOptionError(`mixup: ${n} images but ${ys.shape[0]} labels`);
   const params = sampleMixupParams(n, alpha, seed);
