@@ -332,9 +332,10 @@ export function renderModelCard(f: ModelCardFacts): string {
 
   out.push('## Split', '');
   const share = `${Math.round((1 - f.recipe.valFraction) * 100)}/${Math.round(f.recipe.valFraction * 100)}`;
+  const clusterCount = /by (\d+) near-duplicate clusters/.exec(f.split.description ?? '')?.[1];
   out.push(
     f.recipe.split === 'near-duplicates'
-      ? `Stratified ${share} split of the training file **by clusters of near-duplicate slices**, seed ${f.recipe.seed}: ${f.split.trainRows} training / ${f.split.validationRows} validation slices (${f.split.description ?? ''}). ` +
+      ? `Stratified ${share} split of the training file **by clusters of near-duplicate slices**, seed ${f.recipe.seed}: ${f.split.trainRows} training / ${f.split.validationRows} validation slices${clusterCount ? `, ${clusterCount} clusters` : ''}. ` +
           'The training file has no subject IDs; slices closer than RMS ' + String(f.recipe.groupThreshold ?? 20) + ' (0–255, 32×32 thumbnails) are linked into one cluster (`groupNearDuplicates`), and whole clusters go to one side. ' +
           'On the test file, whose subjects are known, these clusters are 102 for 100 people and each holds one person only, so validation (early stopping, checkpoint choice, temperature) sees people training did not. A person split into two clusters can still straddle the split, so validation remains slightly optimistic.'
       : `Stratified ${share} split of the training file **by slice**, seed ${f.recipe.seed}: ${f.split.trainRows} training / ${f.split.validationRows} validation slices. ` +
