@@ -43,13 +43,13 @@ export const TRAIN_OPTIONS_HELP = `Data
   --augment MODE          training augmentation: full (flip, rotation, zoom, brightness, contrast;
                           the seed's) | geometric (flip, rotation, zoom) | no-zoom (all but zoom)
                           | flip (left-right flips only) | none
+  --no-augment            = --augment none
+  --mixup A               mix pairs of training images and their labels, weights ~ Beta(A, A)
+                          (e.g. 0.2; default 0 = off)
   --split MODE            near-duplicates (default): rows of one near-duplicate cluster (a subject
                           proxy) stay on one side | rows: split slices independently (the seed's;
                           leaks a person's neighbouring slices into validation)
   --group-threshold X     RMS distance (0..255) that links slices into one cluster (default 20)
-  --no-augment            = --augment none
-  --mixup A               mix pairs of training images and their labels, weights ~ Beta(A, A)
-                          (e.g. 0.2; default 0 = off)
 
 Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --epochs N              upper bound on epochs (default 30; early stopping usually ends sooner)
