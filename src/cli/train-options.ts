@@ -60,7 +60,8 @@ Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --backbone-weights FILE Keras efficientnetb0_notop.h5 (ImageNet; layers < 150 frozen)
   --recipe seed|scratch   'scratch' = the from-scratch recipe of the shipped model: --all-trainable,
                           --lr 5e-4, --warmup-epochs 1, --cosine, --class-weight balanced-sqrt,
-                          --augment none, --epochs 26, --patience 8 (each can still be overridden)
+                          --augment flip, --mixup 0.4, --epochs 26, --patience 8 (each can still
+                          be overridden)
   --all-trainable         train every backbone layer (default without backbone weights)
   --warmup-epochs N       linear warm-up, then constant or cosine (replaces LR on plateau)
   --cosine                cosine decay to lr/100 over --epochs (replaces LR on plateau)

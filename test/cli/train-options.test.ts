@@ -22,9 +22,9 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     expect(flattenTrainFlags(flags)).toEqual({
       recipe: 'scratch', imageSize: 128, valFraction: 0.2, seed: 42, augment: true, epochs: 26, batchSize: 32, lr: 2e-3,
       labelSmoothing: 0.15, patience: 8, backboneWeights: undefined, allTrainable: true, warmupEpochs: 1, cosine: true,
-      classWeight: undefined, maxTrain: 64, split: 'near-duplicates', groupThreshold: 20,
+      classWeight: undefined, maxTrain: 64, mixup: 0.4, split: 'near-duplicates', groupThreshold: 20,
     });
-    expect(parseTrainFlags({ recipe: 'scratch' }).recipe.augment).toBe('none');
+    expect(parseTrainFlags({ recipe: 'scratch' }).recipe).toMatchObject({ augment: 'flip', mixup: 0.4 });
     expect(parseTrainFlags({ 'no-augment': true }).recipe.augment).toBe('none');
   });
 

@@ -71,7 +71,7 @@ describe('ship-model: log and recipe parsing', () => {
 
   it("resolves a training command with examples/train.ts's defaults", () => {
     const r = recipeFromTrainArgs(['a.parquet', 'b.parquet', '--recipe', 'scratch', '--class-weight', 'balanced-sqrt', '--epochs', '12', '--backend', 'tensorflow']);
-    expect(r).toMatchObject({ recipe: 'scratch', epochs: 12, lr: 5e-4, patience: 8, allTrainable: true, warmupEpochs: 1, cosine: true, classWeight: 'balanced-sqrt', batchSize: 32, seed: 42, valFraction: 0.2, augment: false });
+    expect(r).toMatchObject({ recipe: 'scratch', epochs: 12, lr: 5e-4, patience: 8, allTrainable: true, warmupEpochs: 1, cosine: true, classWeight: 'balanced-sqrt', batchSize: 32, seed: 42, valFraction: 0.2, augment: 'flip', mixup: 0.4 });
     expect(recipeFromTrainArgs([])).toMatchObject({ recipe: 'seed', epochs: 30, lr: 5e-4, warmupEpochs: 0, cosine: false, classWeight: undefined });
   });
 });

@@ -24,7 +24,7 @@ describe('training recipes', () => {
 
   it('applies overrides, ignores undefined ones, and removes class weights with "none"', () => {
     const r = resolveTrainingRecipe('scratch', { epochs: 12, learningRate: undefined, classWeight: 'none' });
-    expect(r).toMatchObject({ name: 'scratch', epochs: 12, learningRate: 5e-4, allTrainable: true, warmupEpochs: 1, cosine: true, augment: 'none' });
+    expect(r).toMatchObject({ name: 'scratch', epochs: 12, learningRate: 5e-4, allTrainable: true, warmupEpochs: 1, cosine: true, augment: 'flip', mixup: 0.4 });
     expect(r.classWeight).toBeUndefined();
     expect(resolveTrainingRecipe('seed', { classWeight: 'balanced' }).classWeight).toBe('balanced');
     // The built-in table is not changed by a resolution.
@@ -34,7 +34,7 @@ describe('training recipes', () => {
 
   it("maps a recipe onto the trainer's options", () => {
     expect(recipeTrainOptions(resolveTrainingRecipe('scratch'))).toEqual({
-      epochs: 26, batchSize: 32, learningRate: 5e-4, labelSmoothing: 0.15, augment: false, mixup: 0, classWeight: 'balanced-sqrt',
+      epochs: 26, batchSize: 32, learningRate: 5e-4, labelSmoothing: 0.15, augment: { rotation: false, zoom: false, brightness: false, contrast: false }, mixup: 0.4, classWeight: 'balanced-sqrt',
     });
     expect(recipeTrainOptions(resolveTrainingRecipe('scratch', { mixup: 0.4 })).mixup).toBe(0.4);
     expect(recipeTrainOptions(resolveTrainingRecipe('seed', { augment: 'geometric' }))).toMatchObject({
