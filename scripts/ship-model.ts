@@ -268,6 +268,16 @@ function table(header: string[], rows: string[][], align?: string[]): string {
   return [`| ${header.join(' | ')} |`, `| ${a.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+// The four figures the card reports for slices and for subjects alike.
+function headlineRows(m: MultiClassMetricsResult): string[][] {
+  return [
+    ['accuracy', f3(m.accuracy)],
+    ['balanced accuracy', f3(m.balancedAccuracy)],
+    ['macro AUC (one-vs-rest)', f3(m.macro.auc)],
+    [`quadratic weighted kappa (severity order [${m.ordinalOrder.join(', ')}])`, f3(m.quadraticKappa)],
+  ];
+}
+
 function describeAugment(augment: Recipe['augment']): string {
   const what: Record<string, string> = {
     true: 'random flip, rotation, zoom, brightness and contrast',
@@ -386,10 +396,7 @@ export function renderModelCard(f: ModelCardFacts): string {
     table(
       ['figure', 'value'],
       [
-        ['accuracy', f3(m.accuracy)],
-        ['balanced accuracy', f3(m.balancedAccuracy)],
-        ['macro AUC (one-vs-rest)', f3(m.macro.auc)],
-        ['quadratic weighted kappa (severity order [2, 3, 0, 1])', f3(m.quadraticKappa)],
+        ...headlineRows(m),
         ['errors to an adjacent stage (share of errors)', `${pct(m.adjacentErrorShare)} of ${m.errorCount}`],
       ],
     ),
@@ -407,7 +414,7 @@ export function renderModelCard(f: ModelCardFacts): string {
         (f.subjects.source === 'manifest'
           ? 'subjects (their IDs come from the data folder\'s `manifest.csv`). '
           : 'clusters of near-duplicate slices standing in for subjects (`groupNearDuplicates`). ') +
-        'These figures rest on 100 people, not 635 slices, so they move in steps of 1%; the slice figures above are the headline. ' +
+        `These figures rest on ${sm.count} people, not ${m.count} slices, so one person moves them by ${pct(1 / sm.count)}; the slice figures above are the headline. ` +
         '`neurostagenet evaluate --pretrained test.parquet --by-subject` computes them with near-duplicate clusters as the people.',
       '',
     );
@@ -415,10 +422,7 @@ export function renderModelCard(f: ModelCardFacts): string {
       table(
         ['figure (per subject)', 'value'],
         [
-          ['accuracy', f3(sm.accuracy)],
-          ['balanced accuracy', f3(sm.balancedAccuracy)],
-          ['macro AUC (one-vs-rest)', `${f3(sm.macro.auc)} (Moderate: ${sm.perClass[1]?.support ?? 0} subject)`],
-          ['quadratic weighted kappa', f3(sm.quadraticKappa)],
+          ...headlineRows(sm),
           ...sm.perClass.map((p) => [`recall ${p.className} (${p.support})`, f3(p.recall)]),
         ],
       ),
@@ -761,14 +765,15 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
     console.log(`validation (${validation.labels.length}): accuracy ${f4(validation.metrics.accuracy)}, macro AUC ${f4(validation.metrics.macro.auc)}; temperature ${fit.temperature.toFixed(3)} (NLL ${f4(fit.nllBefore)} -> ${f4(fit.nllAfter)}) (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     const k = testEval.numClasses;
     const rows = Array.from({ length: testEval.labels.length }, (_, i) => testEval.logits.subarray(i * k, (i + 1) * k));
+    const calibratedProbabilities = applyTemperature(rows, fit.temperature);
     const calibrated = new MultiClassMetrics({ numClasses: k, classNames: testSet.classNames, ordinalOrder: SEVERITY_ORDER })
-      .update(testEval.labels, applyTemperature(rows, fit.temperature))
+      .update(testEval.labels, calibratedProbabilities)
       .compute();
 
     // Per subject: true IDs from the data folder's manifest when it is there, else near-duplicate clusters.
     const subjectIds = await testSubjects(testPath, testSet.length);
     const groups = subjectIds ?? (await groupNearDuplicates(testSet)).groups;
-    const people = aggregateByGroup(applyTemperature(rows, fit.temperature).flat(), testEval.labels, groups, k);
+    const people = aggregateByGroup(calibratedProbabilities.flat(), testEval.labels, groups, k);
     const subjects = {
       source: subjectIds ? 'manifest' as const : 'clusters' as const,
       count: people.groups.length,

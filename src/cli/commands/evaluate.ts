@@ -72,9 +72,8 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const k = pred.numClasses;
   const metricOptions = { numClasses: k, classNames: model.classNames, ordinalOrder: model.ordinalOrder };
   const metrics = new MultiClassMetrics(metricOptions).update(pred.labels, pred.probabilities).compute();
-  const calibrated = model.temperature === 1
-    ? undefined
-    : new MultiClassMetrics(metricOptions).update(pred.labels, applyTemperature(rowsOf(pred.logits, k), model.temperature)).compute();
+  const calibratedProbabilities = model.temperature === 1 ? undefined : applyTemperature(rowsOf(pred.logits, k), model.temperature);
+  const calibrated = calibratedProbabilities && new MultiClassMetrics(metricOptions).update(pred.labels, calibratedProbabilities).compute();
   const title = `NeuroStageNet on ${ds.file.split(/[\\/]/).pop()}`;
   const options = { calibrated, temperature: calibrated ? model.temperature : undefined, title };
   const out = resolve(stringOption(values, 'out', 'neurostagenet-evaluation') as string);
@@ -85,7 +84,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     // Cluster only the evaluated rows, so that --limit and the clusters agree.
     const rows = n === ds.length ? ds : subsetOf(ds, n);
     const clusters = await groupNearDuplicates(rows, { threshold: groupThreshold });
-    const probabilities = calibrated ? applyTemperature(rowsOf(pred.logits, k), model.temperature).flat() : pred.probabilities;
+    const probabilities = calibratedProbabilities?.flat() ?? pred.probabilities;
     const people = aggregateByGroup(probabilities, pred.labels, clusters.groups, k);
     const subjectMetrics = new MultiClassMetrics(metricOptions).update(people.labels, people.probabilities).compute();
     const header = `per subject: ${clusters.count} clusters of near-duplicate slices (threshold ${groupThreshold}) stand in for people; each cluster's ${calibrated ? 'calibrated ' : ''}probabilities averaged`;
