@@ -52,4 +52,13 @@ export {
   type NearDuplicateReport,
 } from './duplicates.js';
 export { groupNearDuplicates, type NearDuplicateGroupOptions, type NearDuplicateGroups } from './groups.js';
-export { summarizeDataset, formatDatasetSummary, type DatasetSummary, type SummaryOptions } from './summary.js';
+export { summarizeDataset, formatDatasetSummary, formatSliceLevels, type DatasetSummary, type SummaryOptions } from './summary.js';
+export {
+  headFootprint,
+  headFootprints,
+  compareSliceLevels,
+  ksStatistic,
+  percentileOfSorted,
+  type SliceLevelComparison,
+  type SpreadSummary,
+} from './slice-level.js';

@@ -2,6 +2,7 @@ import type { LabeledImageSource } from './types.js';
 import type { ImageHeader } from './decode.js';
 import type { SkippedRow } from './dataset.js';
 import { findNearDuplicates, type NearDuplicateOptions, type NearDuplicateReport } from './duplicates.js';
+import { compareSliceLevels, headFootprint, headFootprints, type SliceLevelComparison } from './slice-level.js';
 
 /** Options of {@link summarizeDataset}. */
 export interface SummaryOptions extends NearDuplicateOptions {
@@ -53,6 +54,8 @@ export interface DatasetSummary {
   };
   /** Near-duplicates of `compareWith` rows in this dataset, when `compareWith` was given. */
   leakage?: NearDuplicateReport;
+  /** Slice levels of this dataset (reference) and `compareWith`, by head footprint, when `compareWith` was given. */
+  sliceLevel?: SliceLevelComparison;
 }
 
 interface WithHeaders { imageHeader(i: number): ImageHeader }
@@ -83,6 +86,7 @@ export async function summarizeDataset(ds: LabeledImageSource, options: SummaryO
   let sum = 0, sumSq = 0, min = Infinity, max = -Infinity, count = 0;
   const classSums = new Array<number>(k).fill(0);
   const px = ds.imageSize[0] * ds.imageSize[1];
+  const footprints = options.compareWith ? new Float32Array(ds.length) : null;
   for (let i = 0; i < ds.length; i++) {
     if (headerOf) {
       const h = headerOf.imageHeader(i);
@@ -104,6 +108,7 @@ export async function summarizeDataset(ds: LabeledImageSource, options: SummaryO
     sumSq += s2;
     count += image.length;
     if (label >= 0 && label < k) classSums[label] += s / px;
+    if (footprints) footprints[i] = headFootprint(image, ds.imageSize[0], ds.imageSize[1]);
   }
   const mean = count ? sum / count : NaN;
   const std = count ? Math.sqrt(Math.max(0, sumSq / count - mean * mean)) : NaN;
@@ -122,7 +127,10 @@ export async function summarizeDataset(ds: LabeledImageSource, options: SummaryO
     intensity: { mean, std, min: count ? min : NaN, max: count ? max : NaN, classMeans: classSums.map((s, c) => (classCounts[c] ? s / classCounts[c] : NaN)) },
     skipped: { count: skippedRows.length, rows: skippedRows.map(({ row, reason }) => ({ row, reason })) },
   };
-  if (options.compareWith) summary.leakage = await findNearDuplicates(ds, options.compareWith, options);
+  if (options.compareWith) {
+    summary.leakage = await findNearDuplicates(ds, options.compareWith, options);
+    summary.sliceLevel = compareSliceLevels(footprints as Float32Array, await headFootprints(options.compareWith));
+  }
   return summary;
 }
 
@@ -148,5 +156,22 @@ export function formatDatasetSummary(s: DatasetSummary): string {
         `median nearest distance ${l.medianNearestDistance.toFixed(1)}`,
     );
   }
+  if (s.sliceLevel) lines.push(formatSliceLevels(s.sliceLevel));
   return lines.join('\n');
+}
+
+/**
+ * One line (two when shifted) on how the slice levels of two files compare.
+ * @param c Output of {@link compareSliceLevels}.
+ */
+export function formatSliceLevels(c: SliceLevelComparison): string {
+  const r = c.referenceSpread;
+  const o = c.comparedSpread;
+  const f = (x: number) => x.toFixed(3);
+  const line =
+    `slice level (head footprint, share of the image inside the head outline): here median ${f(r.median)} ` +
+    `(1st-99th percentile ${f(r.p1)}-${f(r.p99)}), compared median ${f(o.median)} (${f(o.p1)}-${f(o.p99)}); ` +
+    `${c.comparedInsideReference} of ${o.count} compared rows (${(100 * c.comparedInsideFraction).toFixed(1)}%) lie in this range; KS ${c.ks.toFixed(3)}`;
+  if (!c.shifted) return line;
+  return `${line}\n  WARNING: the files show different axial levels of the head: a model trained here is scored on the compared file out of the range it learned`;
 }

@@ -32,6 +32,8 @@ export {
   renderConfusionMatrixPng,
   renderRocCurvesPng,
   renderReliabilityDiagramPng,
+  renderHistogramsPng,
+  type HistogramSeries,
   type PlotOptions,
   type ReliabilityPanel,
 } from './plots.js';

@@ -415,3 +415,88 @@ export async function renderReliabilityDiagramPng(panels: ReliabilityPanel[], op
   panels.forEach((p, i) => reliabilityPanel(ctx, p, 10 + i * panelW, 50));
   return canvas.encode('png');
 }
+
+/** One sample of {@link renderHistogramsPng}. */
+export interface HistogramSeries {
+  /** Legend label, e.g. the file name. */
+  label: string;
+  /** The values. */
+  values: ArrayLike<number>;
+}
+
+/**
+ * Overlaid histograms of several samples on shared bins, each as the share of its own rows per bin (so that files of
+ * different sizes compare), e.g. the head footprints of a training and a test file. Node only.
+ * @param series Samples to draw (one colour each).
+ * @param options Scale, title, x-axis label and number of bins (default 40).
+ * @returns PNG bytes.
+ */
+export async function renderHistogramsPng(
+  series: HistogramSeries[],
+  options: PlotOptions & { xLabel?: string; bins?: number } = {},
+): Promise<Uint8Array> {
+  const scale = options.scale ?? 2;
+  const width = 720;
+  const height = 460;
+  const { canvas, ctx } = await newCanvas(width, height, scale);
+  const box: Box = { x: 84, y: 84, w: 600, h: 300 };
+  title(ctx, options.title ?? 'Histogram', width, 32);
+  // The legend sits in one row above the plot, where it can never hide a bar.
+  const labels = series.map((s) => `${s.label} (${s.values.length} rows)`);
+  const rowWidth = labels.reduce((w, l) => w + 20 + textWidth(ctx, l, 12) + 24, -24);
+  let lx = (width - rowWidth) / 2;
+  labels.forEach((l, k) => {
+    ctx.fillStyle = PALETTE[k % PALETTE.length];
+    ctx.globalAlpha = 0.55;
+    ctx.fillRect(lx, 56, 14, 14);
+    ctx.globalAlpha = 1;
+    text(ctx, l, lx + 20, 63, { baseline: 'middle', size: 12 });
+    lx += 20 + textWidth(ctx, l, 12) + 24;
+  });
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of series) for (let i = 0; i < s.values.length; i++) {
+    lo = Math.min(lo, s.values[i]);
+    hi = Math.max(hi, s.values[i]);
+  }
+  if (!Number.isFinite(lo)) lo = hi = 0;
+  if (hi === lo) hi = lo + 1;
+  const bins = Math.max(1, Math.floor(options.bins ?? 40));
+  const step = (hi - lo) / bins;
+  const shares = series.map((s) => {
+    const counts = new Float64Array(bins);
+    for (let i = 0; i < s.values.length; i++) counts[Math.min(bins - 1, Math.floor((s.values[i] - lo) / step))]++;
+    return counts.map((c) => (s.values.length ? c / s.values.length : 0));
+  });
+  const top = 1.08 * Math.max(1e-9, ...shares.flatMap((s) => Array.from(s)));
+  const px = (v: number): number => box.x + ((v - lo) / (hi - lo)) * box.w;
+  const py = (share: number): number => box.y + box.h - (share / top) * box.h;
+  ctx.save();
+  ctx.strokeStyle = GRID;
+  for (let t = 0; t <= 4; t++) {
+    const y = box.y + box.h - (t / 4) * box.h;
+    ctx.beginPath();
+    ctx.moveTo(box.x, y);
+    ctx.lineTo(box.x + box.w, y);
+    ctx.stroke();
+    text(ctx, `${((100 * t * top) / 4).toFixed(1)}%`, box.x - 9, y, { align: 'right', baseline: 'middle', size: 12 });
+  }
+  shares.forEach((s, k) => {
+    ctx.fillStyle = PALETTE[k % PALETTE.length];
+    ctx.globalAlpha = 0.55;
+    s.forEach((share, b) => {
+      if (share > 0) ctx.fillRect(px(lo + b * step), py(share), Math.max(1, px(lo + (b + 1) * step) - px(lo + b * step) - 1), box.y + box.h - py(share));
+    });
+  });
+  ctx.globalAlpha = 1;
+  ctx.strokeStyle = AXIS;
+  ctx.strokeRect(box.x, box.y, box.w, box.h);
+  ctx.restore();
+  for (let t = 0; t <= 5; t++) {
+    const v = lo + (t / 5) * (hi - lo);
+    text(ctx, v.toFixed(3), px(v), box.y + box.h + 19, { align: 'center', size: 12 });
+  }
+  if (options.xLabel) text(ctx, options.xLabel, box.x + box.w / 2, box.y + box.h + 44, { align: 'center', size: 14 });
+  text(ctx, 'share of rows', box.x - 58, box.y + box.h / 2, { align: 'center', size: 14, rotate: -Math.PI / 2 });
+  return canvas.encode('png');
+}

@@ -1,7 +1,7 @@
 // The neurostagenet command's interface: help, inspect, and the error contract (one line
 // "neurostagenet: error: ...", no stack trace unless --verbose; exit 2 for command-line mistakes, 1 for failures).
 // A few cases spawn the real command (tsx on src/cli/main.ts); the many small error cases run in-process.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,21 @@ describe('neurostagenet command (in-process)', () => {
     expect(s.classNames[1]).toBe('Moderate_Demented');
   });
 
+  it('inspect --compare reports slice levels; --plot draws them as a PNG', async () => {
+    const png = join(tmp, 'plots', 'levels.png');
+    const r = await runInProcess(['inspect', SAMPLE, '--compare', SAMPLE, '--plot', png]);
+    expect(r.code, r.stderr).toBe(0);
+    // The sample against itself: the same levels, so no warning; only rows beyond the 1st-99th percentiles fall outside.
+    const m = /slice level \(head footprint[^\n]*?(\d+) of 128 compared rows[^\n]*KS 0\.000/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m?.[1])).toBeGreaterThanOrEqual(124);
+    expect(r.stdout).not.toContain('WARNING');
+    expect(r.stderr).toContain(`wrote ${png}`);
+    const bytes = await readFile(png);
+    expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(bytes.readUInt32BE(16)).toBe(1440); // 720 px at scale 2
+  });
+
   it('a missing column: exit 1, one line naming the column and the file', async () => {
     const r = await runInProcess(['inspect', SAMPLE, '--label-column', 'stage']);
     expect(r.code).toBe(1);
@@ -115,6 +130,7 @@ describe('neurostagenet command (in-process)', () => {
       [['inspect', SAMPLE, '--image-size', 'big'], "--image-size expects an integer >= 32, got 'big'"],
       [['inspect'], 'missing argument'],
       [['inspect', SAMPLE, SAMPLE], 'unexpected argument'],
+      [['inspect', SAMPLE, '--plot', 'levels.png'], '--plot needs --compare'],
       [['predict', tmp, SAMPLE, '--backend', 'gpu9'], "unknown backend 'gpu9'"],
       [['explain', '--pretrained', SAMPLE, '--method', 'lime'], '--method must be gradcam or gradcam++'],
       [['train', SAMPLE, '--recipe', 'fast'], "--recipe must be 'seed' or 'scratch'"],

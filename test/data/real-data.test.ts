@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ParquetImageDataset, StratifiedSplit, findNearDuplicates, summarizeDataset } from '../../src/index.js';
+import { ParquetImageDataset, StratifiedSplit, compareSliceLevels, findNearDuplicates, headFootprints, percentileOfSorted, summarizeDataset } from '../../src/index.js';
 import { sharedFile } from './helpers.js';
 
 let train: ParquetImageDataset;
@@ -48,6 +48,22 @@ describe('real train/test parquet', () => {
     expect(r.fractionB).toBeLessThan(0.19);
     expect(r.medianNearestDistance).toBeGreaterThan(25);
     expect(r.medianNearestDistance).toBeLessThan(40);
+  });
+
+  it('test slices lie at another axial level than training slices, whatever their label', async () => {
+    const [a, b] = [await headFootprints(train), await headFootprints(test)];
+    const c = compareSliceLevels(a, b);
+    // Measured independently (numpy, the same row-span rule): train median 0.513, test 0.476; 24 test rows inside.
+    expect(c.referenceSpread.median).toBeCloseTo(0.513, 2);
+    expect(c.comparedSpread.median).toBeCloseTo(0.476, 2);
+    expect(c.comparedInsideFraction).toBeLessThan(0.06);
+    expect(c.ks).toBeGreaterThan(0.9);
+    expect(c.shifted).toBe(true);
+    // The footprint follows the level, not the stage: per-class medians within 0.002 of each other in each file.
+    for (const [ds, f] of [[train, a], [test, b]] as const) {
+      const medians = [0, 1, 2, 3].map((k) => percentileOfSorted(Float64Array.from(f.filter((_, i) => ds.labels[i] === k)).sort(), 50));
+      expect(Math.max(...medians) - Math.min(...medians)).toBeLessThan(0.002);
+    }
   });
 
   it('summarises the test split', async () => {

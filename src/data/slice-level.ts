@@ -1,0 +1,157 @@
+import type { LabeledImageSource } from './types.js';
+
+/**
+ * Share of an image inside the head's outline: for every row, the pixels from the first to the last one brighter
+ * than `threshold`, summed and divided by the image area. Ventricles and sulci inside the outline count as head,
+ * so the figure follows the axial level of a slice (the cross-section shrinks towards the top of the head) and
+ * hardly the atrophy that the labels describe (atrophy darkens the inside, not the outline).
+ * @param image Gray pixels on the 0..255 scale, row-major.
+ * @param height Image height.
+ * @param width Image width.
+ * @param threshold Pixel value above which a pixel is tissue (default 15: above the background noise of skull-stripped
+ *   JPEG slices).
+ * @returns A fraction in [0, 1].
+ */
+export function headFootprint(image: ArrayLike<number>, height: number, width: number, threshold = 15): number {
+  if (image.length !== height * width) {
+    throw new RangeError(`headFootprint: ${image.length} pixels do not make a ${height}x${width} image`);
+  }
+  let inside = 0;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let first = -1;
+    let last = -1;
+    for (let x = 0; x < width; x++) {
+      if (image[row + x] > threshold) {
+        if (first < 0) first = x;
+        last = x;
+      }
+    }
+    if (first >= 0) inside += last - first + 1;
+  }
+  return inside / (height * width);
+}
+
+/**
+ * {@link headFootprint} of every row of a source.
+ * @param source Images on the 0..255 scale.
+ * @param threshold Tissue threshold (default 15).
+ * @returns One footprint per row.
+ */
+export async function headFootprints(source: LabeledImageSource, threshold = 15): Promise<Float32Array> {
+  const [h, w] = source.imageSize;
+  const out = new Float32Array(source.length);
+  for (let i = 0; i < source.length; i++) out[i] = headFootprint((await source.get(i)).image, h, w, threshold);
+  return out;
+}
+
+/** Percentiles of a sample (linear interpolation, as numpy's default). */
+export interface SpreadSummary {
+  /** Number of values. */
+  count: number;
+  /** 1st percentile. */
+  p1: number;
+  /** 5th percentile. */
+  p5: number;
+  /** Median. */
+  median: number;
+  /** 95th percentile. */
+  p95: number;
+  /** 99th percentile. */
+  p99: number;
+}
+
+/** How the slice levels of two files compare; see {@link compareSliceLevels}. */
+export interface SliceLevelComparison {
+  /** Footprints of the reference file (e.g. training), one per row. */
+  reference: Float32Array;
+  /** Footprints of the compared file (e.g. test), one per row. */
+  compared: Float32Array;
+  /** Percentiles of `reference`. */
+  referenceSpread: SpreadSummary;
+  /** Percentiles of `compared`. */
+  comparedSpread: SpreadSummary;
+  /** Compared rows whose footprint lies within the reference's 1st–99th percentile range. */
+  comparedInsideReference: number;
+  /** `comparedInsideReference / compared.length`. */
+  comparedInsideFraction: number;
+  /** Two-sample Kolmogorov–Smirnov statistic (largest gap between the two empirical CDFs; scipy `ks_2samp`). */
+  ks: number;
+  /** True when fewer than half of the compared rows lie within the reference's range: the files show different
+   * parts of the head, and a model of one is scored out of its range on the other. */
+  shifted: boolean;
+}
+
+/**
+ * The `q`-th percentile (0..100) of values sorted ascending, interpolated linearly between order statistics
+ * (numpy `percentile`, method "linear").
+ * @param sorted Values in ascending order.
+ * @param q Percentile, 0..100.
+ */
+export function percentileOfSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const pos = (q / 100) * (n - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, n - 1);
+  return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+}
+
+function spread(sorted: Float64Array): SpreadSummary {
+  const at = (q: number) => percentileOfSorted(sorted, q);
+  return { count: sorted.length, p1: at(1), p5: at(5), median: at(50), p95: at(95), p99: at(99) };
+}
+
+/**
+ * Two-sample Kolmogorov–Smirnov statistic: the largest distance between the empirical CDFs of `a` and `b`.
+ * @param a Sample, ascending.
+ * @param b Sample, ascending.
+ */
+export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  const m = b.length;
+  if (n === 0 || m === 0) return NaN;
+  let i = 0;
+  let j = 0;
+  let d = 0;
+  while (i < n && j < m) {
+    // Step past every copy of the smaller value in both samples, so that ties never open a false gap.
+    const v = Math.min(a[i], b[j]);
+    while (i < n && a[i] === v) i++;
+    while (j < m && b[j] === v) j++;
+    d = Math.max(d, Math.abs(i / n - j / m));
+  }
+  return d;
+}
+
+/**
+ * Do two files show the same part of the head? Compares their {@link headFootprint} distributions: MRI slice sets
+ * often cover different axial ranges (e.g. a test set of only central slices), and a model is then scored on
+ * anatomy it rarely saw, whatever the split. Labels are not used.
+ * @param reference Footprints of the reference file (usually the training file).
+ * @param compared Footprints of the other file.
+ * @returns Percentiles, overlap and the KS statistic.
+ * @example
+ * ```ts
+ * const shift = compareSliceLevels(await headFootprints(train), await headFootprints(test));
+ * if (shift.shifted) console.warn(`only ${shift.comparedInsideReference} test slices lie in the training range`);
+ * ```
+ */
+export function compareSliceLevels(reference: ArrayLike<number>, compared: ArrayLike<number>): SliceLevelComparison {
+  const a = Float64Array.from(reference).sort();
+  const b = Float64Array.from(compared).sort();
+  const ra = spread(a);
+  let inside = 0;
+  for (const v of b) if (v >= ra.p1 && v <= ra.p99) inside++;
+  const fraction = b.length ? inside / b.length : NaN;
+  return {
+    reference: Float32Array.from(reference),
+    compared: Float32Array.from(compared),
+    referenceSpread: ra,
+    comparedSpread: spread(b),
+    comparedInsideReference: inside,
+    comparedInsideFraction: fraction,
+    ks: ksStatistic(a, b),
+    shifted: fraction < 0.5,
+  };
+}
