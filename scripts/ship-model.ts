@@ -27,7 +27,12 @@ import { parseArgs } from 'node:util';
 import {
   MultiClassMetrics,
   aggregateByGroup,
+  compareSliceLevels,
   groupNearDuplicates,
+  headFootprints,
+  percentileOfSorted,
+  rocAuc,
+  renderHistogramsPng,
   ParquetImageDataset,
   applyTemperature,
   countParams,
@@ -214,6 +219,17 @@ export interface ModelCardFacts {
   test: { file: string; metrics: MultiClassMetricsResult; calibrated: MultiClassMetricsResult };
   /** Test figures per person: each subject's calibrated slice probabilities averaged (see aggregateByGroup). */
   subjects?: { source: 'manifest' | 'clusters'; count: number; metrics: MultiClassMetricsResult };
+  /** Slice levels (head footprints) of the training and test files, and test figures per Kaggle slice index. */
+  sliceLevel?: {
+    trainMedian: number;
+    testMedian: number;
+    trainRange: [number, number];
+    testInside: number;
+    testCount: number;
+    ks: number;
+    /** Test figures per slice index (from manifest.csv), uncalibrated. */
+    bySliceIndex?: { index: number; count: number; footprint: number; accuracy: number; macroAuc: number | undefined; dementedAuc: number | undefined }[];
+  };
   /** Shell commands that reproduce the model and its figures. */
   commands: { train?: string; ship: string; evaluate: string };
   /** Backend the evaluation ran on. */
@@ -440,7 +456,7 @@ export function renderModelCard(f: ModelCardFacts): string {
         : 'Validation slices have near neighbours in training, so the model does better there than on unseen subjects, and a temperature fitted there may not suit new subjects.') +
       (c.ece > m.ece
         ? ` **On the test file it does not help:** ECE rises from ${f4(m.ece)} to ${f4(c.ece)}. The model is better calibrated on the test subjects than on the validation rows; ` +
-          'a likely reason is that the test file holds only central slices (26 to 32 of each person) while validation holds every slice. Use the uncalibrated probabilities (temperature 1) if calibration matters to you.'
+          'a likely reason is that the test slices lie at another axial level than the training and validation slices (see "Slice-level shift" below). Use the uncalibrated probabilities (temperature 1) if calibration matters to you.'
         : ''),
     '',
   );
@@ -482,6 +498,35 @@ export function renderModelCard(f: ModelCardFacts): string {
         : 'The validation split above is such a random split by slice, so the validation AUC is optimistic.'),
     '',
   );
+
+  if (f.sliceLevel) {
+    const sl = f.sliceLevel;
+    out.push('## Slice-level shift', '');
+    out.push(
+      `The test slices show another part of the head than the training slices. \`headFootprint\` (the share of the image inside the head outline, which follows the axial level and not the stage: ` +
+        `its per-class medians agree within 0.002) has median ${f3(sl.trainMedian)} in training (1st–99th percentile ${f3(sl.trainRange[0])}–${f3(sl.trainRange[1])}) and ${f3(sl.testMedian)} in test; ` +
+        `**only ${sl.testInside} of ${sl.testCount} test slices lie in the training range** (Kolmogorov–Smirnov ${f3(sl.ks)}). The Kaggle test files are slices 26–32 of each person, ` +
+        'higher in the head than most training slices (smaller cross-sections, the bodies of the lateral ventricles instead of the basal ganglia). ' +
+        'So the test figures measure new people **and** a level the model rarely saw; validation measures new people at the training levels. ' +
+        'Reproduce: `npm run cli -- inspect ../shared/data/alzheimer-mri/train.parquet --compare ../shared/data/alzheimer-mri/test.parquet --plot slice-levels.png`.',
+      '',
+    );
+    out.push(`![slice levels of the training and test files](${fig('slice_levels.png')})`, '');
+    if (sl.bySliceIndex?.length) {
+      out.push(
+        'Test figures by slice index (uncalibrated; each index holds at most one slice per test subject, so the rows differ mainly in level; ' +
+          'the last column scores 1 − P(Non_Demented) for "any stage of dementia" against Non_Demented, which the one Moderate subject cannot sway):',
+        '',
+      );
+      out.push(
+        table(
+          ['slice', 'slices', 'median footprint', 'accuracy', 'macro AUC', 'AUC any stage vs Non'],
+          sl.bySliceIndex.map((r) => [String(r.index), String(r.count), f3(r.footprint), f3(r.accuracy), f3(r.macroAuc), f3(r.dementedAuc)]),
+        ),
+        '',
+      );
+    }
+  }
 
   out.push('## Files and storage', '');
   const s = f.storage;
@@ -597,6 +642,28 @@ export async function testSubjects(testPath: string, rows: number): Promise<stri
   for (const line of lines) {
     const v = line.split(',');
     if (v[iSplit] === split && v[iSubject]) out[Number(v[iRow])] = v[iSubject];
+  }
+  for (let i = 0; i < rows; i++) if (out[i] === undefined) return undefined;
+  return out;
+}
+
+/**
+ * Kaggle slice index of every row of a test file, from the `kaggle_original_path` column of the `manifest.csv` beside
+ * it (test files are named `SLICE (SUBJECT).jpg`), or undefined when there is none or it does not cover every row.
+ */
+export async function testSliceIndices(testPath: string, rows: number): Promise<number[] | undefined> {
+  const file = join(dirname(testPath), 'manifest.csv');
+  if (!existsSync(file)) return undefined;
+  const [head, ...lines] = (await readFile(file, 'utf8')).trim().split(/\r?\n/);
+  const cols = head.split(',');
+  const [iSplit, iRow, iPath] = ['split', 'row', 'kaggle_original_path'].map((c) => cols.indexOf(c));
+  if (iSplit < 0 || iRow < 0 || iPath < 0) return undefined;
+  const split = basename(testPath).replace(/\.parquet$/, '');
+  const out: number[] = new Array(rows);
+  for (const line of lines) {
+    const v = line.split(',');
+    const m = /\/(\d+)(?: \(\d+\))?\.jpg$/.exec(v[iPath] ?? '');
+    if (v[iSplit] === split && m) out[Number(v[iRow])] = Number(m[1]);
   }
   for (let i = 0; i < rows; i++) if (out[i] === undefined) return undefined;
   return out;
@@ -781,6 +848,23 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
     };
     console.log(`per subject (${subjects.count}, ${subjects.source}): accuracy ${f4(subjects.metrics.accuracy)}, macro AUC ${f4(subjects.metrics.macro.auc)}, QWK ${f4(subjects.metrics.quadraticKappa)}`);
 
+    // Slice levels of the two files, and the test figures per Kaggle slice index when the manifest gives it.
+    const trainFootprints = await headFootprints(trainSet);
+    const testFootprints = await headFootprints(testSet);
+    const levels = compareSliceLevels(trainFootprints, testFootprints);
+    const sliceIndex = await testSliceIndices(testPath, testSet.length);
+    const bySliceIndex = sliceIndex && [...new Set(sliceIndex)].sort((a, b) => a - b).map((index) => {
+      const rows = sliceIndex.flatMap((s, i) => (s === index ? [i] : []));
+      const m = new MultiClassMetrics({ numClasses: k, classNames: testSet.classNames, ordinalOrder: SEVERITY_ORDER })
+        .update(rows.map((i) => testEval.labels[i]), rows.map((i) => Array.from(testEval.probabilities.subarray(i * k, (i + 1) * k))))
+        .compute();
+      const footprints = Float64Array.from(rows, (i) => testFootprints[i]).sort();
+      const non = testSet.classNames.indexOf('Non_Demented');
+      const dementedAuc = non < 0 ? undefined : rocAuc(rows.map((i) => testEval.labels[i] !== non), rows.map((i) => 1 - testEval.probabilities[i * k + non]));
+      return { index, count: rows.length, footprint: percentileOfSorted(footprints, 50), accuracy: m.accuracy, macroAuc: m.macro.auc, dementedAuc };
+    });
+    console.log(`slice levels: train median ${f3(levels.referenceSpread.median)}, test ${f3(levels.comparedSpread.median)}; ${levels.comparedInsideReference} of ${testSet.length} test slices in the training range; KS ${f3(levels.ks)}`);
+
     // 5. Facts of the run and the commands. Which epoch the checkpoint is: the best val AUC of the run, checked
     // against the AUC just measured (a run in progress may have saved a checkpoint before logging its epoch).
     if (!historyJson && log) epochs = parseTrainingLog(await readFile(logFile, 'utf8')).epochs;
@@ -831,6 +915,15 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       temperature: fit,
       test: { file: basename(testPath), metrics: testEval.metrics, calibrated },
       subjects,
+      sliceLevel: {
+        trainMedian: levels.referenceSpread.median,
+        testMedian: levels.comparedSpread.median,
+        trainRange: [levels.referenceSpread.p1, levels.referenceSpread.p99],
+        testInside: levels.comparedInsideReference,
+        testCount: testSet.length,
+        ks: levels.ks,
+        bySliceIndex,
+      },
       commands: {
         train: trainArgs ? `npx tsx examples/train.ts ${trainArgs.map((a) => (a.startsWith('/') ? repoPath(a) : a)).join(' ')}` : undefined,
         ship: `npx tsx scripts/ship-model.ts ${shipArgs.join(' ')}`,
@@ -876,6 +969,13 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
     });
     const title = `NeuroStageNet on ${basename(testPath)}`;
     await writeEvaluationReport(testEval.metrics, o.report, { calibrated, temperature: fit, title });
+    await writeFile(
+      join(o.report, 'slice_levels.png'),
+      await renderHistogramsPng(
+        [{ label: basename(trainPath), values: trainFootprints }, { label: basename(testPath), values: testFootprints }],
+        { title: 'Slice level: head footprint per row', xLabel: 'share of the image inside the head outline' },
+      ),
+    );
     console.log(formatEvaluationReport(testEval.metrics, { calibrated, temperature: fit, title: `${title} (${kept} weights, ${backend})` }));
 
     // 7. The written directory loads through the public loader and predicts what was evaluated.

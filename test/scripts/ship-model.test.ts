@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MultiClassMetrics, type MultiClassMetricsResult } from '../../src/index.js';
-import { checkpointEpochIndex, parseTrainingLog, recipeFromTrainArgs, renderModelCard, testSubjects, verdict, type ModelCardFacts } from '../../scripts/ship-model.js';
+import { checkpointEpochIndex, parseTrainingLog, recipeFromTrainArgs, renderModelCard, testSliceIndices, testSubjects, verdict, type ModelCardFacts } from '../../scripts/ship-model.js';
 import { sharedFile } from '../data/helpers.js';
 
 const LOG = `backend: tensorflow
@@ -113,6 +113,17 @@ describe('ship-model: model card', () => {
     const bySlice = renderModelCard({ ...facts(weak, false), recipe: { ...facts(weak, false).recipe, split: 'rows' } });
     expect(bySlice).toContain('**by slice**');
     expect(bySlice).toContain('**not grouped by subject**');
+    expect(card).not.toContain('## Slice-level shift');
+    const shifted = renderModelCard({
+      ...facts(weak, false),
+      sliceLevel: {
+        trainMedian: 0.513, testMedian: 0.476, trainRange: [0.488, 0.519], testInside: 26, testCount: 635, ks: 0.968,
+        bySliceIndex: [{ index: 26, count: 35, footprint: 0.488, accuracy: 0.543, macroAuc: 0.81, dementedAuc: 0.7 }],
+      },
+    });
+    expect(shifted).toContain('**only 26 of 635 test slices lie in the training range** (Kolmogorov–Smirnov 0.968)');
+    expect(shifted).toContain('| 26 | 35 | 0.488 | 0.543 | 0.810 | 0.700 |');
+    expect(shifted).toContain('![slice levels of the training and test files](neurostagenet/report/slice_levels.png)');
   });
 
   it('says when the targets are met and drops the interim note for a finished run', () => {
@@ -134,5 +145,14 @@ describe('ship-model: test subjects', () => {
     expect(counts.size).toBe(100);
     expect([...counts.values()].every((c) => c === 6 || c === 7)).toBe(true);
     expect(await testSubjects(sharedFile('test.parquet'), 636)).toBeUndefined(); // a row without a subject
+  });
+
+  it('reads the Kaggle slice index (26..32) of every test row from the manifest', async () => {
+    const idx = await testSliceIndices(sharedFile('test.parquet'), 635);
+    const counts = new Map<number, number>();
+    for (const i of idx!) counts.set(i, (counts.get(i) ?? 0) + 1);
+    // 100 subjects: one slice of each per index 27..32; index 26 is missing for the subjects with 6 slices.
+    expect([...counts.entries()].sort((a, b) => a[0] - b[0])).toEqual([[26, 35], [27, 100], [28, 100], [29, 100], [30, 100], [31, 100], [32, 100]]);
+    expect(await testSliceIndices(sharedFile('test.parquet'), 636)).toBeUndefined();
   });
 });
