@@ -2,6 +2,8 @@
 import { TrainingError } from '../train/errors.js';
 import { AUGMENT_MODES, resolveTrainingRecipe, type AugmentMode, type TrainingRecipe } from '../train/recipe.js';
 import { groupNearDuplicates } from '../data/groups.js';
+import { headFootprints } from '../data/slice-level.js';
+import { selectRows } from '../data/subset.js';
 import { StratifiedSplit } from '../data/split.js';
 import type { LabeledImageSource } from '../data/types.js';
 import { numberOption, stringOption, UsageError, type Values } from './args.js';
@@ -29,6 +31,7 @@ export const TRAIN_OPTIONS = {
   split: { type: 'string' },
   'group-threshold': { type: 'string' },
   mixup: { type: 'string' },
+  'footprint-range': { type: 'string' },
 } as const;
 
 /** How the training file is split into train and validation rows. */
@@ -78,6 +81,8 @@ export interface TrainFlags {
   split: SplitMode;
   /** Link threshold of the near-duplicate clusters. */
   groupThreshold: number;
+  /** Keep only rows whose head footprint lies in this closed range (before the split). */
+  footprintRange?: [number, number];
   backboneWeights?: string;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   recipe: TrainingRecipe;
@@ -129,6 +134,14 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
   }
   const split = stringOption(values, 'split', 'near-duplicates') as string;
   if (split !== 'near-duplicates' && split !== 'rows') throw new UsageError(`--split must be near-duplicates or rows, got '${split}'`, command);
+  const rangeArg = stringOption(values, 'footprint-range');
+  let footprintRange: [number, number] | undefined;
+  if (rangeArg !== undefined) {
+    const m = /^\s*([\d.]+)\s*:\s*([\d.]+)\s*$/.exec(rangeArg);
+    const [lo, hi] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+    if (!(lo >= 0 && hi <= 1 && lo <= hi)) throw new UsageError(`--footprint-range expects A:B with 0 <= A <= B <= 1, got '${rangeArg}'`, command);
+    footprintRange = [lo, hi];
+  }
   const backboneWeights = stringOption(values, 'backbone-weights');
   // Without ImageNet weights a frozen backbone would keep its random features: train it all.
   if (backboneWeights === undefined) recipe.allTrainable = true;
@@ -139,6 +152,7 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     seed: numberOption(values, 'seed', 42, { integer: true }, command),
     split,
     groupThreshold: numberOption(values, 'group-threshold', 20, { min: 0 }, command),
+    footprintRange,
     backboneWeights,
     progress: progress as TrainFlags['progress'],
     recipe,
@@ -159,6 +173,8 @@ export interface FlatTrainOptions {
   split?: SplitMode;
   /** Near-duplicate link threshold of `split: 'near-duplicates'`. */
   groupThreshold?: number;
+  /** Head-footprint range the rows were restricted to before the split. */
+  footprintRange?: [number, number];
   epochs: number;
   batchSize: number;
   lr: number;
@@ -184,6 +200,7 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
     mixup: r.mixup || undefined,
     split: flags.split,
     groupThreshold: flags.split === 'near-duplicates' ? flags.groupThreshold : undefined,
+    footprintRange: flags.footprintRange,
     epochs: r.epochs,
     batchSize: r.batchSize,
     lr: r.learningRate,
@@ -215,21 +232,37 @@ export interface TrainingRows {
  * @param flags Parsed training flags.
  * @returns Row indices and a log line.
  */
-export async function splitTrainingRows(source: LabeledImageSource, flags: Pick<TrainFlags, 'split' | 'groupThreshold' | 'valFraction' | 'seed' | 'maxTrain'>): Promise<TrainingRows> {
+export async function splitTrainingRows(
+  source: LabeledImageSource,
+  flags: Pick<TrainFlags, 'split' | 'groupThreshold' | 'valFraction' | 'seed' | 'maxTrain' | 'footprintRange'>,
+): Promise<TrainingRows> {
+  // Rows kept before the split (all, or those of the asked slice levels), and the source the split sees.
+  let kept: Int32Array | undefined;
+  let levels = '';
+  if (flags.footprintRange) {
+    const [lo, hi] = flags.footprintRange;
+    const footprints = await headFootprints(source);
+    kept = Int32Array.from(Array.from(footprints).flatMap((f, i) => (f >= lo && f <= hi ? [i] : [])));
+    if (kept.length < 2) throw new UsageError(`--footprint-range ${lo}:${hi} keeps ${kept.length} of ${source.length} rows: nothing to split`);
+    levels = `, ${kept.length} of ${source.length} rows with head footprint in [${lo}, ${hi}]`;
+  }
+  const rows = kept ? selectRows(source, kept) : source;
   const splitter = new StratifiedSplit({ testSize: flags.valFraction, seed: flags.seed });
   let how = 'rows';
   let split;
   if (flags.split === 'near-duplicates') {
-    const clusters = await groupNearDuplicates(source, { threshold: flags.groupThreshold });
-    split = splitter.split(source.labels, clusters.groups);
+    const clusters = await groupNearDuplicates(rows, { threshold: flags.groupThreshold });
+    split = splitter.split(rows.labels, clusters.groups);
     how = `${clusters.count} near-duplicate clusters (threshold ${flags.groupThreshold})`;
   } else {
-    split = splitter.split(source.labels);
+    split = splitter.split(rows.labels);
   }
-  const train = flags.maxTrain ? split.train.subarray(0, flags.maxTrain) : split.train;
+  const toSource = (r: Int32Array) => (kept ? r.map((i) => (kept as Int32Array)[i]) : r);
+  const train = toSource(flags.maxTrain ? split.train.subarray(0, flags.maxTrain) : split.train);
+  const validation = toSource(split.test);
   return {
     train,
-    validation: split.test,
-    description: `split (seed ${flags.seed}, by ${how}): ${train.length} train / ${split.test.length} validation rows`,
+    validation,
+    description: `split (seed ${flags.seed}, by ${how}${levels}): ${train.length} train / ${validation.length} validation rows`,
   };
 }

@@ -43,6 +43,7 @@ export {
   type SkippedRow,
 } from './dataset.js';
 export { mixupBatch, sampleMixupParams, sampleBeta, type MixupParams, type MixedBatch } from './mixup.js';
+export { selectRows } from './subset.js';
 export { StratifiedSplit, type SplitIndices, type StratifiedSplitOptions } from './split.js';
 export {
   findNearDuplicates,

@@ -56,6 +56,9 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
       [{ 'label-smoothing': '2' }, /--label-smoothing expects a number in \[0, 1\], got '2'/],
       [{ split: 'subjects' }, /--split must be near-duplicates or rows, got 'subjects'/],
       [{ 'group-threshold': '-3' }, /--group-threshold expects a number >= 0/],
+      [{ 'footprint-range': '0.5' }, /--footprint-range expects A:B with 0 <= A <= B <= 1, got '0.5'/],
+      [{ 'footprint-range': '0.6:0.4' }, /--footprint-range expects A:B/],
+      [{ 'footprint-range': '0:2' }, /--footprint-range expects A:B/],
     ];
     for (const [values, message] of bad) {
       expect(() => parseTrainFlags(values, 'train')).toThrow(UsageError);
@@ -84,5 +87,24 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     expect(Array.from(byRows.validation)).toEqual(Array.from(reference.test));
     expect(Array.from(byRows.train)).toEqual(Array.from(reference.train.subarray(0, 10)));
     expect(byRows.description).toBe('split (seed 3, by rows): 10 train / 20 validation rows');
+  });
+
+  it('--footprint-range keeps the slices of the asked levels, then splits them (row numbers stay the file\'s)', async () => {
+    expect(parseTrainFlags({ 'footprint-range': '0:0.5' }).footprintRange).toEqual([0, 0.5]);
+    expect(flattenTrainFlags(parseTrainFlags({ 'footprint-range': '0.1 : 0.3' })).footprintRange).toEqual([0.1, 0.3]);
+    // 40 slices; slice i is an 8x8 image whose first (i % 8) + 1 rows are tissue: footprint ((i % 8) + 1) / 8.
+    const footprintOf = (i: number) => ((i % 8) + 1) / 8;
+    const images = Array.from({ length: 40 }, (_, i) => Float32Array.from({ length: 64 }, (_, p) => (p < ((i % 8) + 1) * 8 ? 200 : 0)));
+    const labels = Int32Array.from({ length: 40 }, (_, i) => Math.floor(i / 8) % 2);
+    const ds: LabeledImageSource = { length: 40, labels, classNames: ['a', 'b'], imageSize: [8, 8], get: (i: number) => ({ image: images[i], label: labels[i] }) };
+    const r = await splitTrainingRows(ds, { valFraction: 0.25, seed: 1, groupThreshold: 5, split: 'rows', footprintRange: [0, 0.5] });
+    const all = [...r.train, ...r.validation].sort((a, b) => a - b);
+    // Footprints 1/8 .. 4/8 are kept: i % 8 in 0..3, 20 of 40 rows, each once.
+    expect(all).toEqual(Array.from({ length: 40 }, (_, i) => i).filter((i) => footprintOf(i) <= 0.5));
+    expect(r.validation.length).toBe(5);
+    expect(r.description).toBe('split (seed 1, by rows, 20 of 40 rows with head footprint in [0, 0.5]): 15 train / 5 validation rows');
+    await expect(splitTrainingRows(ds, { valFraction: 0.25, seed: 1, groupThreshold: 5, split: 'rows', footprintRange: [0.01, 0.1] })).rejects.toThrow(
+      /--footprint-range 0.01:0.1 keeps 0 of 40 rows/,
+    );
   });
 });

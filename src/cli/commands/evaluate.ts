@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { groupNearDuplicates } from '../../data/groups.js';
-import type { LabeledImageSource } from '../../data/types.js';
+import { selectRows } from '../../data/subset.js';
 import { formatClassificationReport, formatMetricsSummary } from '../../metrics/classification-report.js';
 import { aggregateByGroup } from '../../metrics/group-aggregate.js';
 import { applyTemperature } from '../../metrics/calibration.js';
@@ -82,7 +82,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   ctx.print(`wrote ${out}: ${[files.metricsJson, files.reportTxt, files.confusionMatrixPng, files.rocCurvesPng, files.reliabilityDiagramPng].map((f) => f.split(/[\\/]/).pop()).join(', ')}`);
   if (values['by-subject']) {
     // Cluster only the evaluated rows, so that --limit and the clusters agree.
-    const rows = n === ds.length ? ds : subsetOf(ds, n);
+    const rows = n === ds.length ? ds : selectRows(ds, Int32Array.from({ length: n }, (_, i) => i));
     const clusters = await groupNearDuplicates(rows, { threshold: groupThreshold });
     const probabilities = calibratedProbabilities?.flat() ?? pred.probabilities;
     const people = aggregateByGroup(probabilities, pred.labels, clusters.groups, k);
@@ -95,9 +95,4 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   }
   ctx.note(`evaluated ${n} rows in ${seconds.toFixed(1)} s (${backend})`);
   return 0;
-}
-
-// The first n rows of a source, as a source (for --limit with --by-subject).
-function subsetOf(ds: LabeledImageSource, n: number): LabeledImageSource {
-  return { length: n, labels: ds.labels.subarray(0, n), classNames: ds.classNames, imageSize: ds.imageSize, get: (i: number) => ds.get(i) };
 }
