@@ -28,6 +28,7 @@ import {
   MultiClassMetrics,
   aggregateByGroup,
   compareSliceLevels,
+  footprintRange,
   groupNearDuplicates,
   headFootprints,
   percentileOfSorted,
@@ -940,6 +941,7 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       ordinalOrder: SEVERITY_ORDER,
       temperature: fit.temperature,
       imageSize: [recipe.imageSize, recipe.imageSize],
+      trainingFootprint: footprintRange(Array.from(split.train, (i) => trainFootprints[i])),
       weights: kept,
       training: {
         data: `${basename(trainPath)} (${trainSet.length} slices)`,

@@ -28,12 +28,15 @@ import {
   GradCAM,
   decodeImage,
   grayToRgba,
+  headFootprint,
   overlayHeatmap,
   rawToGray,
   readImageHeader,
   registerWasmGradientKernels,
   resizeBilinearGray,
+  sliceLevelWarning,
   type Explanation,
+  type FootprintRange,
   type RawPixels,
 } from './neurostagenet.js';
 
@@ -49,6 +52,8 @@ interface PageMetadata {
   classNames: string[];
   ordinalOrder: number[];
   temperature: number;
+  /** The slice levels the model was trained on (head footprints); images outside get a caution. */
+  trainingFootprint?: FootprintRange;
 }
 
 /** Everything the page needs after start-up. */
@@ -147,7 +152,12 @@ async function loadMetadata(modelUrl: string, numClasses: number): Promise<PageM
     classNames: raw.classNames ?? defaults.classNames,
     ordinalOrder: raw.ordinalOrder ?? defaults.ordinalOrder,
     temperature: raw.temperature ?? defaults.temperature,
+    trainingFootprint: raw.trainingFootprint,
   };
+  const fp = meta.trainingFootprint;
+  if (fp !== undefined && !(fp.p1 >= 0 && fp.p1 <= fp.median && fp.median <= fp.p99 && fp.p99 <= 1)) {
+    throw new Error(`${url}: trainingFootprint must be {p1, median, p99} within 0..1, got ${JSON.stringify(fp)}`);
+  }
   if (meta.classNames.length !== numClasses) {
     throw new Error(`the model has ${numClasses} outputs but ${res?.ok ? url : 'the page'} names ${meta.classNames.length} classes`);
   }
@@ -299,6 +309,10 @@ async function explainFile(loaded: Loaded, file: File): Promise<void> {
   const t2 = performance.now();
   drawRgba('overlay-canvas', overlayHeatmap(gray, e.heatmap, { colormap: 'jet', alpha: 0.45 }), width, height);
   showResult(e, calibratedProbabilities(e, meta.temperature), meta);
+  // A slice of another axial level than the training slices: the model's figures were not measured there.
+  const levelWarning = meta.trainingFootprint && sliceLevelWarning([headFootprint(gray, height, width)], meta.trainingFootprint);
+  $('level-warning').textContent = levelWarning ? `Caution: ${levelWarning}.` : '';
+  $('level-warning').hidden = !levelWarning;
   $('file-name').textContent = file.name;
   $('timing').textContent = `\u00b7 decode ${Math.round(t1 - t0)} ms, model + Grad-CAM ${Math.round(t2 - t1)} ms`;
   $('result').hidden = false;

@@ -1,7 +1,8 @@
 // Classifying a whole source with a progress bar: one evaluate() pass (it returns probabilities and logits).
 import { evaluate } from '../train/evaluate.js';
 import type { LabeledImageSource } from '../data/types.js';
-import type { OutStream } from './context.js';
+import { headFootprint, sliceLevelWarning, type FootprintRange } from '../data/slice-level.js';
+import type { CliContext, OutStream } from './context.js';
 import { startProgress } from './progress.js';
 
 /** Predictions of a pass over a source. */
@@ -49,4 +50,28 @@ export function rowsPerClass(labels: Int32Array, numClasses: number, count: numb
     for (const list of byClass) if (k < list.length && rows.length < count) rows.push(list[k]);
   }
   return rows;
+}
+
+/**
+ * Head footprints of `indices` of `source` and, when the model records its training levels, a warning on stderr for
+ * the rows outside them. Returns undefined (and computes nothing) when the model records no training levels.
+ */
+export async function checkSliceLevels(
+  model: { trainingFootprint?: FootprintRange },
+  source: LabeledImageSource,
+  indices: ArrayLike<number>,
+  ctx: CliContext,
+): Promise<{ footprints: Float32Array; outside: Uint8Array } | undefined> {
+  const training = model.trainingFootprint;
+  if (!training) return undefined;
+  const [h, w] = source.imageSize;
+  const footprints = new Float32Array(indices.length);
+  const outside = new Uint8Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    footprints[i] = headFootprint((await source.get(indices[i])).image, h, w);
+    outside[i] = footprints[i] < training.p1 || footprints[i] > training.p99 ? 1 : 0;
+  }
+  const warning = sliceLevelWarning(footprints, training);
+  if (warning) ctx.note(`warning: ${warning} (see 'neurostagenet inspect --help')`);
+  return { footprints, outside };
 }

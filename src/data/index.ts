@@ -60,6 +60,9 @@ export {
   compareSliceLevels,
   ksStatistic,
   percentileOfSorted,
+  footprintRange,
+  sliceLevelWarning,
+  type FootprintRange,
   type SliceLevelComparison,
   type SpreadSummary,
 } from './slice-level.js';

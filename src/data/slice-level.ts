@@ -155,3 +155,54 @@ export function compareSliceLevels(reference: ArrayLike<number>, compared: Array
     shifted: fraction < 0.5,
   };
 }
+
+/** The head footprints a model was trained on: 1st percentile, median and 99th percentile. */
+export interface FootprintRange {
+  /** 1st percentile. */
+  p1: number;
+  /** Median. */
+  median: number;
+  /** 99th percentile. */
+  p99: number;
+}
+
+/**
+ * The {@link FootprintRange} of some footprints (e.g. of a model's training rows), to store in its metadata.
+ * @param footprints Head footprints.
+ */
+export function footprintRange(footprints: ArrayLike<number>): FootprintRange {
+  const sorted = Float64Array.from(footprints).sort();
+  return { p1: percentileOfSorted(sorted, 1), median: percentileOfSorted(sorted, 50), p99: percentileOfSorted(sorted, 99) };
+}
+
+/**
+ * A warning when images lie outside the slice levels a model was trained on (footprint below its 1st or above its
+ * 99th training percentile), or undefined when all lie inside. The model's figures were measured at its training
+ * levels and may not hold elsewhere (see the model card's slice-level section).
+ * @param footprints Head footprints of the images ({@link headFootprint}).
+ * @param training The model's training range (`PretrainedNeuroStageNet.trainingFootprint`).
+ * @returns One sentence, or undefined.
+ * @example
+ * ```ts
+ * const warning = sliceLevelWarning([headFootprint(image, 128, 128)], pretrained.trainingFootprint!);
+ * if (warning) console.warn(warning);
+ * ```
+ */
+export function sliceLevelWarning(footprints: ArrayLike<number>, training: FootprintRange): string | undefined {
+  let outside = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < footprints.length; i++) {
+    const f = footprints[i];
+    if (f < training.p1 || f > training.p99) {
+      outside++;
+      lo = Math.min(lo, f);
+      hi = Math.max(hi, f);
+    }
+  }
+  if (outside === 0) return undefined;
+  const trained = `head footprint ${training.p1.toFixed(3)}-${training.p99.toFixed(3)}`;
+  const seen = lo === hi ? lo.toFixed(3) : `${lo.toFixed(3)}-${hi.toFixed(3)}`;
+  const who = footprints.length === 1 ? 'the image lies' : `${outside} of ${footprints.length} images lie`;
+  return `${who} outside the slice levels of 98% of the model's training slices (${trained}; here ${seen}): the model's figures may not hold there`;
+}

@@ -5,6 +5,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { NeuroStageNetError } from '../errors.js';
 import { MODEL_JSON_FILE, loadModel } from '../io/fs-model-io.js';
+import type { FootprintRange } from '../data/slice-level.js';
 
 /** Class names of the Alzheimer MRI dataset, indexed by label (its HuggingFace `ClassLabel` names). */
 export const ALZHEIMER_CLASS_NAMES: readonly string[] = Object.freeze([
@@ -34,6 +35,8 @@ export interface ModelMetadata {
   ordinalOrder?: number[];
   /** Temperature fitted on validation logits (temperature scaling); divide the logits by it. Default 1. */
   temperature?: number;
+  /** Head footprints of the training slices (see `headFootprint`): the slice levels the model learned. */
+  trainingFootprint?: FootprintRange;
   /** Any further information (data, recipe, metrics...). */
   [key: string]: unknown;
 }
@@ -60,6 +63,8 @@ export interface PretrainedNeuroStageNet {
   temperature: number;
   /** `[height, width]` of the images the model takes. */
   imageSize: [number, number];
+  /** The slice levels the model was trained on (head footprints), when the metadata records them. */
+  trainingFootprint?: FootprintRange;
   /** The metadata file's contents (`{}` when there is none). */
   metadata: ModelMetadata;
   /** Where the model was loaded from (directory path or URL). */
@@ -236,12 +241,20 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
   if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
     throw new ModelMetadataError(`${location}: metadata temperature must be a positive number, got ${JSON.stringify(temperature)}`);
   }
+  const trainingFootprint = metadata.trainingFootprint;
+  if (trainingFootprint !== undefined) {
+    const { p1, median, p99 } = (trainingFootprint ?? {}) as Partial<FootprintRange>;
+    if (![p1, median, p99].every((v) => typeof v === 'number' && v >= 0 && v <= 1) || !((p1 as number) <= (median as number) && (median as number) <= (p99 as number))) {
+      throw new ModelMetadataError(`${location}: metadata trainingFootprint must be {p1, median, p99} with 0 <= p1 <= median <= p99 <= 1, got ${JSON.stringify(trainingFootprint)}`);
+    }
+  }
   return {
     model,
     classNames: [...classNames],
     ordinalOrder: [...ordinalOrder],
     temperature,
     imageSize: [inShape[1], inShape[2]],
+    trainingFootprint: trainingFootprint && { ...trainingFootprint },
     metadata,
     location,
   };

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserPage } from '../../examples/browser/build.js';
-import { decodeImage, encodePng, grayToRgba, loadPretrainedNeuroStageNet } from '../../src/index.js';
+import { decodeImage, encodePng, grayToRgba, headFootprint, loadPretrainedNeuroStageNet } from '../../src/index.js';
 import { saveModel } from '../../src/io/index.js';
 import { buildNeuroStageNet, featureModel, logitsModel } from '../../src/models/index.js';
 
@@ -83,6 +83,8 @@ interface PageResult {
   rows: { classIndex: number; probability: number }[];
   overlay: { variance: number; colouredPixels: number };
   numTensors: number;
+  /** Text of the slice-level caution, or null when it is hidden. */
+  levelWarning: string | null;
 }
 
 /** Picks one file in the page and reads what it shows. */
@@ -115,6 +117,7 @@ async function pick(page: Page, file: string): Promise<PageResult> {
       })),
       overlay: { variance: sumSq / n - (sum / n) ** 2, colouredPixels: coloured },
       numTensors: Number(document.body.dataset.numTensors),
+      levelWarning: document.getElementById('level-warning')?.hidden === false ? document.getElementById('level-warning')?.textContent ?? '' : null,
     };
   });
 }
@@ -167,7 +170,11 @@ beforeAll(async () => {
   b[1] = offset;
   tf.tidy(() => predictions.setWeights([tf.tensor2d(k, [units, classes]), tf.tensor1d(b)]));
   await saveModel(model, modelDir);
-  await writeFile(path.join(modelDir, 'metadata.json'), JSON.stringify({ temperature: TEMPERATURE }));
+  // Training levels that hold the JPEG fixture's head footprint and not the PNG one's: the page must caution on the PNG only.
+  const [fJpeg, fPng] = [headFootprint(jpegPixels, 128, 128), headFootprint(pngSourcePixels, 128, 128)];
+  if (Math.abs(fJpeg - fPng) < 2e-3) throw new Error(`the fixtures' head footprints are too close to test the level caution: ${fJpeg}, ${fPng}`);
+  const trainingFootprint = { p1: fJpeg - 1e-3, median: fJpeg, p99: fJpeg + 1e-3 };
+  await writeFile(path.join(modelDir, 'metadata.json'), JSON.stringify({ temperature: TEMPERATURE, trainingFootprint }));
   timings.modelMs = performance.now() - t;
 
   reference.set(JPEG_FIXTURE, await nodePrediction(lm, jpegPixels));
@@ -233,6 +240,7 @@ describe('browser page (examples/browser) in headless Chromium', () => {
     for (const r of jpeg.rows) expect(Math.abs(r.probability - jpegRef.probabilities[r.classIndex])).toBeLessThan(1e-3);
     expect(jpeg.overlay.variance).toBeGreaterThan(0);
     expect(jpeg.overlay.colouredPixels).toBeGreaterThan(100); // the heatmap's colours, not just the gray image
+    expect(jpeg.levelWarning).toBeNull(); // inside the training levels
     await mkdir(SCREENSHOT_DIR, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page.png'), fullPage: true });
 
@@ -245,6 +253,7 @@ describe('browser page (examples/browser) in headless Chromium', () => {
     for (const r of png.rows) expect(Math.abs(r.probability - pngRef.probabilities[r.classIndex])).toBeLessThan(1e-3);
     expect(png.overlay.colouredPixels).toBeGreaterThan(100);
     expect(png.numTensors, 'tensors leaked between two images').toBe(jpeg.numTensors);
+    expect(png.levelWarning).toMatch(/^Caution: the image lies outside the slice levels of 98% of the model's training slices \(head footprint [\d.]+-[\d.]+; here [\d.]+\)/);
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page-png.png'), fullPage: true });
 
     // 3. A file that is not an image: a clear message, and the page keeps working.

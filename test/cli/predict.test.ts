@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParquetImageDataset, applyTemperature, groupNearDuplicates, buildNeuroStageNet, encodePng, grayToRgba, saveModel, writeModelMetadata } from '../../src/index.js';
+import { ParquetImageDataset, applyTemperature, groupNearDuplicates, buildNeuroStageNet, encodePng, grayToRgba, headFootprint, saveModel, writeModelMetadata } from '../../src/index.js';
 import { SAMPLE, errorLines, runCli, runInProcess } from './helpers.js';
 
 let tmp: string;
@@ -71,6 +71,36 @@ describe('neurostagenet predict / explain / evaluate', () => {
     }
     // Progress went to stderr as plain lines (not a TTY), stdout is pure JSON.
     expect(r.stderr).toMatch(/classifying: 128\/128/);
+  });
+
+  it('predict and evaluate warn about slices outside the training levels the metadata records', async () => {
+    // Training levels = the 10th..90th percentiles of the sample's head footprints (at the model's 32x32), so that
+    // some rows fall outside on both sides; the rows outside are computed here independently of the CLI.
+    const footprints = Array.from({ length: sample.length }, (_, i) => headFootprint(sample.get(i).image, 32, 32));
+    const sorted = [...footprints].sort((a, b) => a - b);
+    const trainingFootprint = { p1: sorted[13], median: sorted[64], p99: sorted[114] };
+    const outside = footprints.map((f) => f < trainingFootprint.p1 || f > trainingFootprint.p99);
+    const count = outside.filter(Boolean).length;
+    expect(count).toBeGreaterThan(10);
+    await writeModelMetadata(modelDir, { temperature: TEMPERATURE, trainingFootprint });
+    try {
+      const r = await runInProcess(['predict', modelDir, SAMPLE, '--json', '--backend', 'wasm']);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { trainingFootprint: unknown; predictions: Array<{ headFootprint: number; outsideTrainingLevels: boolean }> };
+      expect(out.trainingFootprint).toEqual(trainingFootprint);
+      expect(out.predictions.map((p) => p.outsideTrainingLevels)).toEqual(outside);
+      out.predictions.forEach((p, i) => expect(p.headFootprint).toBeCloseTo(footprints[i], 4));
+      expect(r.stderr).toContain(`warning: ${count} of 128 images lie outside the slice levels of 98% of the model's training slices`);
+      const e = await runInProcess(['evaluate', modelDir, SAMPLE, '--limit', '20', '--out', join(tmp, 'eval-levels'), '--backend', 'wasm']);
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stderr).toContain(`warning: ${outside.slice(0, 20).filter(Boolean).length} of 20 images lie outside`);
+    } finally {
+      await writeModelMetadata(modelDir, { temperature: TEMPERATURE, note: 'test model' });
+    }
+    // Without training levels in the metadata: no check, no warning.
+    const plain = await runInProcess(['predict', modelDir, SAMPLE, '--limit', '3', '--json', '--backend', 'wasm']);
+    expect(plain.stderr).not.toContain('slice levels');
+    expect(JSON.parse(plain.stdout).predictions[0]).not.toHaveProperty('outsideTrainingLevels');
   });
 
   it('predict prints a table with the label, the prediction and the probabilities', async () => {

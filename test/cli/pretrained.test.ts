@@ -66,6 +66,7 @@ describe('loadPretrainedNeuroStageNet', () => {
       expect(net.classNames).toEqual(['Mild_Demented', 'Moderate_Demented', 'Non_Demented', 'Very_Mild_Demented']);
       expect(net.ordinalOrder).toEqual([2, 3, 0, 1]);
       expect(net.temperature).toBe(1);
+      expect(net.trainingFootprint).toBeUndefined();
       expect(net.imageSize).toEqual([32, 32]);
       expect(net.metadata).toEqual({});
       const x = input();
@@ -79,9 +80,11 @@ describe('loadPretrainedNeuroStageNet', () => {
   });
 
   it('reads metadata.json: class names, order, temperature and extra fields', async () => {
-    await writeModelMetadata(dir, { classNames: ['a', 'b', 'c', 'd'], ordinalOrder: [0, 1, 2, 3], temperature: 2.5, data: 'x' });
+    const trainingFootprint = { p1: 0.488, median: 0.513, p99: 0.519 };
+    await writeModelMetadata(dir, { classNames: ['a', 'b', 'c', 'd'], ordinalOrder: [0, 1, 2, 3], temperature: 2.5, trainingFootprint, data: 'x' });
     try {
       const net = await loadPretrainedNeuroStageNet({ location: dir });
+      expect(net.trainingFootprint).toEqual(trainingFootprint);
       expect(net.classNames).toEqual(['a', 'b', 'c', 'd']);
       expect(net.ordinalOrder).toEqual([0, 1, 2, 3]);
       expect(net.temperature).toBe(2.5);
@@ -97,6 +100,8 @@ describe('loadPretrainedNeuroStageNet', () => {
       ['{"classNames": ["a", "b"]}', /classNames \["a","b"\] must be 4 strings/],
       ['{"ordinalOrder": [0, 0, 1, 2]}', /ordinalOrder \[0,0,1,2\] must be a permutation of 0..3/],
       ['{"temperature": -1}', /temperature must be a positive number, got -1/],
+      ['{"trainingFootprint": {"p1": 0.6, "median": 0.5, "p99": 0.7}}', /trainingFootprint must be \{p1, median, p99\} with 0 <= p1 <= median <= p99 <= 1, got \{"p1":0.6/],
+      ['{"trainingFootprint": [0.4, 0.5]}', /trainingFootprint must be/],
       ['not json', /metadata.json is not valid JSON/],
     ];
     try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { compareSliceLevels, formatSliceLevels, headFootprint, headFootprints, ksStatistic, percentileOfSorted } from '../../src/index.js';
+import { compareSliceLevels, footprintRange, formatSliceLevels, headFootprint, headFootprints, ksStatistic, percentileOfSorted, sliceLevelWarning } from '../../src/index.js';
 import type { LabeledImageSource } from '../../src/index.js';
 
 const reference = JSON.parse(readFileSync(new URL('../fixtures/data/slice_level_reference.json', import.meta.url), 'utf8')) as {
@@ -78,5 +78,26 @@ describe('compareSliceLevels', () => {
     expect(c.comparedInsideReference).toBe(3);
     expect(c.comparedInsideFraction).toBeCloseTo(0.5, 12);
     expect(c.shifted).toBe(false); // half inside is not "fewer than half"
+  });
+});
+
+describe('footprintRange and sliceLevelWarning', () => {
+  it('footprintRange gives the 1st percentile, median and 99th percentile (numpy linear)', () => {
+    const values = Array.from({ length: 101 }, (_, i) => i / 100);
+    const r = footprintRange(values.reverse());
+    expect(r.p1).toBeCloseTo(0.01, 12);
+    expect(r.median).toBeCloseTo(0.5, 12);
+    expect(r.p99).toBeCloseTo(0.99, 12);
+  });
+
+  it('warns about the images outside the training range, and says nothing when all are inside', () => {
+    const training = { p1: 0.488, median: 0.513, p99: 0.519 };
+    expect(sliceLevelWarning([0.49, 0.5, 0.519], training)).toBeUndefined();
+    expect(sliceLevelWarning([0.47, 0.5, 0.466, 0.53], training)).toBe(
+      '3 of 4 images lie outside the slice levels of 98% of the model\'s training slices (head footprint 0.488-0.519; here 0.466-0.530): the model\'s figures may not hold there',
+    );
+    expect(sliceLevelWarning([0.47], training)).toBe(
+      'the image lies outside the slice levels of 98% of the model\'s training slices (head footprint 0.488-0.519; here 0.470): the model\'s figures may not hold there',
+    );
   });
 });

@@ -11,7 +11,7 @@ import { formatEvaluationReport, writeEvaluationReport } from '../../metrics/rep
 import { numberOption, parseCommand, stringOption, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { predictAll, rowsOf } from '../inference.js';
+import { checkSliceLevels, predictAll, rowsOf } from '../inference.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, openModel, openParquet } from '../inputs.js';
 
 export const EVALUATE_HELP = `Usage: neurostagenet evaluate <model-dir> <file.parquet> [options]
@@ -69,6 +69,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const t0 = performance.now();
   const pred = await predictAll(model.model, ds, { indices: Int32Array.from({ length: n }, (_, i) => i), batchSize, stream: ctx.io.stderr });
   const seconds = (performance.now() - t0) / 1000;
+  await checkSliceLevels(model, ds, pred.indices, ctx);
   const k = pred.numClasses;
   const metricOptions = { numClasses: k, classNames: model.classNames, ordinalOrder: model.ordinalOrder };
   const metrics = new MultiClassMetrics(metricOptions).update(pred.labels, pred.probabilities).compute();

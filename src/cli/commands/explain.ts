@@ -9,7 +9,7 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { intListOption, numberOption, parseCommand, stringOption, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { rowsPerClass } from '../inference.js';
+import { checkSliceLevels, rowsPerClass } from '../inference.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
 import { startProgress } from '../progress.js';
 
@@ -88,6 +88,7 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
   await mkdir(out, { recursive: true });
   const cam = new GradCAM(model.model, { layerName: stringOption(values, 'layer'), method });
   ctx.note(`${method}: layer '${cam.layerName}', ${rows.length} image(s), ${backend}`);
+  await checkSliceLevels(model, src, rows, ctx);
   const [h, w] = model.imageSize;
   const progress = await startProgress('explaining', rows.length, ctx.io.stderr);
   const results: string[] = [];

@@ -3,7 +3,7 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { numberOption, parseCommand, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { predictAll, rowsOf } from '../inference.js';
+import { checkSliceLevels, predictAll, rowsOf } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
 
@@ -57,6 +57,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const t0 = performance.now();
   const pred = await predictAll(model.model, input.source, { indices, batchSize, stream: ctx.io.stderr });
   const seconds = (performance.now() - t0) / 1000;
+  const levels = await checkSliceLevels(model, input.source, pred.indices, ctx);
   const k = pred.numClasses;
   const probs = model.temperature === 1 ? rowsOf(pred.probabilities, k).map((r) => Array.from(r)) : applyTemperature(rowsOf(pred.logits, k), model.temperature);
   const predictions = probs.map((p, i) => {
@@ -69,11 +70,12 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
       predicted,
       predictedName: model.classNames[predicted],
       probabilities: p.map((v) => Number(v.toFixed(6))),
+      ...(levels ? { headFootprint: Number(levels.footprints[i].toFixed(4)), outsideTrainingLevels: levels.outside[i] === 1 } : {}),
     };
   });
   ctx.note(`classified ${n} image(s) in ${seconds.toFixed(1)} s (${backend})`);
   if (values.json) {
-    ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, predictions }, null, 2));
+    ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, trainingFootprint: model.trainingFootprint, predictions }, null, 2));
     return 0;
   }
   const short = model.classNames.map((c) => c.replace(/_Demented$/, '').replace(/_/g, ' '));

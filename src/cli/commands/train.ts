@@ -2,6 +2,8 @@
 // augmentation, NeuroStageNet, early stopping on val AUC, LR on plateau, best checkpoint, calibration, report).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { footprintRange, headFootprints } from '../../data/slice-level.js';
+import { selectRows } from '../../data/subset.js';
 import { saveModel } from '../../io/fs-model-io.js';
 import { applyTemperature, fitTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
@@ -120,6 +122,8 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     ordinalOrder,
     temperature: fit.temperature,
     imageSize: [o.imageSize, o.imageSize],
+    // The slice levels learned, so that predict / evaluate / explain can warn about images of other levels.
+    trainingFootprint: footprintRange(await headFootprints(selectRows(train, trainRows))),
     training: { data: basename(trainPath), rows: trainRows.length, validationRows: split.validation.length, ...flattenTrainFlags(o), epochsRun: result.epochs.length, bestValAuc, seconds: result.seconds, backend },
   });
 
