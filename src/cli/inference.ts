@@ -1,7 +1,8 @@
 // Classifying a whole source with a progress bar: one evaluate() pass (it returns probabilities and logits).
 import { evaluate } from '../train/evaluate.js';
 import type { LabeledImageSource } from '../data/types.js';
-import { headFootprint, sliceLevelWarning, type FootprintRange } from '../data/slice-level.js';
+import { headFootprints, outsideFootprintRange, sliceLevelWarning, type FootprintRange } from '../data/slice-level.js';
+import { selectRows } from '../data/subset.js';
 import type { CliContext, OutStream } from './context.js';
 import { startProgress } from './progress.js';
 
@@ -64,13 +65,8 @@ export async function checkSliceLevels(
 ): Promise<{ footprints: Float32Array; outside: Uint8Array } | undefined> {
   const training = model.trainingFootprint;
   if (!training) return undefined;
-  const [h, w] = source.imageSize;
-  const footprints = new Float32Array(indices.length);
-  const outside = new Uint8Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    footprints[i] = headFootprint((await source.get(indices[i])).image, h, w);
-    outside[i] = footprints[i] < training.p1 || footprints[i] > training.p99 ? 1 : 0;
-  }
+  const footprints = await headFootprints(selectRows(source, indices));
+  const outside = Uint8Array.from(footprints, (f) => (outsideFootprintRange(f, training) ? 1 : 0));
   const warning = sliceLevelWarning(footprints, training);
   if (warning) ctx.note(`warning: ${warning} (see 'neurostagenet inspect --help')`);
   return { footprints, outside };

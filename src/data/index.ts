@@ -61,6 +61,7 @@ export {
   ksStatistic,
   percentileOfSorted,
   footprintRange,
+  outsideFootprintRange,
   sliceLevelWarning,
   type FootprintRange,
   type SliceLevelComparison,

@@ -176,6 +176,15 @@ export function footprintRange(footprints: ArrayLike<number>): FootprintRange {
 }
 
 /**
+ * Whether a footprint lies outside a model's training levels (below their 1st or above their 99th percentile).
+ * @param footprint A {@link headFootprint}.
+ * @param training The model's training range.
+ */
+export function outsideFootprintRange(footprint: number, training: FootprintRange): boolean {
+  return footprint < training.p1 || footprint > training.p99;
+}
+
+/**
  * A warning when images lie outside the slice levels a model was trained on (footprint below its 1st or above its
  * 99th training percentile), or undefined when all lie inside. The model's figures were measured at its training
  * levels and may not hold elsewhere (see the model card's slice-level section).
@@ -194,7 +203,7 @@ export function sliceLevelWarning(footprints: ArrayLike<number>, training: Footp
   let hi = -Infinity;
   for (let i = 0; i < footprints.length; i++) {
     const f = footprints[i];
-    if (f < training.p1 || f > training.p99) {
+    if (outsideFootprintRange(f, training)) {
       outside++;
       lo = Math.min(lo, f);
       hi = Math.max(hi, f);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { compareSliceLevels, footprintRange, formatSliceLevels, headFootprint, headFootprints, ksStatistic, percentileOfSorted, sliceLevelWarning } from '../../src/index.js';
+import { compareSliceLevels, footprintRange, formatSliceLevels, outsideFootprintRange, headFootprint, headFootprints, ksStatistic, percentileOfSorted, sliceLevelWarning } from '../../src/index.js';
 import type { LabeledImageSource } from '../../src/index.js';
 
 const reference = JSON.parse(readFileSync(new URL('../fixtures/data/slice_level_reference.json', import.meta.url), 'utf8')) as {
@@ -91,6 +91,7 @@ describe('footprintRange and sliceLevelWarning', () => {
   });
 
   it('warns about the images outside the training range, and says nothing when all are inside', () => {
+    expect([0.487, 0.488, 0.519, 0.52].map((f) => outsideFootprintRange(f, { p1: 0.488, median: 0.5, p99: 0.519 }))).toEqual([true, false, false, true]);
     const training = { p1: 0.488, median: 0.513, p99: 0.519 };
     expect(sliceLevelWarning([0.49, 0.5, 0.519], training)).toBeUndefined();
     expect(sliceLevelWarning([0.47, 0.5, 0.466, 0.53], training)).toBe(
