@@ -627,25 +627,31 @@ function parseCli(argv: string[]): Cli | null {
   };
 }
 
+// One column of the manifest.csv beside a data file (columns split, row, ...), for every row of that file; undefined
+// when there is no manifest, no such column, or a row without a value.
+async function manifestColumn(dataPath: string, rows: number, column: string): Promise<string[] | undefined> {
+  const file = join(dirname(dataPath), 'manifest.csv');
+  if (!existsSync(file)) return undefined;
+  const [head, ...lines] = (await readFile(file, 'utf8')).trim().split(/\r?\n/);
+  const cols = head.split(',');
+  const [iSplit, iRow, iColumn] = ['split', 'row', column].map((c) => cols.indexOf(c));
+  if (iSplit < 0 || iRow < 0 || iColumn < 0) return undefined;
+  const split = basename(dataPath).replace(/\.parquet$/, '');
+  const out: string[] = new Array(rows);
+  for (const line of lines) {
+    const v = line.split(',');
+    if (v[iSplit] === split && v[iColumn]) out[Number(v[iRow])] = v[iColumn];
+  }
+  for (let i = 0; i < rows; i++) if (out[i] === undefined) return undefined;
+  return out;
+}
+
 /**
  * Subject ID of every row of a test file, from the `manifest.csv` beside it (columns split, row, ..., subject), or
  * undefined when there is none or it does not cover every row.
  */
 export async function testSubjects(testPath: string, rows: number): Promise<string[] | undefined> {
-  const file = join(dirname(testPath), 'manifest.csv');
-  if (!existsSync(file)) return undefined;
-  const [head, ...lines] = (await readFile(file, 'utf8')).trim().split(/\r?\n/);
-  const cols = head.split(',');
-  const [iSplit, iRow, iSubject] = ['split', 'row', 'subject'].map((c) => cols.indexOf(c));
-  if (iSplit < 0 || iRow < 0 || iSubject < 0) return undefined;
-  const split = basename(testPath).replace(/\.parquet$/, '');
-  const out: string[] = new Array(rows);
-  for (const line of lines) {
-    const v = line.split(',');
-    if (v[iSplit] === split && v[iSubject]) out[Number(v[iRow])] = v[iSubject];
-  }
-  for (let i = 0; i < rows; i++) if (out[i] === undefined) return undefined;
-  return out;
+  return manifestColumn(testPath, rows, 'subject');
 }
 
 /**
@@ -653,21 +659,9 @@ export async function testSubjects(testPath: string, rows: number): Promise<stri
  * it (test files are named `SLICE (SUBJECT).jpg`), or undefined when there is none or it does not cover every row.
  */
 export async function testSliceIndices(testPath: string, rows: number): Promise<number[] | undefined> {
-  const file = join(dirname(testPath), 'manifest.csv');
-  if (!existsSync(file)) return undefined;
-  const [head, ...lines] = (await readFile(file, 'utf8')).trim().split(/\r?\n/);
-  const cols = head.split(',');
-  const [iSplit, iRow, iPath] = ['split', 'row', 'kaggle_original_path'].map((c) => cols.indexOf(c));
-  if (iSplit < 0 || iRow < 0 || iPath < 0) return undefined;
-  const split = basename(testPath).replace(/\.parquet$/, '');
-  const out: number[] = new Array(rows);
-  for (const line of lines) {
-    const v = line.split(',');
-    const m = /\/(\d+)(?: \(\d+\))?\.jpg$/.exec(v[iPath] ?? '');
-    if (v[iSplit] === split && m) out[Number(v[iRow])] = Number(m[1]);
-  }
-  for (let i = 0; i < rows; i++) if (out[i] === undefined) return undefined;
-  return out;
+  const paths = await manifestColumn(testPath, rows, 'kaggle_original_path');
+  const indices = paths?.map((p) => /\/(\d+)(?: \(\d+\))?\.jpg$/.exec(p)?.[1]);
+  return indices?.every((x) => x !== undefined) ? indices.map(Number) : undefined;
 }
 
 // Repository-relative form of a path (for commands and the card), or the path as given when outside the repo.
