@@ -31,7 +31,10 @@ import {
   colorizeHeatmap,
   evaluate,
   grayToRgba,
+  headFootprints,
   loadPretrainedNeuroStageNet,
+  selectRows,
+  sliceLevelWarning,
   overlayHeatmap,
   sideBySide,
   writeEvaluationReport,
@@ -128,6 +131,12 @@ async function main(): Promise<void> {
   const auc = result.metrics.macro.auc;
   console.log(`classified ${rows.length} images: accuracy ${result.metrics.accuracy.toFixed(3)}, macro AUC ${auc === undefined ? 'n/a' : auc.toFixed(3)}, ` +
     `quadratic kappa ${result.metrics.quadraticKappa.toFixed(3)} (${seconds()} s)`);
+  // The slice levels of the images against those the model was trained on (recorded in its metadata).
+  if (net.trainingFootprint) {
+    const footprints = await headFootprints(selectRows(ds, rows));
+    const warning = sliceLevelWarning(footprints, net.trainingFootprint);
+    console.log(warning ? `slice levels: ${warning}` : `slice levels: all ${rows.length} images lie within the model's training levels`);
+  }
 
   // 5. Grad-CAM: one image per stage, "input | overlay | heatmap" PNGs of the predicted class.
   const camRows = perClass.map((list) => list.find((i) => rows.includes(i))).filter((i): i is number => i !== undefined).slice(0, camCount);

@@ -26,6 +26,8 @@ describe('demo', () => {
       expect(r.stdout).toMatch(/^model: .*models[\\/]neurostagenet/m);
       // The sample was trained on: the demo must say its figures are no test score and give the card's.
       expect(r.stdout).toMatch(/not a test score; held-out figures are in models\/README\.md: accuracy \d\.\d{3}, macro AUC \d\.\d{3} on 635 test slices/);
+      // The shipped metadata records the training levels; the sample is training data, so it lies within them.
+      expect(r.stdout).toContain("slice levels: all 8 images lie within the model's training levels");
     }
     else expect(r.stdout).toContain('no trained model shipped: using randomly initialised weights — predictions are meaningless');
     expect(r.stdout).toMatch(/classified 8 images: accuracy \d\.\d{3}/);
