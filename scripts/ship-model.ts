@@ -300,6 +300,7 @@ function describeAugment(augment: Recipe['augment']): string {
     true: 'random flip, rotation, zoom, brightness and contrast',
     geometric: 'random flip, rotation and zoom (no brightness or contrast change)',
     'no-zoom': 'random flip, rotation, brightness and contrast (no zoom: head size carries the atrophy signal)',
+    photometric: 'random left-right flip, brightness and contrast (no rotation or zoom: the slice geometry is kept)',
     flip: 'random left-right flips only',
   };
   return augment === false ? 'none' : `${what[String(augment)]} (training only, seeded)`;

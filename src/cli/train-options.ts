@@ -45,6 +45,7 @@ export const TRAIN_OPTIONS_HELP = `Data
   --seed N                split, shuffle, augmentation, dropout and initialisation seed (default 42)
   --augment MODE          training augmentation: full (flip, rotation, zoom, brightness, contrast;
                           the seed's) | geometric (flip, rotation, zoom) | no-zoom (all but zoom)
+                          | photometric (flip, brightness, contrast)
                           | flip (left-right flips only) | none
   --no-augment            = --augment none
   --mixup A               mix pairs of training images and their labels, weights ~ Beta(A, A)

@@ -14,21 +14,23 @@ import type { TrainOptions } from './types.js';
 export type TrainingRecipeName = 'seed' | 'scratch';
 
 /** Named training augmentation (see {@link augmentOption}). */
-export type AugmentMode = 'full' | 'geometric' | 'no-zoom' | 'flip' | 'none';
+export type AugmentMode = 'full' | 'geometric' | 'no-zoom' | 'photometric' | 'flip' | 'none';
 
 /** Every {@link AugmentMode}, in the order help texts list them. */
-export const AUGMENT_MODES: readonly AugmentMode[] = ['full', 'geometric', 'no-zoom', 'flip', 'none'];
+export const AUGMENT_MODES: readonly AugmentMode[] = ['full', 'geometric', 'no-zoom', 'photometric', 'flip', 'none'];
 
 /**
  * The trainer's `augment` option for a mode.
  * @param mode 'full' = flip, rotation, zoom, brightness and contrast; 'geometric' = no brightness or contrast
  *   change; 'no-zoom' = everything but zoom (on registered slices, head size carries the atrophy signal that a zoom
- *   blurs); 'flip' = left-right flips only; 'none' = no augmentation.
+ *   blurs); 'photometric' = left-right flips, brightness and contrast (the slice's geometry untouched); 'flip' =
+ *   left-right flips only; 'none' = no augmentation.
  */
 export function augmentOption(mode: AugmentMode): boolean | AugmentOptions {
   if (mode === 'none') return false;
   if (mode === 'geometric') return { brightness: false, contrast: false };
   if (mode === 'no-zoom') return { zoom: false };
+  if (mode === 'photometric') return { rotation: false, zoom: false };
   if (mode === 'flip') return { rotation: false, zoom: false, brightness: false, contrast: false };
   return true;
 }

@@ -28,7 +28,7 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     expect(parseTrainFlags({ 'no-augment': true }).recipe.augment).toBe('none');
   });
 
-  it('reads --augment full|geometric|no-zoom|flip|none into the trainer option and the run record', () => {
+  it('reads --augment full|geometric|no-zoom|photometric|flip|none into the trainer option and the run record', () => {
     const geometric = parseTrainFlags({ augment: 'geometric' });
     expect(geometric.recipe.augment).toBe('geometric');
     expect(augmentOption(geometric.recipe.augment)).toEqual({ brightness: false, contrast: false });
@@ -37,12 +37,13 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     expect(augmentOption('none')).toBe(false);
     expect(flattenTrainFlags(parseTrainFlags({})).augment).toBe(true);
     expect(augmentOption('no-zoom')).toEqual({ zoom: false });
+    expect(augmentOption('photometric')).toEqual({ rotation: false, zoom: false });
     expect(augmentOption('flip')).toEqual({ rotation: false, zoom: false, brightness: false, contrast: false });
     expect(flattenTrainFlags(parseTrainFlags({ augment: 'no-zoom' })).augment).toBe('no-zoom');
     expect(parseTrainFlags({ mixup: '0.4' }).recipe.mixup).toBe(0.4);
     expect(flattenTrainFlags(parseTrainFlags({ mixup: '0.4' })).mixup).toBe(0.4);
     expect(flattenTrainFlags(parseTrainFlags({})).mixup).toBeUndefined();
-    expect(() => parseTrainFlags({ augment: 'heavy' })).toThrow(/--augment must be full, geometric, no-zoom, flip, none, got 'heavy'/);
+    expect(() => parseTrainFlags({ augment: 'heavy' })).toThrow(/--augment must be full, geometric, no-zoom, photometric, flip, none, got 'heavy'/);
     expect(() => parseTrainFlags({ augment: 'full', 'no-augment': true })).toThrow(/--no-augment contradicts --augment full/);
   });
 
