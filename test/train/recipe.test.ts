@@ -50,7 +50,7 @@ describe('training recipes', () => {
     expect(() => resolveTrainingRecipe('seed', { labelSmoothing: 1.5 })).toThrow(/labelSmoothing must be in \[0, 1\]/);
     expect(() => resolveTrainingRecipe('seed', { mixup: -0.1 })).toThrow(/mixup must be ≥ 0/);
     expect(() => resolveTrainingRecipe('seed', { classWeight: 'heavy' as 'balanced' })).toThrow(/classWeight must be/);
-    expect(() => resolveTrainingRecipe('seed', { augment: 'heavy' as 'full' })).toThrow(/augment must be one of 'full', 'geometric', 'no-zoom', 'flip', 'none', got 'heavy'/);
+    expect(() => resolveTrainingRecipe('seed', { augment: 'heavy' as 'full' })).toThrow(/augment must be one of 'full', 'geometric', 'no-zoom', 'photometric', 'flip', 'none', got 'heavy'/);
   });
 
   it("gives the seed's recipe early stopping on val_auc, a best checkpoint and LR on plateau", () => {
