@@ -1,8 +1,10 @@
 // Classifying a whole source with a progress bar: one evaluate() pass (it returns probabilities and logits).
 import { evaluate } from '../train/evaluate.js';
+import type { TestTimeAugmentation } from '../train/inference.js';
 import type { LabeledImageSource } from '../data/types.js';
 import { headFootprints, outsideFootprintRange, sliceLevelWarning, type FootprintRange } from '../data/slice-level.js';
 import { selectRows } from '../data/subset.js';
+import { UsageError } from './args.js';
 import type { CliContext, OutStream } from './context.js';
 import { startProgress } from './progress.js';
 
@@ -26,16 +28,23 @@ export interface Predictions {
 export async function predictAll(
   model: Parameters<typeof evaluate>[0],
   source: LabeledImageSource,
-  options: { indices?: ArrayLike<number>; batchSize: number; stream: OutStream; label?: string },
+  options: { indices?: ArrayLike<number>; batchSize: number; stream: OutStream; label?: string; tta?: TestTimeAugmentation },
 ): Promise<Predictions> {
   const rows = options.indices ? Int32Array.from(options.indices) : Int32Array.from({ length: source.length }, (_, i) => i);
   const progress = await startProgress(options.label ?? 'classifying', rows.length, options.stream);
   try {
-    const result = await evaluate(model, source, { indices: rows, batchSize: options.batchSize, onProgress: (done) => progress.update(done) });
+    const result = await evaluate(model, source, { indices: rows, batchSize: options.batchSize, tta: options.tta, onProgress: (done) => progress.update(done) });
     return { indices: result.indices, labels: result.labels, probabilities: result.probabilities, logits: result.logits, numClasses: result.numClasses };
   } finally {
     progress.stop();
   }
+}
+
+/** The `--tta none|flip` option of predict and evaluate. */
+export function ttaOption(values: Record<string, unknown>, command: string): TestTimeAugmentation {
+  const tta = values.tta ?? 'none';
+  if (tta !== 'none' && tta !== 'flip') throw new UsageError(`--tta must be none or flip, got '${String(tta)}'`, command);
+  return tta;
 }
 
 /** Rows of a flat `[N * K]` array as subarrays. */

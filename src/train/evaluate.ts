@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LabeledImageSource } from '../data/types.js';
 import { MultiClassMetrics, type MultiClassMetricsOptions, type MultiClassMetricsResult } from '../metrics/index.js';
-import { runInference } from './inference.js';
+import { runInference, type TestTimeAugmentation } from './inference.js';
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions extends Partial<Omit<MultiClassMetricsOptions, 'numClasses'>> {
@@ -11,6 +11,11 @@ export interface EvaluateOptions extends Partial<Omit<MultiClassMetricsOptions, 
   batchSize?: number;
   /** Called after each forward pass with the rows done so far and the rows in all (for a progress bar). */
   onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  /**
+   * Test-time augmentation: `'flip'` averages the probabilities of each slice and its left-right mirror image
+   * (two forward passes; `logits` are then the log of the averaged probabilities). Default `'none'`.
+   */
+  tta?: TestTimeAugmentation;
 }
 
 /** What {@link evaluate} returns: the metrics plus the raw predictions they came from. */
@@ -57,8 +62,8 @@ export async function evaluate(
   source: LabeledImageSource,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
-  const { indices, batchSize, onProgress, ...metricOptions } = options;
-  const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress });
+  const { indices, batchSize, onProgress, tta, ...metricOptions } = options;
+  const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress, tta });
   const k = pass.numClasses;
   const metrics = new MultiClassMetrics({
     ...metricOptions,

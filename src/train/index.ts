@@ -5,6 +5,7 @@ export { compileNeuroStageNet, type CompileNeuroStageNetOptions } from './compil
 export { trainNeuroStageNet } from './trainer.js';
 export type { DataSubset, EpochRecord, BatchProgress, ProgressReporter, TrainOptions, TrainResult } from './types.js';
 export { evaluate, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
+export type { TestTimeAugmentation } from './inference.js';
 export { getLearningRate, setLearningRate, warmupCosineSchedule, type WarmupCosineOptions } from './learning-rate.js';
 export {
   TRAINING_RECIPES,

@@ -6,6 +6,9 @@ import { TrainingError } from './errors.js';
 import type { LossFunction } from './loss.js';
 
 
+/** Test-time augmentation of `evaluate`: none, or the mean over a slice and its left-right mirror. */
+export type TestTimeAugmentation = 'none' | 'flip';
+
 /** Outcome of one inference pass (internal; {@link evaluate} and the trainer's validation build on it). */
 export interface InferencePass {
   indices: Int32Array;
@@ -61,7 +64,9 @@ function isSeparateSoftmax(layer: tfl.layers.Layer): boolean {
 
 /**
  * Runs the model in inference mode over `indices` of `source` and collects labels, probabilities, logits (when
- * asked and reachable) and the summed loss (when `loss` is given). Every tensor is disposed before returning.
+ * asked and reachable) and the summed loss (when `loss` is given). With `tta: 'flip'` the probabilities are the mean
+ * of the slice's and its left-right mirror image's, and no logits are read (the caller takes log-probabilities).
+ * Every tensor is disposed before returning.
  */
 export async function runInference(
   model: tfl.LayersModel,
@@ -71,13 +76,16 @@ export async function runInference(
     batchSize?: number;
     loss?: LossFunction;
     withLogits?: boolean;
+    tta?: TestTimeAugmentation;
     onProgress?: (rowsDone: number, rowsTotal: number) => void;
   },
 ): Promise<InferencePass> {
+  const flip = options.tta === 'flip';
+  if (options.tta !== undefined && options.tta !== 'none' && !flip) throw new TrainingError(`tta must be 'none' or 'flip', got '${String(options.tta)}'`);
   const k = modelNumClasses(model);
   const n = options.indices ? options.indices.length : source.length;
   const batchSize = options.batchSize ?? 32;
-  const twoHeaded = options.withLogits ? logitsAndProbabilitiesModel(model) : null;
+  const twoHeaded = options.withLogits && !flip ? logitsAndProbabilitiesModel(model) : null;
   const out: InferencePass = {
     indices: new Int32Array(n),
     labels: new Int32Array(n),
@@ -97,6 +105,11 @@ export async function runInference(
         let logits: tf.Tensor | undefined;
         if (twoHeaded) {
           [logits, probs] = twoHeaded.predict(batch.xs, { batchSize: m }) as tf.Tensor[];
+        } else if (flip) {
+          // NHWC: axis 2 is the width, so this mirrors left and right (the only augmentation that kept the slices'
+          // geometry and did not stall training; see docs/training.md).
+          const mirrored = tf.reverse(batch.xs, 2);
+          probs = tf.div(tf.add(model.predict(batch.xs, { batchSize: m }) as tf.Tensor, model.predict(mirrored, { batchSize: m }) as tf.Tensor), 2);
         } else {
           probs = model.predict(batch.xs, { batchSize: m }) as tf.Tensor;
         }

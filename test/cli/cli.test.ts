@@ -131,6 +131,7 @@ describe('neurostagenet command (in-process)', () => {
       [['inspect'], 'missing argument'],
       [['inspect', SAMPLE, SAMPLE], 'unexpected argument'],
       [['inspect', SAMPLE, '--plot', 'levels.png'], '--plot needs --compare'],
+      [['predict', '--pretrained', SAMPLE, '--tta', 'rotate'], "--tta must be none or flip, got 'rotate'"],
       [['predict', tmp, SAMPLE, '--backend', 'gpu9'], "unknown backend 'gpu9'"],
       [['explain', '--pretrained', SAMPLE, '--method', 'lime'], '--method must be gradcam or gradcam++'],
       [['train', SAMPLE, '--recipe', 'fast'], "--recipe must be 'seed' or 'scratch'"],

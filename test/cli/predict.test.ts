@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParquetImageDataset, applyTemperature, groupNearDuplicates, buildNeuroStageNet, encodePng, grayToRgba, headFootprint, saveModel, writeModelMetadata } from '../../src/index.js';
+import { ParquetImageDataset, applyTemperature, evaluate, groupNearDuplicates, buildNeuroStageNet, encodePng, grayToRgba, headFootprint, saveModel, writeModelMetadata } from '../../src/index.js';
+import { makeModel } from '../train/helpers.js';
 import { SAMPLE, errorLines, runCli, runInProcess } from './helpers.js';
 
 let tmp: string;
@@ -101,6 +102,27 @@ describe('neurostagenet predict / explain / evaluate', () => {
     const plain = await runInProcess(['predict', modelDir, SAMPLE, '--limit', '3', '--json', '--backend', 'wasm']);
     expect(plain.stderr).not.toContain('slice levels');
     expect(JSON.parse(plain.stdout).predictions[0]).not.toHaveProperty('outsideTrainingLevels');
+  });
+
+  it('predict --tta flip gives evaluate(..., { tta: "flip" })\'s probabilities', async () => {
+    // A small dense model (not the untrained NeuroStageNet, whose near-uniform outputs hardly move with a mirror).
+    const tinyDir = join(tmp, 'tiny');
+    const tiny = makeModel({ size: 32, seed: 5 });
+    await saveModel(tiny, tinyDir);
+    const rows = Array.from({ length: FIRST }, (_, i) => i);
+    const expected = (await evaluate(tiny, sample, { indices: rows, tta: 'flip' })).probabilities;
+    const plain = (await evaluate(tiny, sample, { indices: rows })).probabilities;
+    tiny.dispose();
+    const run = async (extra: string[]) => {
+      const r = await runInProcess(['predict', tinyDir, SAMPLE, '--limit', String(FIRST), '--json', '--backend', 'cpu', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { predictions: Array<{ probabilities: number[] }> }).predictions.flatMap((p) => p.probabilities);
+    };
+    const [flipped, none] = [await run(['--tta', 'flip']), await run([])];
+    flipped.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+    none.forEach((v, i) => expect(v).toBeCloseTo(plain[i], 5));
+    // The mirror images change the answer, so the two checks above tell the flag's two settings apart.
+    expect(Math.max(...flipped.map((v, i) => Math.abs(v - none[i])))).toBeGreaterThan(1e-3);
   });
 
   it('predict prints a table with the label, the prediction and the probabilities', async () => {

@@ -89,3 +89,34 @@ describe('evaluate', () => {
     }
   });
 });
+
+describe('evaluate with test-time augmentation', () => {
+  it("tta 'flip' averages the probabilities of each slice and its mirror image (mirrored by hand here)", async () => {
+    const model = compileTiny(makeModel());
+    const rows = [0, 1, 2, 3, 9, 14];
+    const pixels = (mirror: boolean) =>
+      Float32Array.from({ length: rows.length * 64 }, (_, j) => {
+        const img = (source.get(rows[Math.floor(j / 64)]) as { image: Float32Array }).image;
+        const p = j % 64;
+        return img[mirror ? Math.floor(p / 8) * 8 + (7 - (p % 8)) : p];
+      });
+    const predict = (mirror: boolean) => tf.tidy(() => (model.predict(tf.tensor4d(pixels(mirror), [rows.length, 8, 8, 1])) as tf.Tensor).arraySync() as number[][]);
+    const [plain, mirrored] = [predict(false), predict(true)];
+    // The quadrant images make the mirror image a different input: the test would prove nothing otherwise.
+    expect(Math.max(...plain.flat().map((v, i) => Math.abs(v - mirrored.flat()[i])))).toBeGreaterThan(1e-3);
+    const before = tf.memory().numTensors;
+    const r = await evaluate(model, source, { indices: rows, tta: 'flip', batchSize: 4 });
+    expect(tf.memory().numTensors).toBe(before);
+    rows.forEach((_, i) => {
+      for (let c = 0; c < 4; c++) {
+        const expected = (plain[i][c] + mirrored[i][c]) / 2;
+        expect(r.probabilities[i * 4 + c]).toBeCloseTo(expected, 6);
+        expect(r.logits[i * 4 + c]).toBeCloseTo(Math.log(expected), 5);
+      }
+    });
+    expect(r.logitsFrom).toBe('log-probabilities');
+    const none = await evaluate(model, source, { indices: rows, tta: 'none' });
+    rows.forEach((_, i) => expect(none.probabilities[i * 4]).toBeCloseTo(plain[i][0], 6));
+    await expect(evaluate(model, source, { indices: rows, tta: 'rotate' as 'flip' })).rejects.toThrow("tta must be 'none' or 'flip', got 'rotate'");
+  });
+});

@@ -11,7 +11,7 @@ import { formatEvaluationReport, writeEvaluationReport } from '../../metrics/rep
 import { numberOption, parseCommand, stringOption, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { checkSliceLevels, predictAll, rowsOf } from '../inference.js';
+import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, openModel, openParquet } from '../inputs.js';
 
 export const EVALUATE_HELP = `Usage: neurostagenet evaluate <model-dir> <file.parquet> [options]
@@ -30,6 +30,8 @@ Options
                           cluster's probabilities; writes subjects.json
   --group-threshold X     RMS distance (0..255) that links slices into one cluster (default 20)
   --batch-size N          images per forward pass (default 32)
+  --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
+                          left-right mirror image's (two passes; default none)
   --image-column NAME     image column (default 'image')
   --label-column NAME     label column (default 'label')
   --backend NAME          tensorflow | wasm | cpu (default: the fastest installed)
@@ -49,12 +51,14 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     ...MODEL_OPTIONS,
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
+    tta: { type: 'string' },
     'by-subject': { type: 'boolean' },
     'group-threshold': { type: 'string' },
   });
   const groupThreshold = numberOption(values, 'group-threshold', 20, { min: 0 }, 'evaluate');
   const limit = numberOption(values, 'limit', Infinity, { integer: true, min: 1 }, 'evaluate');
   const batchSize = numberOption(values, 'batch-size', 32, { integer: true, min: 1 }, 'evaluate');
+  const tta = ttaOption(values, 'evaluate');
   const expected = values.pretrained ? 1 : 2;
   if (positionals.length !== expected) {
     throw new UsageError(`${positionals.length < expected ? 'missing argument' : `unexpected argument '${positionals[expected]}'`}: usage: neurostagenet evaluate <model-dir|--pretrained> <file.parquet>`, 'evaluate');
@@ -67,7 +71,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   }
   const n = Math.min(limit, ds.length);
   const t0 = performance.now();
-  const pred = await predictAll(model.model, ds, { indices: Int32Array.from({ length: n }, (_, i) => i), batchSize, stream: ctx.io.stderr });
+  const pred = await predictAll(model.model, ds, { indices: Int32Array.from({ length: n }, (_, i) => i), batchSize, stream: ctx.io.stderr, tta });
   const seconds = (performance.now() - t0) / 1000;
   await checkSliceLevels(model, ds, pred.indices, ctx);
   const k = pred.numClasses;

@@ -3,7 +3,7 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { numberOption, parseCommand, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { checkSliceLevels, predictAll, rowsOf } from '../inference.js';
+import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
 
@@ -22,6 +22,8 @@ Arguments
 Options
   --limit N               classify only the first N rows of a Parquet file
   --batch-size N          images per forward pass (default 32)
+  --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
+                          left-right mirror image's (two passes; default none)
   --json                  print JSON: {model, backend, classNames, temperature, predictions: [...]}
   --image-column NAME     Parquet image column (default 'image')
   --label-column NAME     Parquet label column (default 'label')
@@ -42,10 +44,12 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
     ...MODEL_OPTIONS,
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
+    tta: { type: 'string' },
     json: { type: 'boolean' },
   });
   const limit = numberOption(values, 'limit', Infinity, { integer: true, min: 1 }, 'predict');
   const batchSize = numberOption(values, 'batch-size', 32, { integer: true, min: 1 }, 'predict');
+  const tta = ttaOption(values, 'predict');
   if (positionals.length === 0 || (!values.pretrained && positionals.length < 2)) {
     throw new UsageError('missing argument: usage: neurostagenet predict <model-dir|--pretrained> <input...>', 'predict');
   }
@@ -55,7 +59,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const n = Math.min(limit, input.source.length);
   const indices = Int32Array.from({ length: n }, (_, i) => i);
   const t0 = performance.now();
-  const pred = await predictAll(model.model, input.source, { indices, batchSize, stream: ctx.io.stderr });
+  const pred = await predictAll(model.model, input.source, { indices, batchSize, stream: ctx.io.stderr, tta });
   const seconds = (performance.now() - t0) / 1000;
   const levels = await checkSliceLevels(model, input.source, pred.indices, ctx);
   const k = pred.numClasses;
