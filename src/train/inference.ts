@@ -106,8 +106,7 @@ export async function runInference(
         if (twoHeaded) {
           [logits, probs] = twoHeaded.predict(batch.xs, { batchSize: m }) as tf.Tensor[];
         } else if (flip) {
-          // NHWC: axis 2 is the width, so this mirrors left and right (the only augmentation that kept the slices'
-          // geometry and did not stall training; see docs/training.md).
+          // NHWC: axis 2 is the width, so this mirrors left and right (a flip keeps a registered slice's anatomy).
           const mirrored = tf.reverse(batch.xs, 2);
           probs = tf.div(tf.add(model.predict(batch.xs, { batchSize: m }) as tf.Tensor, model.predict(mirrored, { batchSize: m }) as tf.Tensor), 2);
         } else {
