@@ -23,10 +23,9 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // In an app of your own: `from 'neurostagenet'`. Importing the package also registers its custom layers,
 // which tfl.loadLayersModel needs to rebuild NeuroStageNet.
 import {
-  ALZHEIMER_CLASS_NAMES,
-  ALZHEIMER_SEVERITY_ORDER,
   GradCAM,
   decodeImage,
+  describeModel,
   grayToRgba,
   headFootprint,
   overlayHeatmap,
@@ -36,7 +35,8 @@ import {
   resizeBilinearGray,
   sliceLevelWarning,
   type Explanation,
-  type FootprintRange,
+  type ModelMetadata,
+  type PretrainedNeuroStageNet,
   type RawPixels,
 } from './neurostagenet.js';
 
@@ -47,14 +47,8 @@ const BACKEND_ORDER = ['webgl', 'wasm', 'cpu'] as const;
 // before it initialises.
 setWasmPaths(new URL('./', import.meta.url).href);
 
-/** What the model directory's optional metadata.json may say (the fields this page uses). */
-interface PageMetadata {
-  classNames: string[];
-  ordinalOrder: number[];
-  temperature: number;
-  /** The slice levels the model was trained on (head footprints); images outside get a caution. */
-  trainingFootprint?: FootprintRange;
-}
+/** What the page uses of the model's metadata (resolved by `describeModel`; trainingFootprint drives the level caution). */
+type PageMetadata = Pick<PretrainedNeuroStageNet, 'classNames' | 'ordinalOrder' | 'temperature' | 'trainingFootprint'>;
 
 /** Everything the page needs after start-up. */
 interface Loaded {
@@ -131,44 +125,24 @@ async function chooseBackend(order: readonly string[], auto: boolean): Promise<{
   throw new Error(`no usable tfjs backend (${skipped.join('; ')})`);
 }
 
-/** Reads metadata.json next to model.json; absent means the Alzheimer dataset's defaults. */
-async function loadMetadata(modelUrl: string, numClasses: number): Promise<PageMetadata> {
-  const defaults: PageMetadata = {
-    classNames: [...ALZHEIMER_CLASS_NAMES],
-    ordinalOrder: [...ALZHEIMER_SEVERITY_ORDER],
-    temperature: 1,
-  };
-  let raw: Partial<PageMetadata> = {};
+/**
+ * Reads metadata.json next to model.json (absent means the Alzheimer dataset's defaults) and checks it against the
+ * model with the library's own rules (`describeModel`, as `loadPretrainedNeuroStageNet` does in Node).
+ */
+async function loadMetadata(model: tfl.LayersModel, modelUrl: string): Promise<PageMetadata> {
+  let raw: ModelMetadata = {};
   const url = new URL('metadata.json', modelUrl).href;
   const res = await fetch(url).catch(() => null);
   if (res?.ok) {
     try {
-      raw = (await res.json()) as Partial<PageMetadata>;
+      raw = (await res.json()) as ModelMetadata;
     } catch (e) {
       throw new Error(`${url} is not valid JSON: ${describeError(e)}`);
     }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${url} must hold a JSON object`);
   }
-  const meta: PageMetadata = {
-    classNames: raw.classNames ?? defaults.classNames,
-    ordinalOrder: raw.ordinalOrder ?? defaults.ordinalOrder,
-    temperature: raw.temperature ?? defaults.temperature,
-    trainingFootprint: raw.trainingFootprint,
-  };
-  const fp = meta.trainingFootprint;
-  if (fp !== undefined && !(fp.p1 >= 0 && fp.p1 <= fp.median && fp.median <= fp.p99 && fp.p99 <= 1)) {
-    throw new Error(`${url}: trainingFootprint must be {p1, median, p99} within 0..1, got ${JSON.stringify(fp)}`);
-  }
-  if (meta.classNames.length !== numClasses) {
-    throw new Error(`the model has ${numClasses} outputs but ${res?.ok ? url : 'the page'} names ${meta.classNames.length} classes`);
-  }
-  const sorted = [...meta.ordinalOrder].sort((a, b) => a - b);
-  if (sorted.length !== numClasses || sorted.some((v, i) => v !== i)) {
-    throw new Error(`${url}: ordinalOrder ${JSON.stringify(meta.ordinalOrder)} is not a permutation of 0..${numClasses - 1}`);
-  }
-  if (!(meta.temperature > 0) || !Number.isFinite(meta.temperature)) {
-    throw new Error(`${url}: temperature must be a positive number, got ${JSON.stringify(meta.temperature)}`);
-  }
-  return meta;
+  const { classNames, ordinalOrder, temperature, trainingFootprint } = describeModel(model, raw, res?.ok ? url : modelUrl);
+  return { classNames, ordinalOrder, temperature, trainingFootprint };
 }
 
 async function loadEverything(): Promise<Loaded> {
@@ -193,7 +167,7 @@ async function loadEverything(): Promise<Loaded> {
   if (typeof height !== 'number' || typeof width !== 'number' || channels !== 1 || typeof numClasses !== 'number') {
     throw new Error(`${modelUrl} is not a grayscale image classifier: input [${model.inputs[0].shape.join(', ')}], output [${model.outputs[0].shape.join(', ')}]`);
   }
-  const meta = await loadMetadata(modelUrl, numClasses);
+  const meta = await loadMetadata(model, modelUrl);
   const cam = new GradCAM(model);
   $('cam-layer').textContent = cam.layerName;
   $('cam-grid').textContent = `${cam.featureShape[0]}\u00d7${cam.featureShape[1]}`;

@@ -1,7 +1,7 @@
 // Mixup (Zhang et al., 2018): train on convex combinations of two images and of their labels. It keeps a registered
 // slice's geometry (unlike zoom or rotation) while making slice-by-slice memorisation much harder.
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '../random.js';
+import { createRng, shuffleInPlace } from '../random.js';
 import { DataOptionError } from './errors.js';
 
 /** The random draws of one mixed batch. */
@@ -52,11 +52,7 @@ export function sampleBeta(rng: () => number, alpha: number): number {
 export function sampleMixupParams(n: number, alpha: number, seed: number): MixupParams {
   if (!(alpha > 0) || !Number.isFinite(alpha)) throw new DataOptionError(`mixup alpha must be a finite number > 0, got ${alpha}`);
   const rng = createRng(seed);
-  const partner = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [partner[i], partner[j]] = [partner[j], partner[i]];
-  }
+  const partner = shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), rng);
   const lambda = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const l = sampleBeta(rng, alpha);

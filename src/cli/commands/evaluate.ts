@@ -70,8 +70,9 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     throw new UsageError(`${rest[0]} has ${ds.classNames.length} classes but the model predicts ${model.classNames.length}`, 'evaluate');
   }
   const n = Math.min(limit, ds.length);
+  const evaluatedRows = Int32Array.from({ length: n }, (_, i) => i);
   const t0 = performance.now();
-  const pred = await predictAll(model.model, ds, { indices: Int32Array.from({ length: n }, (_, i) => i), batchSize, stream: ctx.io.stderr, tta });
+  const pred = await predictAll(model.model, ds, { indices: evaluatedRows, batchSize, stream: ctx.io.stderr, tta });
   const seconds = (performance.now() - t0) / 1000;
   await checkSliceLevels(model, ds, pred.indices, ctx);
   const k = pred.numClasses;
@@ -87,7 +88,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   ctx.print(`wrote ${out}: ${[files.metricsJson, files.reportTxt, files.confusionMatrixPng, files.rocCurvesPng, files.reliabilityDiagramPng].map((f) => f.split(/[\\/]/).pop()).join(', ')}`);
   if (values['by-subject']) {
     // Cluster only the evaluated rows, so that --limit and the clusters agree.
-    const rows = n === ds.length ? ds : selectRows(ds, Int32Array.from({ length: n }, (_, i) => i));
+    const rows = n === ds.length ? ds : selectRows(ds, evaluatedRows);
     const clusters = await groupNearDuplicates(rows, { threshold: groupThreshold });
     const probabilities = calibratedProbabilities?.flat() ?? pred.probabilities;
     const people = aggregateByGroup(probabilities, pred.labels, clusters.groups, k);
