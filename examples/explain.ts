@@ -3,7 +3,7 @@
  * `input | overlay | heatmap` PNGs, and prints deletion / insertion AUCs against random pixel orders.
  *
  *   npx tsx examples/explain.ts [--model <dir with model.json>] [--keras-weights <neurostagenet .h5>]
- *       [--data ../shared/data/alzheimer-mri/test.parquet] [--out examples/out/explain] [--n 4]
+ *       [--data ../shared/data/alzheimer-mri-subjects/test.parquet] [--out examples/out/explain] [--n 4]
  *       [--layer se_excite] [--method gradcam|gradcam++] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]
  *
  * Without --model the example builds NeuroStageNet and loads the Keras reference's random weights
@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
   options: {
     model: { type: 'string' },
     'keras-weights': { type: 'string' },
-    data: { type: 'string', default: path.resolve('..', 'shared', 'data', 'alzheimer-mri', 'test.parquet') },
+    data: { type: 'string', default: path.resolve('..', 'shared', 'data', 'alzheimer-mri-subjects', 'test.parquet') },
     out: { type: 'string', default: path.join('examples', 'out', 'explain') },
     n: { type: 'string', default: '4' },
     layer: { type: 'string' },
@@ -50,7 +50,7 @@ const { values: args } = parseArgs({
 });
 
 const USAGE = `Usage: npx tsx examples/explain.ts [--model <dir with model.json>] [--keras-weights <neurostagenet .h5>]
-    [--data ../shared/data/alzheimer-mri/test.parquet] [--out examples/out/explain] [--n 4]
+    [--data ../shared/data/alzheimer-mri-subjects/test.parquet] [--out examples/out/explain] [--n 4]
     [--layer se_excite] [--method gradcam|gradcam++] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]`;
 
 async function main(): Promise<void> {

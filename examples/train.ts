@@ -5,7 +5,7 @@
  *
  *   npx tsx examples/train.ts [train.parquet] [test.parquet] [options]
  *
- * Defaults: train = examples/data/sample.parquet (the bundled sample); test = ../shared/data/alzheimer-mri/test.parquet
+ * Defaults: train = examples/data/sample.parquet (the bundled sample); test = ../shared/data/alzheimer-mri-subjects/test.parquet
  * when present, else the sample. Run with --help for the options. Outputs go to --out (default ./train-output):
  * best-model/ (checkpoint), model/ (final, = best after restoring), history.json, summary.txt, report/
  * (metrics.json, report.txt, confusion matrix, ROC curves, reliability diagram), run.json.
@@ -33,12 +33,12 @@ import {
   trainNeuroStageNet,
   writeEvaluationReport,
 } from '../src/index.js';
-import { flattenTrainFlags, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
+import { flattenTrainFlags, monitorFor, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
 import { UsageError } from '../src/cli/args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SAMPLE = join(here, 'data', 'sample.parquet');
-const SHARED_TEST = resolve(here, '..', '..', 'shared', 'data', 'alzheimer-mri', 'test.parquet');
+const SHARED_TEST = resolve(here, '..', '..', 'shared', 'data', 'alzheimer-mri-subjects', 'test.parquet');
 // The dataset's labels are 0 Mild, 1 Moderate, 2 Non, 3 Very Mild: severity order for the ordinal figures.
 const SEVERITY_ORDER = [2, 3, 0, 1];
 
@@ -48,7 +48,7 @@ Trains NeuroStageNet (the seed's recipe, or --recipe scratch) and writes a test-
 
 Files
   train.parquet               default: examples/data/sample.parquet (bundled sample)
-  test.parquet                default: ../shared/data/alzheimer-mri/test.parquet if present, else the sample
+  test.parquet                default: ../shared/data/alzheimer-mri-subjects/test.parquet if present, else the sample
 
 ${TRAIN_OPTIONS_HELP}
 
@@ -136,7 +136,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
 
   // 4. Training with the recipe's callbacks: early stopping on val AUC (best weights restored), best-model
   //    checkpoint, and LR on plateau (seed) or warm-up + cosine (scratch).
-  const callbacks = recipeCallbacks(r, { checkpointDir: join(o.out, 'best-model') });
+  const callbacks = recipeCallbacks(r, { checkpointDir: join(o.out, 'best-model'), monitor: monitorFor(o, split) });
   const result = await trainNeuroStageNet(model, {
     train: { source: train, indices: trainRows },
     validation: { source: train, indices: split.validation },
@@ -185,7 +185,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   };
   await writeFile(
     join(o.out, 'run.json'),
-    JSON.stringify({ argv, options: { trainPath: o.trainPath, testPath: o.testPath, ...flattenTrainFlags(o), backend: o.backend, out: o.out, progress: o.progress }, params, wallSeconds: (performance.now() - started) / 1000, ...summaryOut, files }, null, 2),
+    JSON.stringify({ argv, options: { trainPath: o.trainPath, testPath: o.testPath, ...flattenTrainFlags(o, split), backend: o.backend, out: o.out, progress: o.progress }, params, wallSeconds: (performance.now() - started) / 1000, ...summaryOut, files }, null, 2),
   );
   console.log(`wrote ${o.out} (report: ${files.reportTxt}); wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);
   return summaryOut;

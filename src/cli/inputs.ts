@@ -14,14 +14,28 @@ import type { CliContext } from './context.js';
 export const PARQUET_OPTIONS = {
   'image-column': { type: 'string' },
   'label-column': { type: 'string' },
+  'subject-column': { type: 'string' },
+  'slice-column': { type: 'string' },
 } as const;
 
-/** Opens a Parquet file with the --image-column / --label-column options at `imageSize`. */
+/** Help lines of the subject / slice column flags (each command lists them under its image / label columns). */
+export const SUBJECT_COLUMN_HELP = `  --subject-column NAME   person of each row (default 'subject' when present; 'none' ignores it)
+  --slice-column NAME     slice level of each row (default 'slice' when present; 'none' ignores it)`;
+
+// --subject-column none -> null (ignore), a name -> that column (must exist), absent -> the default when present.
+function columnFlag(values: Values, name: string): string | null | undefined {
+  const v = stringOption(values, name);
+  return v === 'none' ? null : v;
+}
+
+/** Opens a Parquet file with the --image-column / --label-column / --subject-column / --slice-column options at `imageSize`. */
 export async function openParquet(path: string, values: Values, imageSize: readonly [number, number], command: string): Promise<ParquetImageDataset> {
   requireExistingPath(path, 'file', command);
   return ParquetImageDataset.fromFile(path, {
     imageColumn: stringOption(values, 'image-column'),
     labelColumn: stringOption(values, 'label-column'),
+    subjectColumn: columnFlag(values, 'subject-column'),
+    sliceColumn: columnFlag(values, 'slice-column'),
     targetSize: imageSize,
   });
 }

@@ -32,10 +32,15 @@ export const TRAIN_OPTIONS = {
   'group-threshold': { type: 'string' },
   mixup: { type: 'string' },
   'footprint-range': { type: 'string' },
+  monitor: { type: 'string' },
 } as const;
 
-/** How the training file is split into train and validation rows. */
-export type SplitMode = 'near-duplicates' | 'rows';
+/**
+ * How the training file is split into train and validation rows: `subjects` by the file's subject column,
+ * `near-duplicates` by clusters of similar slices (a person proxy for files without subjects), `rows` slice by slice;
+ * `auto` = subjects when the file has them, else near-duplicates.
+ */
+export type SplitMode = 'auto' | 'subjects' | 'near-duplicates' | 'rows';
 
 /** Help text of the training flags (the Data and Recipe sections both front ends print). */
 export const TRAIN_OPTIONS_HELP = `Data
@@ -50,10 +55,15 @@ export const TRAIN_OPTIONS_HELP = `Data
   --no-augment            = --augment none
   --mixup A               mix pairs of training images and their labels, weights ~ Beta(A, A)
                           (e.g. 0.2; default 0 = off)
-  --split MODE            near-duplicates (default): rows of one near-duplicate cluster (a subject
-                          proxy) stay on one side | rows: split slices independently (the seed's;
-                          leaks a person's neighbouring slices into validation)
+  --split MODE            auto (default): subjects when the file has a subject column, else
+                          near-duplicates | subjects: every person's slices on one side, people
+                          stratified by label | near-duplicates: clusters of similar slices (a
+                          person proxy) stay on one side | rows: split slices independently (the
+                          seed's; puts one person on both sides)
   --group-threshold X     RMS distance (0..255) that links slices into one cluster (default 20)
+  --monitor NAME          what early stopping and the best checkpoint follow: val_person_auc
+                          (per person; the default when the split is by subject) | val_auc
+                          (per slice; the default otherwise)
 
 Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --epochs N              upper bound on epochs (default 30; early stopping usually ends sooner)
@@ -82,6 +92,8 @@ export interface TrainFlags {
   split: SplitMode;
   /** Link threshold of the near-duplicate clusters. */
   groupThreshold: number;
+  /** Figure early stopping and the checkpoint follow; undefined = per person when split by subject, else per slice. */
+  monitor?: 'val_auc' | 'val_person_auc';
   /** Keep only rows whose head footprint lies in this closed range (before the split). */
   footprintRange?: [number, number];
   backboneWeights?: string;
@@ -133,8 +145,14 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     if (e instanceof TrainingError) throw new UsageError(e.message, command);
     throw e;
   }
-  const split = stringOption(values, 'split', 'near-duplicates') as string;
-  if (split !== 'near-duplicates' && split !== 'rows') throw new UsageError(`--split must be near-duplicates or rows, got '${split}'`, command);
+  const split = stringOption(values, 'split', 'auto') as string;
+  if (!['auto', 'subjects', 'near-duplicates', 'rows'].includes(split)) {
+    throw new UsageError(`--split must be auto, subjects, near-duplicates or rows, got '${split}'`, command);
+  }
+  const monitor = stringOption(values, 'monitor');
+  if (monitor !== undefined && monitor !== 'val_auc' && monitor !== 'val_person_auc') {
+    throw new UsageError(`--monitor must be val_auc or val_person_auc, got '${monitor}'`, command);
+  }
   const rangeArg = stringOption(values, 'footprint-range');
   let footprintRange: [number, number] | undefined;
   if (rangeArg !== undefined) {
@@ -151,9 +169,10 @@ export function parseTrainFlags(values: Values, command?: string): TrainFlags {
     valFraction: numberOption(values, 'val-fraction', 0.2, { min: 0, max: 0.9, exclusiveMin: true }, command),
     maxTrain: opt('max-train', { integer: true, min: 1 }),
     seed: numberOption(values, 'seed', 42, { integer: true }, command),
-    split,
+    split: split as SplitMode,
     groupThreshold: numberOption(values, 'group-threshold', 20, { min: 0 }, command),
     footprintRange,
+    monitor,
     backboneWeights,
     progress: progress as TrainFlags['progress'],
     recipe,
@@ -170,8 +189,12 @@ export interface FlatTrainOptions {
   augment: boolean | Exclude<AugmentMode, 'full' | 'none'>;
   /** Mixup Beta shape, 0 = off. */
   mixup?: number;
-  /** How the validation rows were chosen. */
+  /** How the validation rows were chosen (`auto` resolved to what was used). */
   split?: SplitMode;
+  /** Number of validation people, when the split was by subject. */
+  validationSubjects?: number;
+  /** What early stopping and the checkpoint followed. */
+  monitor?: 'val_auc' | 'val_person_auc';
   /** Near-duplicate link threshold of `split: 'near-duplicates'`. */
   groupThreshold?: number;
   /** Head-footprint range the rows were restricted to before the split. */
@@ -189,8 +212,12 @@ export interface FlatTrainOptions {
   maxTrain?: number;
 }
 
-/** {@link TrainFlags} flattened into the record run.json stores. */
-export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
+/**
+ * {@link TrainFlags} flattened into the record run.json stores.
+ * @param flags Parsed flags.
+ * @param rows The split that was made, so that `split: 'auto'` is recorded as what it resolved to.
+ */
+export function flattenTrainFlags(flags: TrainFlags, rows?: Pick<TrainingRows, 'mode' | 'validationSubjects'>): FlatTrainOptions {
   const r = flags.recipe;
   return {
     recipe: r.name,
@@ -199,8 +226,10 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
     seed: flags.seed,
     augment: r.augment === 'full' ? true : r.augment === 'none' ? false : r.augment,
     mixup: r.mixup || undefined,
-    split: flags.split,
-    groupThreshold: flags.split === 'near-duplicates' ? flags.groupThreshold : undefined,
+    split: rows?.mode ?? flags.split,
+    groupThreshold: (rows?.mode ?? flags.split) === 'near-duplicates' ? flags.groupThreshold : undefined,
+    validationSubjects: rows?.validationSubjects,
+    monitor: rows ? monitorFor(flags, rows) : flags.monitor,
     footprintRange: flags.footprintRange,
     epochs: r.epochs,
     batchSize: r.batchSize,
@@ -216,14 +245,28 @@ export function flattenTrainFlags(flags: TrainFlags): FlatTrainOptions {
   };
 }
 
+/**
+ * The figure early stopping and the best checkpoint follow: `--monitor` when given, else per person when the split
+ * was by subject (a diagnosis is a person's), else per slice.
+ * @param flags Parsed flags.
+ * @param rows The split made.
+ */
+export function monitorFor(flags: Pick<TrainFlags, 'monitor'>, rows: Pick<TrainingRows, 'mode'>): 'val_auc' | 'val_person_auc' {
+  return flags.monitor ?? (rows.mode === 'subjects' ? 'val_person_auc' : 'val_auc');
+}
+
 /** Train / validation rows of the training file, and a line that says how they were chosen. */
 export interface TrainingRows {
   /** Training rows (at most `maxTrain`). */
   train: Int32Array;
   /** Validation rows. */
   validation: Int32Array;
-  /** One line for the log, e.g. `split (seed 42, by 252 near-duplicate clusters (threshold 20)): 4090 train / 1031 validation rows`. */
+  /** One line for the log, e.g. `split (seed 42, by 119 subjects): 3040 train / 768 validation rows (24 validation people)`. */
   description: string;
+  /** How the split was made (`auto` resolved). */
+  mode: Exclude<SplitMode, 'auto'>;
+  /** Validation people, when split by subject. */
+  validationSubjects?: number;
 }
 
 /**
@@ -249,9 +292,17 @@ export async function splitTrainingRows(
   }
   const rows = kept ? selectRows(source, kept) : source;
   const splitter = new StratifiedSplit({ testSize: flags.valFraction, seed: flags.seed });
+  const mode: Exclude<SplitMode, 'auto'> = flags.split === 'auto' ? (rows.subjects ? 'subjects' : 'near-duplicates') : flags.split;
   let how = 'rows';
   let split;
-  if (flags.split === 'near-duplicates') {
+  let validationSubjects: number | undefined;
+  if (mode === 'subjects') {
+    const subjects = rows.subjects;
+    if (!subjects) throw new UsageError('--split subjects: the training file has no subject column (see --subject-column)');
+    split = splitter.split(rows.labels, subjects);
+    validationSubjects = new Set(Array.from(split.test, (i) => subjects[i])).size;
+    how = `${new Set(subjects).size} subjects`;
+  } else if (mode === 'near-duplicates') {
     const clusters = await groupNearDuplicates(rows, { threshold: flags.groupThreshold });
     split = splitter.split(rows.labels, clusters.groups);
     how = `${clusters.count} near-duplicate clusters (threshold ${flags.groupThreshold})`;
@@ -261,9 +312,12 @@ export async function splitTrainingRows(
   const toSource = (r: Int32Array) => (kept ? r.map((i) => (kept as Int32Array)[i]) : r);
   const train = toSource(flags.maxTrain ? split.train.subarray(0, flags.maxTrain) : split.train);
   const validation = toSource(split.test);
+  const people = validationSubjects === undefined ? '' : ` (${validationSubjects} validation people)`;
   return {
     train,
     validation,
-    description: `split (seed ${flags.seed}, by ${how}${levels}): ${train.length} train / ${validation.length} validation rows`,
+    description: `split (seed ${flags.seed}, by ${how}${levels}): ${train.length} train / ${validation.length} validation rows${people}`,
+    mode,
+    validationSubjects,
   };
 }

@@ -12,8 +12,16 @@ import {
   type ResizeMode,
 } from './decode.js';
 import { availableCores, decodeInWorkers, workersAvailable, type DecodeJob } from './decode-pool.js';
-import { DataError, DataOptionError, ImageSizeError, InvalidLabelError, MissingImageError } from './errors.js';
-import { readParquetColumns } from './parquet.js';
+import {
+  DataError,
+  DataOptionError,
+  ImageSizeError,
+  InvalidLabelError,
+  InvalidSliceError,
+  InvalidSubjectError,
+  MissingImageError,
+} from './errors.js';
+import { readParquetColumns, type ExtraColumn } from './parquet.js';
 
 /** Options of {@link ParquetImageDataset.fromFile}. */
 export interface ParquetImageDatasetOptions {
@@ -26,6 +34,18 @@ export interface ParquetImageDatasetOptions {
    * integer labels `['0', '1', '2', '3']`, for string labels the sorted distinct strings.
    */
   classNames?: readonly string[];
+  /**
+   * Column naming the person each row belongs to: read when present (exposed as `subjects`), so that splits and
+   * per-person figures count people. Default `'subject'`; `null` ignores it. A column named here that the file lacks
+   * is a {@link MissingColumnError}; the default name is simply skipped when absent. Strings or integers; a null or
+   * empty cell is an {@link InvalidSubjectError}.
+   */
+  subjectColumn?: string | null;
+  /**
+   * Column with each row's slice level within its person (exposed as `slices`). Default `'slice'`; `null` ignores
+   * it; same rules as `subjectColumn`. Integers; a null or non-integer cell is an {@link InvalidSliceError}.
+   */
+  sliceColumn?: string | null;
   /** `[height, width]` of the decoded images. Default `[128, 128]`. */
   targetSize?: readonly [number, number];
   /** Images of another size: `'bilinear'` resize (default) or `'reject'` ({@link ImageSizeError}). */
@@ -82,6 +102,8 @@ interface DatasetParts {
   imageSize: [number, number];
   resize: ResizeMode;
   cache: Float32Array | null;
+  subjects?: string[];
+  slices?: Int32Array;
   skipped: SkippedRow[];
   stats: LoadStats;
   imageIsStruct: boolean;
@@ -116,6 +138,10 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
   readonly classNames: readonly string[];
   /** `[height, width]` of the decoded images. */
   readonly imageSize: readonly [number, number];
+  /** Person of every row, from the subject column; `undefined` when the file has none (or `subjectColumn: null`). */
+  readonly subjects?: readonly string[];
+  /** Slice level of every row, from the slice column; `undefined` when the file has none (or `sliceColumn: null`). */
+  readonly slices?: Int32Array;
   /** Rows left out by `onError: 'skip'` (always empty with `'throw'`). */
   readonly skipped: readonly SkippedRow[];
   /** Timing of the load. */
@@ -136,6 +162,8 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     this.sourceRows = p.sourceRows;
     this.classNames = Object.freeze([...p.classNames]);
     this.imageSize = Object.freeze([p.imageSize[0], p.imageSize[1]]) as readonly [number, number];
+    if (p.subjects) this.subjects = Object.freeze(p.subjects);
+    if (p.slices) this.slices = p.slices;
     this.skipped = Object.freeze(p.skipped);
     this.loadStats = p.stats;
     this.imageIsStruct = p.imageIsStruct;
@@ -152,7 +180,8 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
    * @param pathOrBytes File path or URL (Node), or the file's bytes (anywhere).
    * @param options Columns, class names, target size, error handling, caching, parallelism.
    * @throws {@link EmptyFileError}, {@link NotParquetError}, {@link TruncatedParquetError}, {@link MissingColumnError};
-   *   with `onError: 'throw'` also {@link InvalidLabelError}, {@link MissingImageError}, {@link ImageDecodeError},
+   *   with `onError: 'throw'` also {@link InvalidLabelError}, {@link InvalidSubjectError}, {@link InvalidSliceError},
+   *   {@link MissingImageError}, {@link ImageDecodeError},
    *   {@link UnsupportedImageFormatError}, {@link ImageSizeError} for the first bad row.
    */
   static async fromFile(pathOrBytes: string | URL | Uint8Array | ArrayBuffer, options: ParquetImageDatasetOptions = {}): Promise<ParquetImageDataset> {
@@ -168,7 +197,12 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
 
     const t0 = performance.now();
     const { bytes, file } = await readInput(pathOrBytes, options.name);
-    const cols = await readParquetColumns(bytes, file, imageColumn, labelColumn);
+    const subjectColumn = optionalColumn(options.subjectColumn, 'subject', 'subjectColumn');
+    const sliceColumn = optionalColumn(options.sliceColumn, 'slice', 'sliceColumn');
+    const extraColumns = [subjectColumn, sliceColumn].filter((c): c is ExtraColumn => c !== null);
+    const cols = await readParquetColumns(bytes, file, imageColumn, labelColumn, extraColumns);
+    const subjectCells = subjectColumn ? cols.extra[subjectColumn.name] : undefined;
+    const sliceCells = sliceColumn ? cols.extra[sliceColumn.name] : undefined;
     await loadImageDecoders();
     const readMs = performance.now() - t0;
 
@@ -177,10 +211,14 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     const n = cols.images.length;
     const failures = new Map<number, DataError>();
     const labels = new Int32Array(n);
+    const subjects: string[] | undefined = subjectCells ? new Array<string>(n) : undefined;
+    const slices = sliceCells ? new Int32Array(n) : undefined;
     const headers: Array<ImageHeader | null> = new Array(n).fill(null);
     for (let r = 0; r < n; r++) {
       try {
         labels[r] = toLabel(cols.labels[r], classNames, classIndex, { file, row: r, column: labelColumn });
+        if (subjects) subjects[r] = toSubject((subjectCells as unknown[])[r], { file, row: r, column: (subjectColumn as ExtraColumn).name });
+        if (slices) slices[r] = toSlice((sliceCells as unknown[])[r], { file, row: r, column: (sliceColumn as ExtraColumn).name });
         const img = cols.images[r];
         const imgLoc = { file, row: r, column: cols.imageIsStruct ? `${imageColumn}.bytes` : imageColumn };
         if (img === null || img === undefined) throw new MissingImageError('image is null', imgLoc);
@@ -274,6 +312,8 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
       imageSize: targetSize,
       resize,
       cache,
+      subjects: subjects ? kept.map((r) => subjects[r]) : undefined,
+      slices: slices ? Int32Array.from(kept, (r) => slices[r]) : undefined,
       skipped,
       stats: { readMs, decodeMs, threads },
       imageIsStruct: cols.imageIsStruct,
@@ -379,6 +419,29 @@ async function readInput(input: string | URL | Uint8Array | ArrayBuffer, name?: 
   } catch (e) {
     throw new DataError(`cannot read file: ${(e as Error).message}`, { file }, { cause: e });
   }
+}
+
+// An optional column: the default name is read when present, a name the user gave must be there, null skips it.
+function optionalColumn(given: string | null | undefined, fallback: string, option: string): ExtraColumn | null {
+  if (given === null) return null;
+  if (given === undefined) return { name: fallback, required: false };
+  if (typeof given !== 'string' || given.length === 0) throw new DataOptionError(`${option} must be a column name or null, got ${JSON.stringify(given)}`);
+  return { name: given, required: true };
+}
+
+function toSubject(v: unknown, loc: { file: string; row: number; column: string }): string {
+  if (v === null || v === undefined) throw new InvalidSubjectError('subject is null', loc);
+  const text = labelText(v) ?? (typeof v === 'bigint' || typeof v === 'number' ? String(v) : undefined);
+  if (text === undefined) throw new InvalidSubjectError(`subject ${String(v)} is neither a string nor a number`, loc);
+  if (text.trim() === '') throw new InvalidSubjectError('subject is empty', loc);
+  return text;
+}
+
+function toSlice(v: unknown, loc: { file: string; row: number; column: string }): number {
+  if (v === null || v === undefined) throw new InvalidSliceError('slice is null', loc);
+  const num = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
+  if (!Number.isInteger(num) || Math.abs(num) > 2 ** 31 - 1) throw new InvalidSliceError(`slice ${String(v)} is not an integer`, loc);
+  return num;
 }
 
 function labelText(v: unknown): string | undefined {

@@ -55,11 +55,17 @@ export class NotParquetError extends DataError {}
 /** The file starts like Parquet but is cut short or its footer / pages cannot be read. */
 export class TruncatedParquetError extends DataError {}
 
-/** A required column (image or label, or `bytes` inside the image struct) is absent. */
+/** A required column (image, label, a subject or slice column named in the options, or `bytes` inside the image struct) is absent. */
 export class MissingColumnError extends DataError {}
 
 /** A label is null, not an integer, out of range, or a class name that is not in `classNames`. */
 export class InvalidLabelError extends DataError {}
+
+/** A subject cell is null or empty in a present subject column: the row cannot be assigned to a person. */
+export class InvalidSubjectError extends DataError {}
+
+/** A slice cell is null or not an integer in a present slice column. */
+export class InvalidSliceError extends DataError {}
 
 /** An image cell is null or empty. */
 export class MissingImageError extends DataError {}

@@ -10,6 +10,8 @@ export interface ParquetColumns {
   paths: Array<string | undefined>;
   /** Raw label cells. */
   labels: unknown[];
+  /** Raw cells of the optional columns that were asked for and are present (e.g. `subject`, `slice`), by column name. */
+  extra: Record<string, unknown[]>;
   /** Class names from the HuggingFace `ClassLabel` metadata of the label column, if present. */
   metadataClassNames?: string[];
   /** Whether the image column is a `{bytes, path}` struct (HuggingFace layout) rather than plain binary. */
@@ -40,12 +42,27 @@ export function huggingFaceClassNames(metadata: FileMetaData, labelColumn: strin
   return undefined;
 }
 
+/** An optional column to read besides image and label: `required` ones raise {@link MissingColumnError} when absent. */
+export interface ExtraColumn {
+  /** Column name. */
+  name: string;
+  /** Absent = error (the user named it) rather than skipped (a default name). */
+  required: boolean;
+}
+
 /**
- * Reads the image and label columns of a Parquet file held in memory.
+ * Reads the image and label columns of a Parquet file held in memory, and the extra columns that are present.
  * @param bytes Whole file.
  * @param file Name used in error messages.
+ * @param extraColumns Further columns (subject, slice...): read when present; absent required ones are an error.
  */
-export async function readParquetColumns(bytes: Uint8Array, file: string, imageColumn: string, labelColumn: string): Promise<ParquetColumns> {
+export async function readParquetColumns(
+  bytes: Uint8Array,
+  file: string,
+  imageColumn: string,
+  labelColumn: string,
+  extraColumns: readonly ExtraColumn[] = [],
+): Promise<ParquetColumns> {
   if (bytes.length === 0) throw new EmptyFileError('file is empty (0 bytes)', { file });
   const head = hasMagic(bytes, 0);
   if (!head) throw new NotParquetError('not a Parquet file (does not start with PAR1)', { file });
@@ -66,6 +83,10 @@ export async function readParquetColumns(bytes: Uint8Array, file: string, imageC
   const imageNode = top.find((c) => c.element.name === imageColumn);
   if (!imageNode) throw new MissingColumnError(`no image column '${imageColumn}'; columns are ${names.join(', ')}`, { file, column: imageColumn });
   if (!names.includes(labelColumn)) throw new MissingColumnError(`no label column '${labelColumn}'; columns are ${names.join(', ')}`, { file, column: labelColumn });
+  for (const c of extraColumns) {
+    if (c.required && !names.includes(c.name)) throw new MissingColumnError(`no column '${c.name}'; columns are ${names.join(', ')}`, { file, column: c.name });
+  }
+  const extraNames = extraColumns.map((c) => c.name).filter((n) => names.includes(n) && n !== imageColumn && n !== labelColumn);
   const imageIsStruct = imageNode.children.length > 0;
   if (imageIsStruct && !imageNode.children.some((c) => c.element.name === 'bytes')) {
     throw new MissingColumnError(
@@ -82,7 +103,7 @@ export async function readParquetColumns(bytes: Uint8Array, file: string, imageC
     await parquetRead({
       file: ab,
       metadata,
-      columns: [imageColumn, labelColumn],
+      columns: [imageColumn, labelColumn, ...extraNames],
       rowFormat: 'object',
       utf8: false, // keep image bytes binary; UTF8-annotated columns (path, string labels) still decode as text
       onComplete: (r) => { rows = r as Array<Record<string, unknown>>; },
@@ -96,6 +117,7 @@ export async function readParquetColumns(bytes: Uint8Array, file: string, imageC
   const images: Array<Uint8Array | null> = new Array(numRows);
   const paths: Array<string | undefined> = new Array(numRows);
   const labels: unknown[] = new Array(numRows);
+  const extra: Record<string, unknown[]> = Object.fromEntries(extraNames.map((n) => [n, new Array<unknown>(numRows)]));
   for (let i = 0; i < numRows; i++) {
     const cell = rows[i][imageColumn] as unknown;
     if (imageIsStruct) {
@@ -106,6 +128,7 @@ export async function readParquetColumns(bytes: Uint8Array, file: string, imageC
       images[i] = cell instanceof Uint8Array ? cell : null;
     }
     labels[i] = rows[i][labelColumn];
+    for (const n of extraNames) extra[n][i] = rows[i][n];
   }
-  return { images, paths, labels, metadataClassNames: huggingFaceClassNames(metadata, labelColumn), imageIsStruct, metadata };
+  return { images, paths, labels, extra, metadataClassNames: huggingFaceClassNames(metadata, labelColumn), imageIsStruct, metadata };
 }

@@ -1,5 +1,6 @@
 import { createRng, mixSeed, shuffleInPlace } from '../random.js';
 import { DataOptionError } from './errors.js';
+import type { LabeledImageSource } from './types.js';
 
 /** Options of {@link StratifiedSplit}. */
 export interface StratifiedSplitOptions {
@@ -28,9 +29,11 @@ export interface SplitIndices {
  * Groups are stratified by their majority label (ties: the smaller label), and within each class groups are
  * taken in a seeded random order while that brings the class's test rows closer to `n_c * testSize`, so
  * proportions are as close as the group sizes allow.
+ * {@link StratifiedSplit.splitSource} picks for you: by person when the data has subjects, else by row.
  * @example
  * ```ts
- * const { train, test } = new StratifiedSplit({ testSize: 0.2, seed: 42 }).split(ds.labels);
+ * const { train, test } = new StratifiedSplit({ testSize: 0.2, seed: 42 }).splitSource(ds); // by person
+ * const rows = new StratifiedSplit({ testSize: 0.2, seed: 42 }).split(ds.labels);             // by row
  * ```
  */
 export class StratifiedSplit {
@@ -71,6 +74,17 @@ export class StratifiedSplit {
     const test: number[] = [];
     for (let i = 0; i < n; i++) (isTest[i] ? test : train).push(i);
     return { train: Int32Array.from(train), test: Int32Array.from(test) };
+  }
+
+  /**
+   * Splits a source's rows by person when it has `subjects` (every person's slices on one side, people stratified by
+   * their label), else row by row. Slices of one person are near-duplicates: a split by row puts a person on both
+   * sides and makes validation figures optimistic.
+   * @param source Labels and, when known, the subject of every row.
+   * @returns Sorted train and test row indices.
+   */
+  splitSource(source: Pick<LabeledImageSource, 'labels' | 'subjects'>): SplitIndices {
+    return this.split(source.labels, source.subjects);
   }
 
   #splitRows(labels: ArrayLike<number>): Uint8Array {

@@ -6,7 +6,8 @@ import type { LabeledImageSource } from './types.js';
  * is copied; images are read from the source when asked for.
  * @param source The full source.
  * @param rows Row indices into `source` (each in range; repeats allowed).
- * @returns A source of `rows.length` rows with the same class names and image size.
+ * @returns A source of `rows.length` rows with the same class names and image size (and the picked rows' subjects and
+ *   slices when the source has them).
  * @throws {@link DataOptionError} naming the first index out of range.
  * @example
  * ```ts
@@ -21,11 +22,14 @@ export function selectRows(source: LabeledImageSource, rows: ArrayLike<number>):
     }
   }
   const labels = picked.map((r) => source.labels[r]);
+  const { subjects, slices } = source;
   return {
     length: picked.length,
     labels,
     classNames: source.classNames,
     imageSize: source.imageSize,
     get: (i: number) => source.get(picked[i]),
+    ...(subjects ? { subjects: Array.from(picked, (r) => subjects[r]) } : {}),
+    ...(slices ? { slices: picked.map((r) => slices[r]) } : {}),
   };
 }

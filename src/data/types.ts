@@ -39,4 +39,11 @@ export interface LabeledImageSource {
   readonly imageSize: readonly [number, number];
   /** Decoded image and label of row `i`. */
   get(i: number): ImageExample | Promise<ImageExample>;
+  /**
+   * Person (subject) of every row, when the data says: slices of one person are near-duplicates, so splits and
+   * figures that should count people use it. Absent when the data has no subject column.
+   */
+  readonly subjects?: readonly string[];
+  /** Axial slice level of every row within its person (1-based in the shipped data), when the data says. */
+  readonly slices?: Int32Array;
 }

@@ -146,18 +146,23 @@ export function resolveTrainingRecipe(name: string, overrides: TrainingRecipeOve
 }
 
 /**
- * The callbacks a recipe trains with: early stopping on `val_auc` (best weights restored), a best-by-`val_auc`
+ * The callbacks a recipe trains with: early stopping on `val_auc` or `val_person_auc` (best weights restored), a best-by-it
  * checkpoint in `checkpointDir`, and either the per-step warm-up / cosine schedule or, when the recipe has
  * neither, the seed's learning rate halved after 2 epochs of flat validation loss.
  * @param recipe A resolved recipe ({@link resolveTrainingRecipe}).
  * @param options `checkpointDir`: where the best model is saved; `verbose`: early stopping and the plateau rule
- *   print what they do (default true).
+ *   print what they do (default true); `monitor`: the figure early stopping and the checkpoint follow, `'val_auc'`
+ *   (slices, default) or `'val_person_auc'` (people: use it when the validation data has subjects).
  */
-export function recipeCallbacks(recipe: TrainingRecipe, options: { checkpointDir: string; verbose?: boolean }): tfl.Callback[] {
+export function recipeCallbacks(
+  recipe: TrainingRecipe,
+  options: { checkpointDir: string; verbose?: boolean; monitor?: 'val_auc' | 'val_person_auc' },
+): tfl.Callback[] {
   const verbose = options.verbose ?? true;
+  const monitor = options.monitor ?? 'val_auc';
   const callbacks: tfl.Callback[] = [
-    earlyStopping({ monitor: 'val_auc', mode: 'max', patience: recipe.patience, restoreBestWeights: true, verbose }),
-    modelCheckpoint({ dir: options.checkpointDir, monitor: 'val_auc', saveBestOnly: true }),
+    earlyStopping({ monitor, mode: 'max', patience: recipe.patience, restoreBestWeights: true, verbose }),
+    modelCheckpoint({ dir: options.checkpointDir, monitor, saveBestOnly: true }),
   ];
   if (recipe.cosine || recipe.warmupEpochs > 0) {
     const schedule = warmupCosineSchedule({

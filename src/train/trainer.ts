@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { countBatches, iterateBatches } from '../data/batches.js';
 import type { LabeledImageSource } from '../data/types.js';
-import { MultiClassMetrics } from '../metrics/index.js';
+import { MultiClassMetrics, aggregateByGroup } from '../metrics/index.js';
 import { compileNeuroStageNet } from './compile.js';
 import { TrainingError } from './errors.js';
 import { modelNumClasses, runInference } from './inference.js';
@@ -19,7 +19,8 @@ import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult 
  * Per epoch: the training rows are shuffled (seeded by `(seed, epoch)`), batched, augmented (training only), and
  * each batch takes one optimizer step on the compiled loss plus the model's regularisation losses (as Keras),
  * optionally class-weighted; then the validation rows run in inference mode and give `val_loss`,
- * `val_accuracy` and `val_auc` (macro one-vs-rest ROC AUC). Callbacks (tfjs-layers `Callback`s such as
+ * `val_accuracy` and `val_auc` (macro one-vs-rest ROC AUC), and when the validation source has `subjects` also
+ * `val_person_auc` (the same AUC over people, each person's slice probabilities averaged). Callbacks (tfjs-layers `Callback`s such as
  * {@link earlyStopping}, {@link reduceLROnPlateau}, {@link modelCheckpoint}) see the epoch logs and may set
  * `model.stopTraining`; training then stops cleanly after the current step or epoch.
  *
@@ -80,7 +81,8 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
     batchSize,
     verbose: 0,
     doValidation: options.validation !== undefined,
-    metrics: ['loss', 'accuracy', ...(options.validation ? ['val_loss', 'val_accuracy', 'val_auc'] : [])],
+    metrics: ['loss', 'accuracy', ...(options.validation ? ['val_loss', 'val_accuracy', 'val_auc'] : []),
+      ...(options.validation?.source.subjects ? ['val_person_auc'] : [])],
   });
   const progress = resolveProgress(options.progress);
   const classWeights = plan.classWeights ? tf.tensor1d(plan.classWeights) : null;
@@ -215,7 +217,7 @@ async function validate(
   validation: DataSubset,
   plan: Plan,
   lossFn: LossFunction,
-): Promise<Pick<EpochRecord, 'val_loss' | 'val_accuracy' | 'val_auc'>> {
+): Promise<Pick<EpochRecord, 'val_loss' | 'val_accuracy' | 'val_auc' | 'val_person_auc'>> {
   const pass = await runInference(model, validation.source, {
     indices: validation.indices,
     batchSize: plan.validationBatchSize,
@@ -227,11 +229,20 @@ async function validate(
   penalty.dispose();
   const metrics = new MultiClassMetrics({ numClasses: pass.numClasses });
   metrics.update(pass.labels, pass.probabilities);
-  return {
+  const record: Pick<EpochRecord, 'val_loss' | 'val_accuracy' | 'val_auc' | 'val_person_auc'> = {
     val_loss: pass.lossSum / n + penaltyValue,
     val_accuracy: pass.correct / n,
     val_auc: metrics.compute().macro.auc,
   };
+  const subjects = validation.source.subjects;
+  if (subjects) {
+    // A person's figure from the mean of their slice probabilities, as evaluate() reports it.
+    const people = aggregateByGroup(pass.probabilities, pass.labels, Array.from(pass.indices, (i) => subjects[i]), pass.numClasses);
+    if (people.groups.length >= 2) {
+      record.val_person_auc = new MultiClassMetrics({ numClasses: pass.numClasses }).update(people.labels, people.probabilities).compute().macro.auc;
+    }
+  }
+  return record;
 }
 
 function toHistory(records: EpochRecord[]): Record<string, number[]> {

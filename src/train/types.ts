@@ -24,6 +24,11 @@ export interface EpochRecord {
   val_accuracy?: number;
   /** Validation macro one-vs-rest ROC AUC ({@link MultiClassMetrics}); `undefined` if no class has an AUC. */
   val_auc?: number;
+  /**
+   * Validation macro one-vs-rest ROC AUC per person (each person's slice probabilities averaged), when the
+   * validation source has `subjects`; the figure to choose a checkpoint on, since a diagnosis is a person's.
+   */
+  val_person_auc?: number;
   /** Learning rate of the epoch's last step. */
   lr: number;
   /** Wall time of the epoch, validation included, in seconds. */

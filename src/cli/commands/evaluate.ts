@@ -12,7 +12,7 @@ import { numberOption, parseCommand, stringOption, UsageError } from '../args.js
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
-import { MODEL_OPTIONS, PARQUET_OPTIONS, openModel, openParquet } from '../inputs.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openModel, openParquet } from '../inputs.js';
 
 export const EVALUATE_HELP = `Usage: neurostagenet evaluate <model-dir> <file.parquet> [options]
        neurostagenet evaluate --pretrained <file.parquet> [options]
@@ -34,6 +34,7 @@ Options
                           left-right mirror image's (two passes; default none)
   --image-column NAME     image column (default 'image')
   --label-column NAME     label column (default 'label')
+${SUBJECT_COLUMN_HELP}
   --backend NAME          tensorflow | wasm | cpu (default: the fastest installed)
   -v, --verbose           stack traces on errors
   -h, --help              this text

@@ -5,7 +5,7 @@ import { summarizeDataset, formatDatasetSummary } from '../../data/summary.js';
 import { renderHistogramsPng } from '../../metrics/plots.js';
 import { UsageError, expectPositionals, numberOption, parseCommand, stringOption } from '../args.js';
 import type { CliContext } from '../context.js';
-import { PARQUET_OPTIONS, openParquet } from '../inputs.js';
+import { PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openParquet } from '../inputs.js';
 
 export const INSPECT_HELP = `Usage: neurostagenet inspect <file.parquet> [--compare <other.parquet>] [options]
 
@@ -23,6 +23,7 @@ Options
   --image-size N          decode at N x N (default 128)
   --image-column NAME     image column (default 'image'; binary or {bytes, path} struct)
   --label-column NAME     label column (default 'label'; integers or class names)
+${SUBJECT_COLUMN_HELP}
   --json                  print the summary as JSON
   -v, --verbose           stack traces on errors
   -h, --help              this text

@@ -5,7 +5,7 @@ import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
-import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openInputs, openModel } from '../inputs.js';
 
 export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...> [options]
        neurostagenet predict --pretrained <input...> [options]
@@ -27,6 +27,7 @@ Options
   --json                  print JSON: {model, backend, classNames, temperature, predictions: [...]}
   --image-column NAME     Parquet image column (default 'image')
   --label-column NAME     Parquet label column (default 'label')
+${SUBJECT_COLUMN_HELP}
   --backend NAME          tensorflow | wasm | cpu (default: the fastest installed)
   -v, --verbose           stack traces on errors
   -h, --help              this text

@@ -19,8 +19,8 @@ import { expectPositionals, parseCommand, requireExistingPath, stringOption } fr
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { rowsOf } from '../inference.js';
-import { PARQUET_OPTIONS, openParquet } from '../inputs.js';
-import { flattenTrainFlags, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
+import { PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openParquet } from '../inputs.js';
+import { flattenTrainFlags, monitorFor, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP } from '../train-options.js';
 
 export const TRAIN_HELP = `Usage: neurostagenet train <train.parquet> [--test <test.parquet>] [options]
 
@@ -35,6 +35,7 @@ Files
   --test FILE             test Parquet file, evaluated once after training
   --image-column NAME     image column (default 'image')
   --label-column NAME     label column (default 'label')
+${SUBJECT_COLUMN_HELP}
 
 ${TRAIN_OPTIONS_HELP}
 
@@ -90,7 +91,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   ctx.print(`NeuroStageNet: ${countParams(model).total.toLocaleString('en-US')} parameters; recipe ${r.name}${o.backboneWeights ? ', ImageNet backbone' : ', backbone from scratch'}`);
 
   await mkdir(out, { recursive: true });
-  const callbacks = recipeCallbacks(r, { checkpointDir: join(out, 'best-model') });
+  const callbacks = recipeCallbacks(r, { checkpointDir: join(out, 'best-model'), monitor: monitorFor(o, split) });
   const useBar = o.progress === 'bar' || (o.progress === 'auto' && ctx.io.stdout.isTTY === true);
   const progress: ProgressReporter | 'none' = o.progress === 'none'
     ? 'none'
@@ -124,7 +125,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     imageSize: [o.imageSize, o.imageSize],
     // The slice levels learned, so that predict / evaluate / explain can warn about images of other levels.
     trainingFootprint: footprintRange(await headFootprints(selectRows(train, trainRows))),
-    training: { data: basename(trainPath), rows: trainRows.length, validationRows: split.validation.length, ...flattenTrainFlags(o), epochsRun: result.epochs.length, bestValAuc, seconds: result.seconds, backend },
+    training: { data: basename(trainPath), rows: trainRows.length, validationRows: split.validation.length, ...flattenTrainFlags(o, split), epochsRun: result.epochs.length, bestValAuc, seconds: result.seconds, backend },
   });
 
   let testSummary: Record<string, unknown> | undefined;
@@ -141,7 +142,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     testSummary = { accuracy: evaluated.metrics.accuracy, macroAuc: evaluated.metrics.macro.auc, quadraticKappa: evaluated.metrics.quadraticKappa, eceBefore: evaluated.metrics.ece, eceAfter: calibrated.ece };
   }
   const wallSeconds = (performance.now() - started) / 1000;
-  await writeFile(join(out, 'run.json'), `${JSON.stringify({ args, options: flattenTrainFlags(o), backend, epochs: result.epochs.length, bestValAuc, temperature: fit.temperature, test: testSummary, wallSeconds }, null, 2)}\n`);
+  await writeFile(join(out, 'run.json'), `${JSON.stringify({ args, options: flattenTrainFlags(o, split), backend, epochs: result.epochs.length, bestValAuc, temperature: fit.temperature, test: testSummary, wallSeconds }, null, 2)}\n`);
   ctx.print(`model: ${modelDir} (use: neurostagenet predict ${modelDir} <images>)`);
   ctx.note(`wall time ${wallSeconds.toFixed(0)} s (${backend})`);
   return 0;
