@@ -1,4 +1,7 @@
 import type { LabeledImageSource } from './types.js';
+import { percentileOfSorted } from '../stats.js';
+
+export { percentileOfSorted };
 
 /**
  * Share of an image inside the head's outline: for every row, the pixels from the first to the last one brighter
@@ -80,21 +83,6 @@ export interface SliceLevelComparison {
   /** True when fewer than half of the compared rows lie within the reference's range: the files show different
    * parts of the head, and a model of one is scored out of its range on the other. */
   shifted: boolean;
-}
-
-/**
- * The `q`-th percentile (0..100) of values sorted ascending, interpolated linearly between order statistics
- * (numpy `percentile`, method "linear").
- * @param sorted Values in ascending order.
- * @param q Percentile, 0..100.
- */
-export function percentileOfSorted(sorted: ArrayLike<number>, q: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const pos = (q / 100) * (n - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, n - 1);
-  return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
 }
 
 function spread(sorted: Float64Array): SpreadSummary {

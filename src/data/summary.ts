@@ -6,7 +6,10 @@ import { compareSliceLevels, headFootprint, headFootprints, type SliceLevelCompa
 
 /** Options of {@link summarizeDataset}. */
 export interface SummaryOptions extends NearDuplicateOptions {
-  /** A second dataset (e.g. the test set): adds `leakage`, its near-duplicates in this one. */
+  /**
+   * A second dataset (e.g. the test set): adds `leakage` (its near-duplicates in this one), `sliceLevel`, and, when
+   * both have subjects, `sharedPeople`.
+   */
   compareWith?: LabeledImageSource;
 }
 
@@ -56,15 +59,61 @@ export interface DatasetSummary {
   leakage?: NearDuplicateReport;
   /** Slice levels of this dataset (reference) and `compareWith`, by head footprint, when `compareWith` was given. */
   sliceLevel?: SliceLevelComparison;
+  /** The dataset's people, when it has `subjects`; `undefined` without a subject column. */
+  people?: {
+    /** Number of distinct subjects. */
+    count: number;
+    /**
+     * People per class, indexed by label: each person counted once, under the label most of their rows carry (ties:
+     * the smaller label, as {@link StratifiedSplit} stratifies them).
+     */
+    perClass: number[];
+    /** Rows (slices) per person: smallest, median (mean of the two middle values for an even count) and largest. */
+    slicesPerPerson: {
+      /** Fewest rows of one person. */
+      min: number;
+      /** Median rows per person. */
+      median: number;
+      /** Most rows of one person. */
+      max: number;
+    };
+    /**
+     * Subjects whose rows carry more than one label, sorted by id, with those labels ascending: a data error (one
+     * person has one diagnosis) worth seeing before per-person figures, which assume one label per person. Empty
+     * when clean.
+     */
+    mixedLabels: Array<{
+      /** Subject id. */
+      subject: string;
+      /** Distinct labels of the subject's rows, ascending. */
+      labels: number[];
+    }>;
+  };
+  /**
+   * Subjects of `compareWith` that this dataset also has, when both have `subjects` (a person in both files leaks:
+   * their slices are near-duplicates).
+   */
+  sharedPeople?: {
+    /** Number of subjects present in both files (0 for a clean split by person). */
+    count: number;
+    /** Up to 10 of them, sorted. */
+    subjects: string[];
+    /** Number of distinct subjects in the compared file. */
+    comparedCount: number;
+  };
 }
+
+type PeopleSummary = NonNullable<DatasetSummary['people']>;
 
 interface WithHeaders { imageHeader(i: number): ImageHeader }
 interface WithSkipped { skipped: readonly SkippedRow[]; file?: string }
 
 /**
  * The checks to run before training: row count, class balance, source image sizes / formats / colour modes /
- * bit depths, intensity statistics, rows skipped at load, and, given `compareWith`, how many of its rows have a
- * near-duplicate here (see {@link findNearDuplicates}).
+ * bit depths, intensity statistics, rows skipped at load, the people when the source has `subjects` (count, people
+ * per class, slices per person, subjects with more than one label), and, given `compareWith`, how many of its rows
+ * have a near-duplicate here (see {@link findNearDuplicates}), how their slice levels compare, and which people the
+ * two files share (a person in both files leaks: their slices are near-duplicates).
  * @param ds Dataset to summarise.
  * @param options `compareWith` and near-duplicate options.
  * @example
@@ -127,11 +176,49 @@ export async function summarizeDataset(ds: LabeledImageSource, options: SummaryO
     intensity: { mean, std, min: count ? min : NaN, max: count ? max : NaN, classMeans: classSums.map((s, c) => (classCounts[c] ? s / classCounts[c] : NaN)) },
     skipped: { count: skippedRows.length, rows: skippedRows.map(({ row, reason }) => ({ row, reason })) },
   };
+  if (ds.subjects) summary.people = summarizePeople(ds.subjects, ds.labels, k);
   if (options.compareWith) {
     summary.leakage = await findNearDuplicates(ds, options.compareWith, options);
     summary.sliceLevel = compareSliceLevels(footprints as Float32Array, await headFootprints(options.compareWith));
+    const other = options.compareWith.subjects;
+    if (ds.subjects && other) {
+      const here = new Set(ds.subjects);
+      const there = new Set(other);
+      const shared = [...there].filter((p) => here.has(p)).sort();
+      summary.sharedPeople = { count: shared.length, subjects: shared.slice(0, 10), comparedCount: there.size };
+    }
   }
   return summary;
+}
+
+function summarizePeople(subjects: readonly string[], labels: ArrayLike<number>, k: number): PeopleSummary {
+  // Rows per label of every subject, in order of first appearance.
+  const byPerson = new Map<string, Map<number, number>>();
+  for (let i = 0; i < subjects.length; i++) {
+    let counts = byPerson.get(subjects[i]);
+    if (!counts) byPerson.set(subjects[i], (counts = new Map()));
+    counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+  }
+  const perClass = new Array<number>(k).fill(0);
+  const sizes: number[] = [];
+  const mixedLabels: PeopleSummary['mixedLabels'] = [];
+  for (const [subject, counts] of byPerson) {
+    let size = 0;
+    let major = -1;
+    let majorCount = -1;
+    for (const [label, c] of counts) {
+      size += c;
+      if (c > majorCount || (c === majorCount && label < major)) { major = label; majorCount = c; }
+    }
+    sizes.push(size);
+    if (major >= 0 && major < k) perClass[major]++;
+    if (counts.size > 1) mixedLabels.push({ subject, labels: [...counts.keys()].sort((a, b) => a - b) });
+  }
+  sizes.sort((a, b) => a - b);
+  const n = sizes.length;
+  const median = n === 0 ? NaN : n % 2 ? sizes[(n - 1) / 2] : (sizes[n / 2 - 1] + sizes[n / 2]) / 2;
+  mixedLabels.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
+  return { count: n, perClass, slicesPerPerson: { min: n ? sizes[0] : NaN, median, max: n ? sizes[n - 1] : NaN }, mixedLabels };
 }
 
 /**
@@ -148,6 +235,32 @@ export function formatDatasetSummary(s: DatasetSummary): string {
     `intensity 0..255: mean ${s.intensity.mean.toFixed(2)}, std ${s.intensity.std.toFixed(2)}, range ${s.intensity.min}..${s.intensity.max}`,
     `skipped rows: ${s.skipped.count}${s.skipped.rows.slice(0, 5).map((r) => `\n  row ${r.row}: ${r.reason}`).join('')}`,
   ];
+  if (s.people) {
+    const p = s.people;
+    const sp = p.slicesPerPerson;
+    lines.push(
+      `people: ${p.count} (subject column); per class: ${s.classNames.map((n, i) => `${i} ${n} ${p.perClass[i]}`).join(', ')}; ` +
+        `slices per person: min ${sp.min}, median ${sp.median}, max ${sp.max}`,
+    );
+    if (p.mixedLabels.length) {
+      const shown = p.mixedLabels.slice(0, 10).map((m) => `${m.subject} (labels ${m.labels.join(', ')})`).join(', ');
+      const more = p.mixedLabels.length > 10 ? `, and ${p.mixedLabels.length - 10} more` : '';
+      lines.push(`WARNING: ${p.mixedLabels.length} people carry more than one label (one person has one diagnosis): ${shown}${more}`);
+    } else {
+      lines.push('people with more than one label: 0');
+    }
+  } else {
+    lines.push('people: unknown (no subject column; slices of one person are near-duplicates: groupNearDuplicates approximates people)');
+  }
+  if (s.sharedPeople) {
+    const sh = s.sharedPeople;
+    if (sh.count > 0) {
+      const more = sh.count > sh.subjects.length ? `, and ${sh.count - sh.subjects.length} more` : '';
+      lines.push(`WARNING: ${sh.count} people appear in both files: ${sh.subjects.join(', ')}${more} (their slices leak between the files)`);
+    } else {
+      lines.push(`shared people: 0 (none of the compared file's ${sh.comparedCount} people is here)`);
+    }
+  }
   if (s.leakage) {
     const l = s.leakage;
     lines.push(

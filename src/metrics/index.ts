@@ -21,6 +21,16 @@ export {
   formatFixed,
   type ReportFormatOptions,
 } from './classification-report.js';
+export {
+  figuresByPerson,
+  formatHeadline,
+  type BootstrapOptions,
+  type FiguresByPerson,
+  type FiguresByPersonOptions,
+  type HeadlineFigures,
+  type Interval,
+  type LevelFigures,
+} from './bootstrap.js';
 export { aggregateByGroup, type AggregateByGroupOptions, type GroupedPredictions } from './group-aggregate.js';
 export {
   fitTemperature,
@@ -40,6 +50,7 @@ export {
 export {
   writeEvaluationReport,
   formatEvaluationReport,
+  formatFigures,
   type EvaluationReportOptions,
   type EvaluationReportFiles,
 } from './report-writer.js';

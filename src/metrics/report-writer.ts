@@ -1,6 +1,7 @@
 import { formatClassificationReport, formatFixed, formatMetricsSummary } from './classification-report.js';
 import type { TemperatureFit } from './calibration.js';
 import type { MultiClassMetricsResult } from './multiclass-metrics.js';
+import { formatHeadline, type FiguresByPerson } from './bootstrap.js';
 import { renderConfusionMatrixPng, renderReliabilityDiagramPng, renderRocCurvesPng, type ReliabilityPanel } from './plots.js';
 
 /** Options of {@link writeEvaluationReport}. */
@@ -15,6 +16,14 @@ export interface EvaluationReportOptions {
   digits?: number;
   /** Pixel density of the PNGs (default 2). */
   scale?: number;
+  /**
+   * Headline figures with intervals per slice and per person ({@link figuresByPerson}, or `evaluate()`'s
+   * `figures`): adds them to report.txt and metrics.json, and with people `confusion_matrix_people.png` and
+   * `roc_curves_people.png`.
+   */
+  figures?: FiguresByPerson;
+  /** Where the people of `figures` came from, printed above their block (e.g. "subject column"). */
+  peopleSource?: string;
 }
 
 /** Paths of the files {@link writeEvaluationReport} wrote. */
@@ -29,6 +38,10 @@ export interface EvaluationReportFiles {
   rocCurvesPng: string;
   /** `reliability_diagram.png` (before / after calibration side by side when `calibrated` is given). */
   reliabilityDiagramPng: string;
+  /** `confusion_matrix_people.png`, when `figures` has people. */
+  peopleConfusionMatrixPng?: string;
+  /** `roc_curves_people.png`, when `figures` has people. */
+  peopleRocCurvesPng?: string;
 }
 
 // JSON has no Infinity / NaN / undefined: write null so that every key stays present with a parseable value.
@@ -65,6 +78,7 @@ export function formatEvaluationReport(result: MultiClassMetricsResult, options:
   let out = '';
   if (options.title) out += `${options.title}\n${'='.repeat(options.title.length)}\n\n`;
   out += `samples: ${result.count}\n\n`;
+  if (options.figures) out += `${formatFigures(options.figures, options.peopleSource)}\n\n`;
   out += formatClassificationReport(result, { digits }) + '\n';
   out += formatMetricsSummary(result, { digits });
   const cal = calibrationSection(result, options);
@@ -86,8 +100,22 @@ export function formatEvaluationReport(result: MultiClassMetricsResult, options:
 }
 
 /**
+ * The headline blocks of {@link figuresByPerson}: per slice, then per person, each with its intervals and the
+ * classes its averages cover.
+ * @param figures Slice and person figures.
+ * @param peopleSource Where the people came from (printed with the person block).
+ */
+export function formatFigures(figures: FiguresByPerson, peopleSource?: string): string {
+  const blocks = [formatHeadline(figures.slices.headline)];
+  if (figures.people) blocks.push(`${formatHeadline(figures.people.headline)}${peopleSource ? `\n  people: ${peopleSource}; a person's probabilities are the mean of their slices'` : ''}`);
+  else blocks.push('per person: not available (no subject column; intervals resample slices, which treats near-duplicate slices as independent and makes them too narrow)');
+  return blocks.join('\n');
+}
+
+/**
  * Writes an evaluation report to `dir` (created if missing): `metrics.json`, `report.txt`,
- * `confusion_matrix.png`, `roc_curves.png` and `reliability_diagram.png`. Node only (file system and the
+ * `confusion_matrix.png`, `roc_curves.png` and `reliability_diagram.png`, and with per-person `figures` also
+ * `confusion_matrix_people.png` and `roc_curves_people.png`. Node only (file system and the
  * native canvas are loaded on first call).
  *
  * @param result Metrics of the model's probabilities (`MultiClassMetrics.compute()`).
@@ -111,7 +139,19 @@ export async function writeEvaluationReport(
     reliabilityDiagramPng: path.resolve(dir, 'reliability_diagram.png'),
   };
   const calibration = calibrationSection(result, options);
-  const json = { ...result, ...(calibration ? { calibration } : {}) };
+  const figures = options.figures && {
+    slices: options.figures.slices.headline,
+    people: options.figures.people && {
+      source: options.peopleSource,
+      headline: options.figures.people.headline,
+      metrics: options.figures.people.metrics,
+      subjects: options.figures.people.subjects,
+      labels: Array.from(options.figures.people.labels),
+      sizes: Array.from(options.figures.people.sizes),
+      probabilities: Array.from(options.figures.people.probabilities),
+    },
+  };
+  const json = { ...result, ...(calibration ? { calibration } : {}), ...(figures ? { figures } : {}) };
   await fs.writeFile(files.metricsJson, JSON.stringify(json, jsonReplacer, 2) + '\n');
   await fs.writeFile(files.reportTxt, formatEvaluationReport(result, options));
 
@@ -131,6 +171,17 @@ export async function writeEvaluationReport(
       bins: options.calibrated.calibrationBins,
       ece: options.calibrated.ece,
     });
+  }
+  const people = options.figures?.people;
+  if (people) {
+    files.peopleConfusionMatrixPng = path.resolve(dir, 'confusion_matrix_people.png');
+    files.peopleRocCurvesPng = path.resolve(dir, 'roc_curves_people.png');
+    const pm = people.metrics;
+    const pTitle = titled(`confusion matrix per person (N = ${pm.count} people, accuracy ${formatFixed(pm.accuracy, 4)})`);
+    await fs.writeFile(files.peopleConfusionMatrixPng, await renderConfusionMatrixPng(pm, { scale, title: pTitle }));
+    const pAuc = people.headline.macroAuc === undefined ? 'n/a' : formatFixed(people.headline.macroAuc.value, 4);
+    const rTitle = titled(`ROC per person (macro AUC ${pAuc} over ${people.headline.classNamesCovered.join(', ')})`);
+    await fs.writeFile(files.peopleRocCurvesPng, await renderRocCurvesPng(pm, { scale, title: rTitle }));
   }
   await fs.writeFile(files.reliabilityDiagramPng, await renderReliabilityDiagramPng(panels, { scale, title: titled(`reliability diagram (top label, ${result.calibrationBins.length} bins)`) }));
   return files;

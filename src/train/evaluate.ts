@@ -1,6 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LabeledImageSource } from '../data/types.js';
 import { MultiClassMetrics, type MultiClassMetricsOptions, type MultiClassMetricsResult } from '../metrics/index.js';
+import { figuresByPerson, type BootstrapOptions, type FiguresByPerson } from '../metrics/bootstrap.js';
 import { runInference, type TestTimeAugmentation } from './inference.js';
 
 /** Options of {@link evaluate}. */
@@ -16,6 +17,13 @@ export interface EvaluateOptions extends Partial<Omit<MultiClassMetricsOptions, 
    * (two forward passes; `logits` are then the log of the averaged probabilities). Default `'none'`.
    */
   tta?: TestTimeAugmentation;
+  /**
+   * Intervals of the headline figures: resamples (default 2000), confidence (0.95) and seed (0). They resample
+   * people when the source has `subjects`, else rows.
+   */
+  bootstrap?: BootstrapOptions;
+  /** A class enters balanced accuracy and macro AUC of `figures` only with this many people. Default 2. */
+  minPeoplePerClass?: number;
 }
 
 /** What {@link evaluate} returns: the metrics plus the raw predictions they came from. */
@@ -39,11 +47,18 @@ export interface EvaluationResult {
   logitsFrom: 'layer' | 'log-probabilities';
   /** Number of classes K. */
   numClasses: number;
+  /**
+   * Headline figures with 95% bootstrap intervals, per slice and (when the source has `subjects`) per person, each
+   * person's slice probabilities averaged; they say which classes the class averages cover.
+   */
+  figures: FiguresByPerson;
 }
 
 /**
  * Runs the model in inference mode over a data set (or the rows `indices` of it) and computes every metric of
- * {@link MultiClassMetrics}; also returns the probabilities and logits (for calibration, e.g. `fitTemperature`).
+ * {@link MultiClassMetrics}; also returns the probabilities and logits (for calibration, e.g. `fitTemperature`), and
+ * `figures`: accuracy, balanced accuracy, macro AUC and kappa per slice and, when the source has `subjects`, per
+ * person, with bootstrap intervals over people.
  * No tensor outlives the call.
  * @param model A classifier with one output `[N, numClasses]` of probabilities, taking `[N, H, W, 1]` images in
  *   0..255 (e.g. NeuroStageNet).
@@ -53,8 +68,9 @@ export interface EvaluationResult {
  * @returns Metrics and predictions.
  * @example
  * ```ts
- * const { metrics, logits, labels } = await evaluate(model, testSet, { ordinalOrder: [2, 3, 0, 1] });
+ * const { metrics, logits, labels, figures } = await evaluate(model, testSet, { ordinalOrder: [2, 3, 0, 1] });
  * console.log(metrics.accuracy, metrics.macro.auc);
+ * console.log(formatHeadline(figures.people.headline)); // per person, with intervals (when the data has subjects)
  * ```
  */
 export async function evaluate(
@@ -62,7 +78,7 @@ export async function evaluate(
   source: LabeledImageSource,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
-  const { indices, batchSize, onProgress, tta, ...metricOptions } = options;
+  const { indices, batchSize, onProgress, tta, bootstrap, minPeoplePerClass, ...metricOptions } = options;
   const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress, tta });
   const k = pass.numClasses;
   const metrics = new MultiClassMetrics({
@@ -71,6 +87,16 @@ export async function evaluate(
     classNames: metricOptions.classNames ?? (source.classNames.length === k ? source.classNames : undefined),
   });
   metrics.update(pass.labels, pass.probabilities);
+  const classNames = metricOptions.classNames ?? (source.classNames.length === k ? source.classNames : undefined);
+  const subjects = source.subjects;
+  const figures = figuresByPerson(pass.labels, pass.probabilities, {
+    ...bootstrap,
+    numClasses: k,
+    classNames,
+    ordinalOrder: metricOptions.ordinalOrder,
+    subjects: subjects && Array.from(pass.indices, (i) => subjects[i]),
+    minPeoplePerClass,
+  });
   let logits = pass.logits;
   let logitsFrom: EvaluationResult['logitsFrom'] = 'layer';
   if (!logits) {
@@ -87,5 +113,6 @@ export async function evaluate(
     logits,
     logitsFrom,
     numClasses: k,
+    figures,
   };
 }

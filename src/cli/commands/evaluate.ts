@@ -1,10 +1,8 @@
 // neurostagenet evaluate <model-dir|--pretrained> <file.parquet>: metrics and the evaluation report files.
-import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { groupNearDuplicates } from '../../data/groups.js';
 import { selectRows } from '../../data/subset.js';
-import { formatClassificationReport, formatMetricsSummary } from '../../metrics/classification-report.js';
-import { aggregateByGroup } from '../../metrics/group-aggregate.js';
+import { figuresByPerson } from '../../metrics/bootstrap.js';
 import { applyTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { formatEvaluationReport, writeEvaluationReport } from '../../metrics/report-writer.js';
@@ -22,13 +20,19 @@ Evaluates a model on a labelled Parquet file and writes a report: metrics.json, 
 confusion_matrix.png, roc_curves.png and reliability_diagram.png. When the model's metadata.json
 has a calibration temperature, figures are given before and after calibration.
 
+When the file has a subject column, it also scores people (a person's slice probabilities
+averaged): accuracy, balanced accuracy, macro AUC and quadratic kappa per slice and per person,
+each with a 95% bootstrap interval that resamples people, and confusion_matrix_people.png /
+roc_curves_people.png. Class averages leave out classes with fewer than 2 people, and say so.
+
 Options
   --out DIR               report directory (default ./neurostagenet-evaluation)
   --limit N               evaluate only the first N rows
-  --by-subject            also score people, not slices: cluster near-duplicate slices (subject
-                          proxies; slices of one person are near-duplicates) and average each
-                          cluster's probabilities; writes subjects.json
+  --by-subject            for a file without a subject column: clusters of near-duplicate
+                          slices stand in for people (slices of one person are near-duplicates)
   --group-threshold X     RMS distance (0..255) that links slices into one cluster (default 20)
+  --resamples N           bootstrap resamples of the intervals (default 2000)
+  --seed N                bootstrap seed (default 0)
   --batch-size N          images per forward pass (default 32)
   --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
                           left-right mirror image's (two passes; default none)
@@ -42,7 +46,7 @@ ${SUBJECT_COLUMN_HELP}
 Examples
   neurostagenet evaluate ./run/model test.parquet --out ./run/test-report
   neurostagenet evaluate --pretrained test.parquet
-  neurostagenet evaluate --pretrained test.parquet --by-subject
+  neurostagenet evaluate --pretrained no-subject-column.parquet --by-subject
 `;
 
 /** Runs `evaluate`; returns the exit code. */
@@ -55,7 +59,11 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     tta: { type: 'string' },
     'by-subject': { type: 'boolean' },
     'group-threshold': { type: 'string' },
+    resamples: { type: 'string' },
+    seed: { type: 'string' },
   });
+  const resamples = numberOption(values, 'resamples', 2000, { integer: true, min: 100 }, 'evaluate');
+  const bootstrapSeed = numberOption(values, 'seed', 0, { integer: true }, 'evaluate');
   const groupThreshold = numberOption(values, 'group-threshold', 20, { min: 0 }, 'evaluate');
   const limit = numberOption(values, 'limit', Infinity, { integer: true, min: 1 }, 'evaluate');
   const batchSize = numberOption(values, 'batch-size', 32, { integer: true, min: 1 }, 'evaluate');
@@ -81,25 +89,32 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const metrics = new MultiClassMetrics(metricOptions).update(pred.labels, pred.probabilities).compute();
   const calibratedProbabilities = model.temperature === 1 ? undefined : applyTemperature(rowsOf(pred.logits, k), model.temperature);
   const calibrated = calibratedProbabilities && new MultiClassMetrics(metricOptions).update(pred.labels, calibratedProbabilities).compute();
-  const title = `NeuroStageNet on ${ds.file.split(/[\\/]/).pop()}`;
-  const options = { calibrated, temperature: calibrated ? model.temperature : undefined, title };
-  const out = resolve(stringOption(values, 'out', 'neurostagenet-evaluation') as string);
-  const files = await writeEvaluationReport(metrics, out, options);
-  ctx.print(formatEvaluationReport(metrics, options));
-  ctx.print(`wrote ${out}: ${[files.metricsJson, files.reportTxt, files.confusionMatrixPng, files.rocCurvesPng, files.reliabilityDiagramPng].map((f) => f.split(/[\\/]/).pop()).join(', ')}`);
-  if (values['by-subject']) {
+
+  // People: the file's subject column; else, with --by-subject, clusters of near-duplicate slices stand in for them.
+  let subjects: string[] | undefined;
+  let peopleSource: string | undefined;
+  if (ds.subjects) {
+    const all = ds.subjects;
+    subjects = Array.from(pred.indices, (i) => all[i]);
+    peopleSource = `the file's subject column (${new Set(subjects).size} people)`;
+  } else if (values['by-subject']) {
     // Cluster only the evaluated rows, so that --limit and the clusters agree.
     const rows = n === ds.length ? ds : selectRows(ds, evaluatedRows);
     const clusters = await groupNearDuplicates(rows, { threshold: groupThreshold });
-    const probabilities = calibratedProbabilities?.flat() ?? pred.probabilities;
-    const people = aggregateByGroup(probabilities, pred.labels, clusters.groups, k);
-    const subjectMetrics = new MultiClassMetrics(metricOptions).update(people.labels, people.probabilities).compute();
-    const header = `per subject: ${clusters.count} clusters of near-duplicate slices (threshold ${groupThreshold}) stand in for people; each cluster's ${calibrated ? 'calibrated ' : ''}probabilities averaged`;
-    ctx.print(`${header}\n${formatClassificationReport(subjectMetrics)}\n${formatMetricsSummary(subjectMetrics)}`);
-    const file = join(out, 'subjects.json');
-    await writeFile(file, `${JSON.stringify({ note: header, clusters: clusters.count, groupThreshold, metrics: subjectMetrics, sizes: Array.from(people.sizes) }, null, 2)}\n`);
-    ctx.print(`wrote ${file}`);
+    subjects = Array.from(clusters.groups, (g) => `cluster-${g}`);
+    peopleSource = `${clusters.count} clusters of near-duplicate slices (threshold ${groupThreshold}) stand in for people (the file has no subject column)`;
   }
+  // The figures of the probabilities the model serves: calibrated when it has a temperature.
+  const served = calibratedProbabilities ? Float32Array.from(calibratedProbabilities.flat()) : pred.probabilities;
+  const figures = figuresByPerson(pred.labels, served, { ...metricOptions, subjects, resamples, seed: bootstrapSeed });
+  if (calibrated) peopleSource = `${peopleSource ?? 'no people'}; figures with intervals use the calibrated probabilities (T = ${model.temperature.toFixed(3)})`;
+  const title = `NeuroStageNet on ${ds.file.split(/[\\/]/).pop()}`;
+  const options = { calibrated, temperature: calibrated ? model.temperature : undefined, title, figures, peopleSource };
+  const out = resolve(stringOption(values, 'out', 'neurostagenet-evaluation') as string);
+  const files = await writeEvaluationReport(metrics, out, options);
+  ctx.print(formatEvaluationReport(metrics, options));
+  const written = [files.metricsJson, files.reportTxt, files.confusionMatrixPng, files.rocCurvesPng, files.reliabilityDiagramPng, files.peopleConfusionMatrixPng, files.peopleRocCurvesPng];
+  ctx.print(`wrote ${out}: ${written.filter((f): f is string => f !== undefined).map((f) => f.split(/[\\/]/).pop()).join(', ')}`);
   ctx.note(`evaluated ${n} rows in ${seconds.toFixed(1)} s (${backend})`);
   return 0;
 }

@@ -10,14 +10,17 @@ import { PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openParquet } from '../inputs.js'
 export const INSPECT_HELP = `Usage: neurostagenet inspect <file.parquet> [--compare <other.parquet>] [options]
 
 Checks a Parquet file of labelled images before training: row count, class balance, source image
-sizes / formats / colour modes, intensity statistics, unreadable rows, and with --compare how many
-rows of the other file have a near-duplicate in this one (leakage: adjacent MRI slices of one person
-look alike, so a test slice with a near-twin in the training file gives an optimistic score) and
+sizes / formats / colour modes, intensity statistics, unreadable rows, and, when the file has a
+subject column, its people (count, people per class, slices per person, subjects whose rows carry
+more than one label). With --compare: how many rows of the other file have a near-duplicate in this
+one (leakage: adjacent MRI slices of one person look alike, so a test slice with a near-twin in the
+training file gives an optimistic score), which people both files share (a warning when any), and
 whether both files show the same axial level of the head (head footprint: the share of the image
 inside the head outline; a test file of other levels than the training file is scored out of range).
 
 Options
-  --compare FILE          second Parquet file (e.g. the test set) checked for near-duplicates here
+  --compare FILE          second Parquet file (e.g. the test set) checked for near-duplicates and
+                          shared people here
   --plot FILE.png         with --compare: write the two files' slice-level histograms to FILE.png
   --threshold X           RMS pixel distance (0..255) that counts as near-duplicate (default 16)
   --image-size N          decode at N x N (default 128)
