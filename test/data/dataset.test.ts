@@ -9,6 +9,8 @@ import {
   ImageDecodeError,
   ImageSizeError,
   InvalidLabelError,
+  InvalidSliceError,
+  InvalidSubjectError,
   MissingColumnError,
   MissingImageError,
   NotParquetError,
@@ -188,5 +190,104 @@ describe('bad input: typed errors naming file, row and column', () => {
       expect(d.skipped.map((s) => s.row)).toEqual([1]);
       expect(Array.from(d.get(1).image)).toEqual(pseudoRandom(12, 256, 3));
     }
+  });
+});
+
+describe('subject and slice columns', () => {
+  const images = [png(1), png(2), png(3), png(4)];
+  const labels = [0, 0, 1, 1];
+
+  it("reads a string subject column and an integer slice column by their default names", async () => {
+    const bytes = await makeParquet({ images, labels, subjects: ['p-1', 'p-1', 'p-2', 'p-2'], slices: [1, 2, 1, 2] });
+    const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL });
+    expect(ds.subjects).toEqual(['p-1', 'p-1', 'p-2', 'p-2']);
+    expect(ds.slices).toBeInstanceOf(Int32Array);
+    expect(Array.from(ds.slices!)).toEqual([1, 2, 1, 2]);
+    // Frozen: a caller cannot relabel the people.
+    expect(Object.isFrozen(ds.subjects)).toBe(true);
+  });
+
+  it('integer subject columns (int64, int32) become strings; int64 slices become integers', async () => {
+    for (const subjectType of ['int64', 'int32'] as const) {
+      const bytes = await makeParquet({ images, labels, subjects: [7, 7, 12, 3], subjectType, slices: [3, 4, 30, 1], sliceType: 'int64' });
+      const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL });
+      expect(ds.subjects, subjectType).toEqual(['7', '7', '12', '3']);
+      expect(Array.from(ds.slices!)).toEqual([3, 4, 30, 1]);
+    }
+  });
+
+  it('absent columns give undefined; null ignores present ones; custom names are read', async () => {
+    const plain = await makeParquet({ images, labels });
+    const none = await ParquetImageDataset.fromFile(plain, { targetSize: SMALL });
+    expect(none.subjects).toBeUndefined();
+    expect(none.slices).toBeUndefined();
+    const both = await makeParquet({ images, labels, subjects: ['a', 'b', 'c', 'd'], slices: [1, 1, 1, 1] });
+    const ignored = await ParquetImageDataset.fromFile(both, { targetSize: SMALL, subjectColumn: null, sliceColumn: null });
+    expect(ignored.subjects).toBeUndefined();
+    expect(ignored.slices).toBeUndefined();
+    expect(ignored.length).toBe(4);
+    const onlySlices = await ParquetImageDataset.fromFile(both, { targetSize: SMALL, subjectColumn: null });
+    expect(onlySlices.subjects).toBeUndefined();
+    expect(Array.from(onlySlices.slices!)).toEqual([1, 1, 1, 1]);
+    const custom = await makeParquet({ images, labels, subjects: ['x', 'x', 'y', 'y'], subjectColumn: 'patient', slices: [5, 6, 7, 8], sliceColumn: 'level' });
+    const ds = await ParquetImageDataset.fromFile(custom, { targetSize: SMALL, subjectColumn: 'patient', sliceColumn: 'level' });
+    expect(ds.subjects).toEqual(['x', 'x', 'y', 'y']);
+    expect(Array.from(ds.slices!)).toEqual([5, 6, 7, 8]);
+    // Without the names, the default 'subject' / 'slice' are absent: no error, nothing read.
+    const defaults = await ParquetImageDataset.fromFile(custom, { targetSize: SMALL });
+    expect(defaults.subjects).toBeUndefined();
+    expect(defaults.slices).toBeUndefined();
+  });
+
+  it('a subject or slice column named in the options but absent is a MissingColumnError naming it', async () => {
+    const plain = await makeParquet({ images, labels });
+    const e = await expectDataError(ParquetImageDataset.fromFile(plain, { name: 'p.parquet', targetSize: SMALL, subjectColumn: 'patient' }), MissingColumnError, { file: 'p.parquet', column: 'patient' });
+    expect(e.message).toContain('columns are image, label');
+    await expectDataError(ParquetImageDataset.fromFile(plain, { name: 'p.parquet', targetSize: SMALL, sliceColumn: 'slice' }), MissingColumnError, { column: 'slice' });
+  });
+
+  it('a null or empty subject is an InvalidSubjectError naming file, row and column', async () => {
+    const nullSubject = await makeParquet({ images, labels, subjects: ['a', 'a', null, 'b'] });
+    const e = await expectDataError(ParquetImageDataset.fromFile(nullSubject, { name: 's.parquet', targetSize: SMALL }), InvalidSubjectError, { file: 's.parquet', row: 2, column: 'subject' });
+    expect(e.message).toContain('subject is null');
+    const empty = await makeParquet({ images, labels, subjects: ['a', '  ', 'b', 'b'], subjectColumn: 'patient' });
+    const e2 = await expectDataError(ParquetImageDataset.fromFile(empty, { targetSize: SMALL, subjectColumn: 'patient' }), InvalidSubjectError, { row: 1, column: 'patient' });
+    expect(e2.message).toContain('subject is empty');
+    const nullInt = await makeParquet({ images, labels, subjects: [1, 2, 3, null], subjectType: 'int64' });
+    await expectDataError(ParquetImageDataset.fromFile(nullInt, { targetSize: SMALL }), InvalidSubjectError, { row: 3 });
+  });
+
+  it('a null or non-integer slice is an InvalidSliceError naming file, row and column', async () => {
+    const nullSlice = await makeParquet({ images, labels, slices: [1, null, 3, 4] });
+    const e = await expectDataError(ParquetImageDataset.fromFile(nullSlice, { name: 'l.parquet', targetSize: SMALL }), InvalidSliceError, { file: 'l.parquet', row: 1, column: 'slice' });
+    expect(e.message).toContain('slice is null');
+    const fractional = await makeParquet({ images, labels, slices: [1, 2, 2.5, 4], sliceType: 'float64' });
+    const e2 = await expectDataError(ParquetImageDataset.fromFile(fractional, { targetSize: SMALL }), InvalidSliceError, { row: 2, column: 'slice' });
+    expect(e2.message).toContain('slice 2.5 is not an integer');
+    // Whole-number doubles are accepted as integers.
+    const whole = await makeParquet({ images, labels, slices: [1, 2, 3, 4], sliceType: 'float64' });
+    expect(Array.from((await ParquetImageDataset.fromFile(whole, { targetSize: SMALL })).slices!)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("onError: 'skip' leaves out rows with a bad subject or slice and keeps subjects / slices aligned with the kept rows", async () => {
+    const six = [png(1), png(2), png(3), png(4), new Uint8Array([9, 9, 9]), png(6)];
+    const bytes = await makeParquet({
+      images: six,
+      labels: [0, 1, 0, 1, 0, 1],
+      subjects: ['a', null, 'b', 'c', 'd', 'e'],
+      slices: [10, 11, null, 13, 14, 15],
+    });
+    const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, onError: 'skip' });
+    expect(ds.skipped.map((s) => [s.row, s.error.name])).toEqual([
+      [1, 'InvalidSubjectError'],
+      [2, 'InvalidSliceError'],
+      [4, 'ImageDecodeError'],
+    ]);
+    expect(Array.from(ds.sourceRows)).toEqual([0, 3, 5]);
+    expect(ds.subjects).toEqual(['a', 'c', 'e']);
+    expect(Array.from(ds.slices!)).toEqual([10, 13, 15]);
+    expect(Array.from(ds.labels)).toEqual([0, 1, 1]);
+    // Pixels of kept row 2 are file row 5's.
+    expect(Array.from(ds.get(2).image)).toEqual(pseudoRandom(12, 256, 6));
   });
 });

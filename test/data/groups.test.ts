@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { groupNearDuplicates, ParquetImageDataset, StratifiedSplit, DataOptionError, type LabeledImageSource } from '../../src/index.js';
 import { linkRows } from '../../src/data/groups.js';
-import { sharedFile } from './helpers.js';
+import { adjustedRandIndex, groupAgreement, splitLeak } from '../../scripts/measure-groups.js';
+import { repoRoot, sharedFile } from './helpers.js';
 
 function source(images: Float32Array[], labels: number[]): LabeledImageSource {
   return {
@@ -57,31 +59,63 @@ describe('groupNearDuplicates', () => {
     await expect(groupNearDuplicates(ds, { maxGroupSize: 0 })).rejects.toThrow(/maxGroupSize/);
   });
 
-  it('recovers the real test file\'s subjects: every cluster holds one person, and split by clusters, no person straddles', async () => {
+  it('on the real test file (41 people x 32 slices), the default threshold 20 gives one person per cluster, a few people cut', async () => {
     const ds = await ParquetImageDataset.fromFile(sharedFile('test.parquet'));
-    const manifest = readFileSync(sharedFile('manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
-    const subject: string[] = [];
-    for (const row of manifest) if (row[0] === 'test') subject[Number(row[1])] = row[6];
-    expect(subject.filter(Boolean)).toHaveLength(ds.length);
+    const subjects = ds.subjects!;
+    expect(new Set(subjects).size).toBe(41);
     const r = await groupNearDuplicates(ds);
-    const subjectsOfGroup = new Map<number, Set<string>>();
-    for (let i = 0; i < ds.length; i++) {
-      const set = subjectsOfGroup.get(r.groups[i]) ?? new Set<string>();
-      set.add(subject[i]);
-      subjectsOfGroup.set(r.groups[i], set);
-    }
-    expect([...subjectsOfGroup.values()].every((s) => s.size === 1)).toBe(true);
-    expect(new Set(subject).size).toBe(100);
-    // 100 people, a few split in two: close to one cluster per person.
-    expect(r.count).toBeGreaterThanOrEqual(100);
-    expect(r.count).toBeLessThanOrEqual(110);
-    // Most people stay whole on one side of a cluster-grouped split.
-    const split = new StratifiedSplit({ testSize: 0.2, seed: 1 }).split(ds.labels, r.groups);
-    const side = new Uint8Array(ds.length);
-    for (const i of split.test) side[i] = 1;
-    const sides = new Map<string, Set<number>>();
-    for (let i = 0; i < ds.length; i++) sides.set(subject[i], (sides.get(subject[i]) ?? new Set()).add(side[i]));
-    const straddling = [...sides.values()].filter((s) => s.size > 1).length;
-    expect(straddling).toBeLessThanOrEqual(r.count - 100);
+    // Measured with scripts/measure-groups.ts (docs/data.md): 53 clusters, ARI 0.967, 9 of 41 people cut, none mixed.
+    const a = groupAgreement(subjects, r.groups);
+    expect(a.clusters).toBe(r.count);
+    expect(r.count).toBe(53);
+    expect(a.mixedClusters).toBe(0);
+    expect(a.peopleCut).toBe(9);
+    expect(a.ari).toBeCloseTo(0.967, 3);
+    expect(r.crossLabelLinks).toBe(0);
+    // A split by these clusters still puts some people on both sides; a split by subject puts none.
+    const byClusters = new StratifiedSplit({ testSize: 0.2, seed: 1 }).split(ds.labels, r.groups);
+    const leak = splitLeak(subjects, byClusters.train, byClusters.test);
+    expect(leak.peopleOnBothSides).toBeGreaterThan(0);
+    expect(leak.peopleOnBothSides).toBeLessThanOrEqual(a.peopleCut);
+    const bySubject = new StratifiedSplit({ testSize: 0.2, seed: 1 }).splitSource(ds);
+    expect(splitLeak(subjects, bySubject.train, bySubject.test)).toEqual({ peopleOnBothSides: 0, leakedValidationShare: 0 });
   }, 60_000);
+});
+
+describe('measuring clusters against people (scripts/measure-groups.ts)', () => {
+  it('adjustedRandIndex equals scikit-learn adjusted_rand_score (test/fixtures/data/ari_reference.json)', () => {
+    const ref = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/data/ari_reference.json'), 'utf8')) as {
+      generator: string;
+      cases: Array<{ name: string; truth: Array<string | number>; predicted: Array<string | number>; ari: number }>;
+    };
+    expect(ref.generator).toMatch(/^scikit-learn /);
+    expect(ref.cases.length).toBeGreaterThanOrEqual(15);
+    for (const c of ref.cases) {
+      expect(Math.abs(adjustedRandIndex(c.truth, c.predicted) - c.ari), c.name).toBeLessThan(1e-12);
+      // Symmetric in its arguments.
+      expect(Math.abs(adjustedRandIndex(c.predicted, c.truth) - c.ari), c.name).toBeLessThan(1e-12);
+    }
+    expect(ref.cases.some((c) => c.ari < 0)).toBe(true);
+    expect(() => adjustedRandIndex([0, 1], [0])).toThrow(/2 truth labels but 1 predicted/);
+  });
+
+  it('groupAgreement counts cut people, mixed clusters and their rows (hand-checked)', () => {
+    // People a (4 rows), b (2), c (2); clusters: a -> 0, 0, 1, 1 (cut); b and c -> 2 (merged).
+    const people = ['a', 'a', 'a', 'a', 'b', 'b', 'c', 'c'];
+    const clusters = [0, 0, 1, 1, 2, 2, 2, 2];
+    const g = groupAgreement(people, clusters);
+    expect(g).toMatchObject({ people: 3, clusters: 3, peopleCut: 1, mixedClusters: 1, rowsInMixedClusters: 4, largestCluster: 4 });
+    expect(g.peopleCutShare).toBeCloseTo(1 / 3, 12);
+    // Pairs: same person 6 + 1 + 1 = 8; same cluster 1 + 1 + 6 = 8; both 1 + 1 + 1 + 1 = 4; of 28 pairs.
+    // ARI = (4 - 8 * 8 / 28) / ((8 + 8) / 2 - 8 * 8 / 28).
+    expect(g.ari).toBeCloseTo((4 - 64 / 28) / (8 - 64 / 28), 12);
+    expect(groupAgreement(people, people)).toMatchObject({ ari: 1, peopleCut: 0, mixedClusters: 0 });
+  });
+
+  it('splitLeak counts people on both sides and the validation rows whose person is in training', () => {
+    const people = ['a', 'a', 'b', 'b', 'c', 'c'];
+    expect(splitLeak(people, [0, 2, 3, 4, 5], [1])).toEqual({ peopleOnBothSides: 1, leakedValidationShare: 1 });
+    expect(splitLeak(people, [0, 1, 2], [3, 4, 5])).toEqual({ peopleOnBothSides: 1, leakedValidationShare: 1 / 3 });
+    expect(splitLeak(people, [0, 1], [2, 3, 4, 5])).toEqual({ peopleOnBothSides: 0, leakedValidationShare: 0 });
+  });
 });

@@ -8,16 +8,16 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root. */
 export const repoRoot = path.resolve(here, '../..');
-/** The shared real data folder (outside the repo). */
-export const sharedDataDir = path.resolve(repoRoot, '../shared/data/alzheimer-mri');
+/** The shared real data folder (outside the repo): whole people, a subject and a slice column on every row. */
+export const sharedDataDir = path.resolve(repoRoot, '../shared/data/alzheimer-mri-subjects');
 /** The bundled sample. */
 export const samplePath = path.resolve(repoRoot, 'examples/data/sample.parquet');
 
 /** Path of a shared data file; throws a clear error when ../shared is missing (tests must not pass silently). */
-export function sharedFile(name: 'train.parquet' | 'test.parquet' | 'manifest.csv'): string {
+export function sharedFile(name: 'train.parquet' | 'test.parquet' | 'manifest-train.csv' | 'manifest-test.csv'): string {
   const p = path.join(sharedDataDir, name);
   if (!existsSync(p)) {
-    throw new Error(`Real data missing: ${p} not found. These tests need ../shared/data/alzheimer-mri next to the repo (see the data README).`);
+    throw new Error(`Real data missing: ${p} not found. These tests need ../shared/data/alzheimer-mri-subjects next to the repo (see the data README).`);
   }
   return p;
 }
@@ -33,6 +33,18 @@ export interface TableSpec {
   labelColumn?: string;
   /** HuggingFace ClassLabel names to put in the metadata. */
   hfNames?: string[];
+  /** Optional subject column (strings, or integers as int64 / int32 per `subjectType`); `null` cells allowed. */
+  subjects?: Array<string | number | null>;
+  /** Type of the subject column. Default `'utf8'` (numbers are written as their text). */
+  subjectType?: 'utf8' | 'int64' | 'int32';
+  /** Name of the subject column. Default `'subject'`. */
+  subjectColumn?: string;
+  /** Optional slice column (int32 unless `sliceType` says otherwise); `null` cells allowed. */
+  slices?: Array<number | null>;
+  /** Type of the slice column. Default `'int32'`; `'float64'` writes non-integers such as 2.5. */
+  sliceType?: 'int32' | 'int64' | 'float64';
+  /** Name of the slice column. Default `'slice'`. */
+  sliceColumn?: string;
 }
 
 /** Builds an Arrow table like the HuggingFace `datasets` layout (or plain binary). */
@@ -53,8 +65,26 @@ export function imageTable(spec: TableSpec): arrow.Table {
       : labelType === 'int32'
         ? arrow.vectorFromArray(spec.labels.map((l) => (l === null ? null : Number(l))), new arrow.Int32())
         : arrow.vectorFromArray(spec.labels.map((l) => (l === null ? null : BigInt(l as number))), new arrow.Int64());
-  const table = new arrow.Table({ [imageColumn]: image, [labelColumn]: label });
-  return table;
+  const columns: Record<string, arrow.Vector> = { [imageColumn]: image, [labelColumn]: label };
+  if (spec.subjects) {
+    const t = spec.subjectType ?? 'utf8';
+    columns[spec.subjectColumn ?? 'subject'] =
+      t === 'utf8'
+        ? arrow.vectorFromArray(spec.subjects.map((v) => (v === null ? null : String(v))), new arrow.Utf8())
+        : t === 'int32'
+          ? arrow.vectorFromArray(spec.subjects.map((v) => (v === null ? null : Number(v))), new arrow.Int32())
+          : arrow.vectorFromArray(spec.subjects.map((v) => (v === null ? null : BigInt(v as number))), new arrow.Int64());
+  }
+  if (spec.slices) {
+    const t = spec.sliceType ?? 'int32';
+    columns[spec.sliceColumn ?? 'slice'] =
+      t === 'int32'
+        ? arrow.vectorFromArray(spec.slices, new arrow.Int32())
+        : t === 'int64'
+          ? arrow.vectorFromArray(spec.slices.map((v) => (v === null ? null : BigInt(v))), new arrow.Int64())
+          : arrow.vectorFromArray(spec.slices, new arrow.Float64());
+  }
+  return new arrow.Table(columns);
 }
 
 /** Serialises an Arrow table to Parquet bytes (Snappy), with optional key/value metadata. */

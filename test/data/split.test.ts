@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { StratifiedSplit, DataOptionError } from '../../src/index.js';
-import { pseudoRandom } from './helpers.js';
+import { ParquetImageDataset, StratifiedSplit, DataOptionError } from '../../src/index.js';
+import { pseudoRandom, sharedFile } from './helpers.js';
 
-// Class sizes of the real training set: 717 / 52 / 2560 / 1792.
-const counts = [717, 52, 2560, 1792];
-const labels = Int32Array.from(pseudoRandom(5121, 1_000_000, 5).map((_, i) => i)).map((i) => {
+// Class sizes of the real training file: 512 / 32 / 1920 / 1344 (3808 rows).
+const counts = [512, 32, 1920, 1344];
+const labels = Int32Array.from(pseudoRandom(3808, 1_000_000, 5).map((_, i) => i)).map((i) => {
   let k = i;
   for (let c = 0; c < counts.length; c++) { if (k < counts[c]) return c; k -= counts[c]; }
   return -1;
@@ -73,6 +73,50 @@ describe('StratifiedSplit', () => {
     const again = new StratifiedSplit({ testSize: 0.25, seed: 4 }).split(lab, groups);
     expect(again.test).toEqual(test);
   });
+
+  it('splitSource: by person when the source has subjects (every person on one side, people stratified by label)', () => {
+    // 40 people of 2-6 slices; person p has label p % 4 (10 people per class).
+    const subjects: string[] = [];
+    const lab: number[] = [];
+    pseudoRandom(40, 5, 31).forEach((extra, p) => {
+      for (let k = 0; k < extra + 2; k++) { subjects.push(`subject-${p}`); lab.push(p % 4); }
+    });
+    const source = { labels: Int32Array.from(lab), subjects };
+    const { train, test } = new StratifiedSplit({ testSize: 0.2, seed: 5 }).splitSource(source);
+    expect(train.length + test.length).toBe(lab.length);
+    const people = (idx: Int32Array) => new Set(Array.from(idx, (i) => subjects[i]));
+    const [a, b] = [people(train), people(test)];
+    expect([...b].filter((s) => a.has(s))).toEqual([]);
+    // Every person whole: all their rows on their side.
+    for (const s of b) expect(Array.from(test).filter((i) => subjects[i] === s).length).toBe(subjects.filter((x) => x === s).length);
+    // Stratified by person label: each class gives 2 of its 10 people to the test side, within one person.
+    for (let c = 0; c < 4; c++) {
+      const n = [...b].filter((s) => Number(s.split('-')[1]) % 4 === c).length;
+      expect(Math.abs(n - 2), `class ${c}`).toBeLessThanOrEqual(1);
+    }
+    // The same as split(labels, subjects); without subjects, the same as split(labels).
+    expect(new StratifiedSplit({ testSize: 0.2, seed: 5 }).split(lab, subjects).test).toEqual(test);
+    const byRows = new StratifiedSplit({ testSize: 0.2, seed: 5 }).splitSource({ labels: Int32Array.from(lab) });
+    expect(byRows.test).toEqual(new StratifiedSplit({ testSize: 0.2, seed: 5 }).split(lab).test);
+    expect(people(byRows.test).size).toBeGreaterThan(b.size); // by row, more people reach the test side
+  });
+
+  it('splitSource on the real train.parquet: 23 of 119 people in validation at seed 42, none shared, whole people', async () => {
+    const train = await ParquetImageDataset.fromFile(sharedFile('train.parquet'));
+    const split = new StratifiedSplit({ testSize: 0.2, seed: 42 }).splitSource(train);
+    expect(split.train.length + split.test.length).toBe(3808);
+    const subjects = train.subjects!;
+    const people = (idx: Int32Array) => new Set(Array.from(idx, (i) => subjects[i]));
+    const [a, b] = [people(split.train), people(split.test)];
+    expect(b.size).toBe(23);
+    expect(a.size).toBe(119 - 23);
+    expect([...b].filter((s) => a.has(s))).toEqual([]);
+    expect(split.test.length).toBe(23 * 32); // 32 slices each
+    // Stratified by person: each class's validation people within one of 20% of its 16 / 1 / 60 / 42 people.
+    const labelOf = new Map(subjects.map((s, i) => [s, train.labels[i]]));
+    const perClass = [0, 1, 2, 3].map((k) => [...b].filter((s) => labelOf.get(s) === k).length);
+    [16, 1, 60, 42].forEach((n, k) => expect(Math.abs(perClass[k] - 0.2 * n), `class ${k}`).toBeLessThanOrEqual(1));
+  }, 60_000);
 
   it('rejects bad options and inputs', () => {
     expect(() => new StratifiedSplit({ testSize: 1.5 })).toThrow(DataOptionError);

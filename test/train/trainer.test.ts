@@ -44,6 +44,73 @@ describe('trainNeuroStageNet', () => {
     expect(result.history.val_auc[5]).toBeGreaterThan(0.95);
   });
 
+  it('logs val_person_auc when the validation source has subjects: the macro AUC of per-person mean probabilities', async () => {
+    // 8 people of 2 slices in validation (rows 32..47; person j % 8 holds rows 32 + j and 40 + j, one label each),
+    // and 8 training people; a slow rate so that the AUC is not trivially 1.
+    const subjects = Array.from({ length: 48 }, (_, i) => (i < 32 ? `train-${i % 8}` : `val-${(i - 32) % 8}`));
+    const withPeople = { ...source, subjects };
+    const model = compileTiny(makeModel(), 2e-4);
+    const result = await trainNeuroStageNet(model, {
+      train: { source: withPeople, indices: trainIdx },
+      validation: { source: withPeople, indices: valIdx },
+      epochs: 2,
+      batchSize: 8,
+      augment: false,
+      progress: 'none',
+    });
+    expect(result.history.val_person_auc).toHaveLength(2);
+    for (const r of result.epochs) expect(Number.isFinite(r.val_person_auc), `epoch ${r.epoch}`).toBe(true);
+    // Independently: the final model's probabilities, averaged per person in float64, scored one-vs-rest by counting
+    // pairs (ties one half), averaged over the classes.
+    const xs = tf.tensor4d(
+      Float32Array.from({ length: valIdx.length * 64 }, (_, j) => (source.get(valIdx[Math.floor(j / 64)]) as { image: Float32Array }).image[j % 64]),
+      [valIdx.length, 8, 8, 1],
+    );
+    const p = (model.predict(xs) as tf.Tensor).arraySync() as number[][];
+    xs.dispose();
+    const people = new Map<string, { label: number; sum: number[]; n: number }>();
+    valIdx.forEach((row, i) => {
+      const person = people.get(subjects[row]) ?? { label: source.labels[row], sum: [0, 0, 0, 0], n: 0 };
+      expect(person.label).toBe(source.labels[row]);
+      p[i].forEach((v, c) => (person.sum[c] += v));
+      person.n++;
+      people.set(subjects[row], person);
+    });
+    expect(people.size).toBe(8);
+    const persons = [...people.values()].map((q) => ({ label: q.label, prob: q.sum.map((v) => v / q.n) }));
+    const aucs = [0, 1, 2, 3].map((c) => {
+      const pos = persons.filter((q) => q.label === c).map((q) => q.prob[c]);
+      const neg = persons.filter((q) => q.label !== c).map((q) => q.prob[c]);
+      let wins = 0;
+      for (const a of pos) for (const b of neg) wins += a > b ? 1 : a === b ? 0.5 : 0;
+      return wins / (pos.length * neg.length);
+    });
+    const expected = aucs.reduce((a, b) => a + b, 0) / aucs.length;
+    expect(expected).toBeGreaterThan(0);
+    expect(expected).toBeLessThan(1); // not a trivially perfect score: the comparison means something
+    expect(result.epochs[1].val_person_auc).toBeCloseTo(expected, 10);
+    expect(result.history.val_person_auc[1]).toBe(result.epochs[1].val_person_auc);
+    // Per person differs from per slice here (0.771 vs 0.703 measured), so the test tells the two apart.
+    expect(Math.abs(result.epochs[1].val_person_auc! - result.epochs[1].val_auc!)).toBeGreaterThan(0.01);
+  });
+
+  it('has no val_person_auc when the validation source has no subjects (or there is no validation)', async () => {
+    const model = compileTiny(makeModel(), 0.01);
+    const result = await trainNeuroStageNet(model, {
+      train: { source: { ...source, subjects: Array.from({ length: 48 }, (_, i) => `p${i % 8}`) }, indices: trainIdx },
+      validation: { source, indices: valIdx },
+      epochs: 1,
+      batchSize: 8,
+      progress: 'none',
+    });
+    expect(Number.isFinite(result.epochs[0].val_auc)).toBe(true);
+    expect(result.epochs[0].val_person_auc).toBeUndefined();
+    expect(result.history).not.toHaveProperty('val_person_auc');
+    const noValidation = await trainNeuroStageNet(model, { train: { source, indices: trainIdx }, epochs: 1, batchSize: 8, progress: 'none' });
+    expect(noValidation.history).not.toHaveProperty('val_person_auc');
+    expect(noValidation.history).not.toHaveProperty('val_auc');
+  });
+
   it('is deterministic: the same seed gives the same history (augmentation and dropout on); another seed differs', async () => {
     const run = async (seed: number) =>
       (
