@@ -39,16 +39,27 @@ async function expectDataError(promise: Promise<unknown>, Ctor: new (...a: never
 describe('ParquetImageDataset on the bundled sample', () => {
   it('reads rows, labels, class names from HuggingFace metadata, paths and pixels', async () => {
     const ds = await ParquetImageDataset.fromFile(samplePath);
-    const csv = readFileSync(path.join(repoRoot, 'examples/data/sample-rows.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const [header, ...rows] = readFileSync(path.join(repoRoot, 'examples/data/sample-rows.csv'), 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
+    // Columns by name: sample-rows.csv lists path and label, and subject / slice when the sample has them.
+    const col = (name: string) => header.indexOf(name);
+    const csv = rows.map((r) => ({ path: r[col('path')], label: Number(r[col('label')]), subject: r[col('subject')], slice: Number(r[col('slice')]) }));
+    expect(col('path')).toBeGreaterThanOrEqual(0);
+    expect(col('label')).toBeGreaterThanOrEqual(0);
     expect(ds.length).toBe(128);
     expect(ds.classNames).toEqual(['Mild_Demented', 'Moderate_Demented', 'Non_Demented', 'Very_Mild_Demented']);
     expect(ds.classCounts()).toEqual([32, 32, 32, 32]);
-    expect(Array.from(ds.labels)).toEqual(csv.map((r) => Number(r[3])));
+    expect(Array.from(ds.labels)).toEqual(csv.map((r) => r.label));
+    if (col('subject') >= 0) {
+      expect(ds.subjects).toEqual(csv.map((r) => r.subject));
+      expect(Array.from(ds.slices!)).toEqual(csv.map((r) => r.slice));
+    } else {
+      expect(ds.subjects).toBeUndefined();
+    }
     expect(ds.imageSize).toEqual([128, 128]);
     expect(ds.imageIsStruct).toBe(true);
     const ex = ds.get(5);
-    expect(ex.path).toBe(csv[5][2]);
-    expect(ex.label).toBe(Number(csv[5][3]));
+    expect(ex.path).toBe(csv[5].path);
+    expect(ex.label).toBe(csv[5].label);
     expect(ex.image).toBeInstanceOf(Float32Array);
     expect(ex.image.length).toBe(128 * 128);
     const max = ex.image.reduce((a, b) => Math.max(a, b), 0);
@@ -60,7 +71,7 @@ describe('ParquetImageDataset on the bundled sample', () => {
     // Arrow table of the kept rows.
     expect(ds.table.numRows).toBe(128);
     expect(ds.table.schema.fields.map((f) => f.name)).toEqual(['image', 'label', 'path', 'row']);
-    expect(ds.table.getChild('path')?.get(5)).toBe(csv[5][2]);
+    expect(ds.table.getChild('path')?.get(5)).toBe(csv[5].path);
     expect(ds.imageHeader(0)).toEqual({ format: 'jpeg', width: 128, height: 128, colorMode: 'gray', bitDepth: 8 });
   });
 
