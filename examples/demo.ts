@@ -2,17 +2,18 @@
  * The one-command demo: `npm run demo` (after `npm ci`).
  *
  * Loads the trained NeuroStageNet shipped in models/neurostagenet/ on the fastest installed backend, classifies
- * the bundled sample (examples/data/sample.parquet: 128 MRI slices, 32 per stage), writes an evaluation report
- * (metrics.json, report.txt, confusion matrix, ROC curves, reliability diagram) and Grad-CAM overlays (one image
- * per stage) to ./demo-output, and prints where and how long it took.
+ * the bundled sample (examples/data/sample.parquet: four people, one per stage, 32 axial slices each), prints one
+ * stage per person (the mean of their slices' probabilities), writes an evaluation report (metrics.json,
+ * report.txt, confusion matrix, ROC curves, reliability diagram) and Grad-CAM overlays (a middle slice of each
+ * person) to ./demo-output, and prints where and how long it took.
  *
  *   npm run demo -- [--backend tensorflow|wasm|cpu] [--out demo-output] [--images 128] [--gradcam 4] [--model dir]
  *
  * On the cpu backend (plain JavaScript, ~10x slower than wasm) the demo classifies 32 of the 128 images unless
  * --images says otherwise, to stay around a minute.
  *
- * The sample is balanced and part of the training file, so its accuracy is not a test score: see models/README.md
- * for the model's held-out test metrics. Research software, not a diagnosis.
+ * The sample's four people are part of the training file, so its figures are not a test score: see models/README.md
+ * for the model's figures on people it never saw. Research software, not a diagnosis.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +27,7 @@ import {
   MultiClassMetrics,
   ParquetImageDataset,
   PretrainedModelNotFoundError,
+  aggregateByGroup,
   applyTemperature,
   buildNeuroStageNet,
   colorizeHeatmap,
@@ -99,10 +101,14 @@ async function main(): Promise<void> {
     };
   }
 
-  // 3. Data: the bundled sample, decoded at the model's input size. With --images < 128, the first rows of each
-  //    class in turn, so every stage is present.
+  // 3. Data: the bundled sample, decoded at the model's input size. With --images < 128, rows of each class in turn,
+  //    middle slices first (the ends of a scan hold little brain), so every person is present.
   const ds = await ParquetImageDataset.fromFile(SAMPLE, { targetSize: net.imageSize });
-  const perClass = net.classNames.map((_, c) => Array.from(ds.labels.keys()).filter((i) => ds.labels[i] === c));
+  const slices = ds.slices;
+  const middle = slices ? (Math.min(...slices) + Math.max(...slices)) / 2 : 0;
+  const centrality = (i: number) => (slices ? Math.abs(slices[i] - middle) : 0);
+  const perClass = net.classNames.map((_, c) =>
+    Array.from(ds.labels.keys()).filter((i) => ds.labels[i] === c).sort((a, b) => centrality(a) - centrality(b) || a - b));
   const rows: number[] = [];
   for (let k = 0; rows.length < Math.min(imageCount, ds.length); k++) {
     for (const list of perClass) if (k < list.length && rows.length < imageCount) rows.push(list[k]);
@@ -131,6 +137,18 @@ async function main(): Promise<void> {
   const auc = result.metrics.macro.auc;
   console.log(`classified ${rows.length} images: accuracy ${result.metrics.accuracy.toFixed(3)}, macro AUC ${auc === undefined ? 'n/a' : auc.toFixed(3)}, ` +
     `quadratic kappa ${result.metrics.quadraticKappa.toFixed(3)} (${seconds()} s)`);
+  // One stage per person: the mean of their slices' (calibrated) probabilities, as evaluate() scores people.
+  if (ds.subjects) {
+    const subjects = ds.subjects;
+    const people = aggregateByGroup(probabilityRows.flat(), result.labels, Array.from(result.indices, (i) => subjects[i]), k);
+    console.log('per person (mean of the slice probabilities):');
+    people.groups.forEach((person, g) => {
+      const p = Array.from(people.probabilities.subarray(g * k, (g + 1) * k));
+      const predicted = p.indexOf(Math.max(...p));
+      console.log(`  ${String(person).padEnd(12)} ${String(people.sizes[g]).padStart(2)} slices  true ${net.classNames[people.labels[g]].padEnd(19)} ` +
+        `predicted ${net.classNames[predicted].padEnd(19)} p=${p[predicted].toFixed(3)}`);
+    });
+  }
   // The slice levels of the images against those the model was trained on (recorded in its metadata).
   if (net.trainingFootprint) {
     const footprints = await headFootprints(selectRows(ds, rows));
@@ -138,7 +156,7 @@ async function main(): Promise<void> {
     console.log(warning ? `slice levels: ${warning}` : `slice levels: all ${rows.length} images lie within the model's training levels`);
   }
 
-  // 5. Grad-CAM: one image per stage, "input | overlay | heatmap" PNGs of the predicted class.
+  // 5. Grad-CAM: a middle slice of each stage's person, "input | overlay | heatmap" PNGs of the predicted class.
   const camRows = perClass.map((list) => list.find((i) => rows.includes(i))).filter((i): i is number => i !== undefined).slice(0, camCount);
   if (camRows.length > 0) {
     const [h, w] = net.imageSize;
@@ -171,11 +189,12 @@ async function main(): Promise<void> {
   if (!trained) console.log('reminder: the weights were random — these figures only show that the pipeline runs.');
   else {
     // The sample's slices were trained on: its figures show memorisation, not what to expect on new people.
-    const held = (net.metadata.test ?? {}) as { accuracy?: number; macroAuc?: number; count?: number };
+    const held = (net.metadata.test ?? {}) as { accuracy?: number; macroAuc?: number; count?: number; people?: number; personAccuracy?: number };
+    const perPerson = typeof held.personAccuracy === 'number' ? `; per person ${held.personAccuracy.toFixed(3)} over ${held.people ?? 'the'} people` : '';
     const figures = typeof held.accuracy === 'number' && typeof held.macroAuc === 'number'
-      ? `: accuracy ${held.accuracy.toFixed(3)}, macro AUC ${held.macroAuc.toFixed(3)} on ${held.count ?? 'the'} test slices of unseen subjects`
+      ? `: accuracy ${held.accuracy.toFixed(3)}, macro AUC ${held.macroAuc.toFixed(3)} on ${held.count ?? 'the'} test slices of people it never saw${perPerson}`
       : '';
-    console.log(`note: the sample is part of the training file, so these figures are not a test score; held-out figures are in models/README.md${figures}.`);
+    console.log(`note: the sample's people are part of the training file, so these figures are not a test score; held-out figures are in models/README.md${figures}.`);
   }
   console.log(`wall time ${seconds()} s on ${backend}`);
 }

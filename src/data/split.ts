@@ -28,7 +28,9 @@ export interface SplitIndices {
  * With groups (e.g. subject IDs), whole groups are assigned: every row of a group lands on the same side.
  * Groups are stratified by their majority label (ties: the smaller label), and within each class groups are
  * taken in a seeded random order while that brings the class's test rows closer to `n_c * testSize`, so
- * proportions are as close as the group sizes allow.
+ * proportions are as close as the group sizes allow. When that leaves the test side empty (few, large groups) and
+ * there are at least two groups, one group goes to test: the first in the seeded order of the class with the most
+ * groups.
  * {@link StratifiedSplit.splitSource} picks for you: by person when the data has subjects, else by row.
  * @example
  * ```ts
@@ -140,10 +142,13 @@ export class StratifiedSplit {
       else byClass.set(best, [entry]);
     }
     const isTest = new Uint8Array(n);
+    let firstChoice: { key: string | number; groups: number } | null = null;
+    let anyTest = false;
     for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
       const gs = byClass.get(c) as Array<{ key: string | number; size: number }>;
       const order = Int32Array.from(gs.keys());
       shuffleInPlace(order, createRng(mixSeed(this.seed, c, 0x6e0b)));
+      if (!firstChoice || gs.length > firstChoice.groups) firstChoice = { key: gs[order[0]].key, groups: gs.length };
       const total = gs.reduce((a, g) => a + g.size, 0);
       const target = total * this.testSize;
       let taken = 0;
@@ -151,10 +156,14 @@ export class StratifiedSplit {
         const g = gs[k];
         if (Math.abs(taken + g.size - target) < Math.abs(taken - target)) {
           taken += g.size;
+          anyTest = true;
           for (const r of members.get(g.key) as number[]) isTest[r] = 1;
         }
       }
     }
+    // Few large groups (e.g. one person per class) can leave the test side empty: give it one group, the first in
+    // the seeded order of the class with the most groups, so that a split always has two sides.
+    if (!anyTest && firstChoice && members.size >= 2) for (const r of members.get(firstChoice.key) as number[]) isTest[r] = 1;
     return isTest;
   }
 }

@@ -26,6 +26,16 @@ export interface Interval {
   high: number;
 }
 
+/** A class left out of the class averages. */
+export interface ExcludedClass {
+  /** Class index. */
+  class: number;
+  /** Class name. */
+  name: string;
+  /** Why, e.g. `1 person, fewer than 2: no honest class figure`. */
+  reason: string;
+}
+
 /** The headline figures of one level (slices or people), each with its interval, and what they cover. */
 export interface HeadlineFigures {
   /** What a row is: a slice, or a person (the mean of their slices' probabilities). */
@@ -41,7 +51,7 @@ export interface HeadlineFigures {
   /** Names of `classes`. */
   classNamesCovered: string[];
   /** Classes left out of the class averages, and why (e.g. one person only: no honest figure). */
-  excludedClasses: Array<{ class: number; name: string; reason: string }>;
+  excludedClasses: ExcludedClass[];
   /** Share of rows whose top class is the label (all rows, all classes). */
   accuracy: Interval;
   /** Mean recall over `classes`. */

@@ -25,6 +25,7 @@ export {
   figuresByPerson,
   formatHeadline,
   type BootstrapOptions,
+  type ExcludedClass,
   type FiguresByPerson,
   type FiguresByPersonOptions,
   type HeadlineFigures,

@@ -1,4 +1,5 @@
 // neurostagenet predict <model-dir|--pretrained> <file.parquet | image.png ...>: class probabilities per image.
+import { aggregateByGroup } from '../../metrics/group-aggregate.js';
 import { applyTemperature } from '../../metrics/calibration.js';
 import { numberOption, parseCommand, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
@@ -12,7 +13,8 @@ export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...>
 
 Classifies MRI slices: one Parquet file of images (all rows, or --limit) or PNG / JPEG files.
 Prints the predicted stage and the four stage probabilities per image. Probabilities are
-temperature-calibrated when the model's metadata.json holds a temperature.
+temperature-calibrated when the model's metadata.json holds a temperature. A Parquet file with a
+subject column also gets one line per person: the mean of that person's slice probabilities.
 
 Arguments
   model-dir               directory with model.json (+ weights, optional metadata.json), e.g. from 'train'
@@ -65,12 +67,15 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const levels = await checkSliceLevels(model, input.source, pred.indices, ctx);
   const k = pred.numClasses;
   const probs = model.temperature === 1 ? rowsOf(pred.probabilities, k).map((r) => Array.from(r)) : applyTemperature(rowsOf(pred.logits, k), model.temperature);
+  const { subjects, slices } = input.source;
   const predictions = probs.map((p, i) => {
     const row = pred.indices[i];
     const predicted = argmaxRow(p, 0, p.length);
     return {
       input: input.nameOf(row),
       row: input.rowOf(row),
+      ...(subjects ? { subject: subjects[row] } : {}),
+      ...(slices ? { slice: slices[row] } : {}),
       ...(input.labelled ? { label: pred.labels[i], labelName: model.classNames[pred.labels[i]] } : {}),
       predicted,
       predictedName: model.classNames[predicted],
@@ -78,9 +83,27 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
       ...(levels ? { headFootprint: Number(levels.footprints[i].toFixed(4)), outsideTrainingLevels: levels.outside[i] === 1 } : {}),
     };
   });
+  // One stage per person: the mean of their slices' probabilities (as evaluate scores people).
+  const people = subjects
+    ? (() => {
+        const grouped = aggregateByGroup(probs.flat(), pred.labels, Array.from(pred.indices, (r) => subjects[r]), k);
+        return grouped.groups.map((subject, g) => {
+          const p = Array.from(grouped.probabilities.subarray(g * k, (g + 1) * k));
+          const predicted = argmaxRow(p, 0, k);
+          return {
+            subject: String(subject),
+            slices: grouped.sizes[g],
+            ...(input.labelled ? { label: grouped.labels[g], labelName: model.classNames[grouped.labels[g]] } : {}),
+            predicted,
+            predictedName: model.classNames[predicted],
+            probabilities: p.map((v) => Number(v.toFixed(6))),
+          };
+        });
+      })()
+    : undefined;
   ctx.note(`classified ${n} image(s) in ${seconds.toFixed(1)} s (${backend})`);
   if (values.json) {
-    ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, trainingFootprint: model.trainingFootprint, predictions }, null, 2));
+    ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, trainingFootprint: model.trainingFootprint, predictions, ...(people ? { people } : {}) }, null, 2));
     return 0;
   }
   const short = model.classNames.map((c) => c.replace(/_Demented$/, '').replace(/_/g, ' '));
@@ -94,5 +117,16 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
     ctx.print(`${p.input.padEnd(nameWidth)}  ${label}${short[p.predicted].padEnd(10)}  ${p.probabilities.map((v) => v.toFixed(3).padStart(9)).join(' ')}`);
   }
   if (input.labelled) ctx.print(`accuracy on these ${n} rows: ${(correct / n).toFixed(3)} (use 'evaluate' for the full report)`);
+  if (people) {
+    const width = Math.max(6, ...people.map((p) => p.subject.length));
+    ctx.print(`\nper person (mean of each person's slice probabilities)\n${'person'.padEnd(width)}  slices  ${input.labelled ? `${'label'.padEnd(10)}  ` : ''}${'predicted'.padEnd(10)}  ${short.map((s) => s.padStart(9)).join(' ')}`);
+    let right = 0;
+    for (const p of people) {
+      if (input.labelled && p.label === p.predicted) right++;
+      const label = input.labelled ? `${short[p.label as number].padEnd(10)}  ` : '';
+      ctx.print(`${p.subject.padEnd(width)}  ${String(p.slices).padStart(6)}  ${label}${short[p.predicted].padEnd(10)}  ${p.probabilities.map((v) => v.toFixed(3).padStart(9)).join(' ')}`);
+    }
+    if (input.labelled) ctx.print(`accuracy over these ${people.length} people: ${(right / people.length).toFixed(3)}`);
+  }
   return 0;
 }
