@@ -18,7 +18,7 @@ import { ParquetImageDataset, augmentBatch, iterateBatches } from '../src/index.
 
 const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? 'true']; }));
 const here = path.dirname(fileURLToPath(import.meta.url));
-const file = args.get('file') ?? path.resolve(here, '../../shared/data/alzheimer-mri/train.parquet');
+const file = args.get('file') ?? path.resolve(here, '../../shared/data/alzheimer-mri-subjects/train.parquet');
 const reps = Number(args.get('reps') ?? 3);
 const nBatches = Number(args.get('batches') ?? 40);
 const backend = args.get('backend') ?? 'cpu';

@@ -54,7 +54,7 @@ export interface ParquetImageDatasetOptions {
   onError?: 'throw' | 'skip';
   /**
    * Decode every image once at load and keep all pixels in one `Float32Array` (`length * H * W * 4` bytes;
-   * 335 MB for 5121 images of 128x128). Default `true`. With `false`, `get(i)` decodes on demand (main thread);
+   * 250 MB for 3808 images of 128x128). Default `true`. With `false`, `get(i)` decodes on demand (main thread);
    * with `onError: 'skip'` images are still decoded once at load to find bad rows.
    */
   cache?: boolean;

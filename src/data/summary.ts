@@ -29,11 +29,11 @@ export interface DatasetSummary {
   imageSize: readonly [number, number];
   /** Source image sizes, `'WxH' -> rows` (only for datasets that expose `imageHeader(i)`). */
   sourceSizes: Record<string, number>;
-  /** Source formats, e.g. `{ jpeg: 5121 }`. */
+  /** Source formats, e.g. `{ jpeg: 3808 }`. */
   formats: Record<string, number>;
-  /** Source colour modes, e.g. `{ gray: 5121 }`. */
+  /** Source colour modes, e.g. `{ gray: 3808 }`. */
   colorModes: Record<string, number>;
-  /** Source bit depths, e.g. `{ '8': 5121 }`. */
+  /** Source bit depths, e.g. `{ '8': 3808 }`. */
   bitDepths: Record<string, number>;
   /** Mean and standard deviation of all decoded pixels (0..255), and the mean per class. */
   intensity: {
