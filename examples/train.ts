@@ -21,6 +21,7 @@ import {
   applyTemperature,
   buildNeuroStageNet,
   countParams,
+  decideTemperature,
   evaluate,
   fitTemperature,
   formatDatasetSummary,
@@ -88,7 +89,17 @@ export interface RunSummary {
   epochs: number;
   secondsPerEpoch: number[];
   bestValAuc: number | undefined;
-  test: { accuracy: number; macroAuc: number | undefined; kappa: number; eceBefore: number; eceAfter: number; temperature: number };
+  test: {
+    accuracy: number;
+    macroAuc: number | undefined;
+    kappa: number;
+    eceBefore: number;
+    eceAfter: number;
+    /** Served temperature: the fitted one when it lowered validation NLL and ECE, else 1. */
+    temperature: number;
+    personAccuracy?: number;
+    personMacroAuc?: number;
+  };
   out: string;
 }
 
@@ -150,10 +161,15 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   const bestValAuc = valAucs.length ? Math.max(...valAucs) : undefined;
   console.log(`trained ${result.epochs.length} epochs in ${result.seconds.toFixed(0)} s; best val_auc ${bestValAuc?.toFixed(4)}`);
 
-  // 5. Calibration: one temperature fitted on the validation logits (never on the test set).
-  const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize });
+  // 5. Calibration: one temperature fitted on the validation logits (never on the test set), kept only where it
+  //    lowers the validation NLL and ECE.
+  const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize, bootstrap: { resamples: 100 } });
   const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
-  console.log(`temperature ${fit.temperature.toFixed(3)} (validation NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)})`);
+  const vk = validation.numClasses;
+  const validationRows = Array.from({ length: validation.labels.length }, (_, i) => validation.logits.subarray(i * vk, (i + 1) * vk));
+  const validationAfter = new MultiClassMetrics({ numClasses: vk }).update(validation.labels, applyTemperature(validationRows, fit.temperature)).compute();
+  const calibration = decideTemperature(fit, { before: validation.metrics.ece, after: validationAfter.ece });
+  console.log(`temperature: ${calibration.reason}`);
 
   // 6. Test-set evaluation, before and after calibration, and the report.
   const classNames = test.classNames;
@@ -164,8 +180,9 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
     .update(evaluated.labels, applyTemperature(rows, fit.temperature))
     .compute();
   const title = `NeuroStageNet on ${basename(o.testPath)}`; // short: the plots put it above each figure
-  const files = await writeEvaluationReport(evaluated.metrics, join(o.out, 'report'), { calibrated, temperature: fit, title });
-  console.log(formatEvaluationReport(evaluated.metrics, { calibrated, temperature: fit, title: `${title} (${r.name} recipe, ${result.epochs.length} epochs, ${backend})` }));
+  const reportOptions = { calibrated, temperature: fit, title, figures: evaluated.figures, peopleSource: test.subjects ? "the test file's subject column" : undefined };
+  const files = await writeEvaluationReport(evaluated.metrics, join(o.out, 'report'), reportOptions);
+  console.log(formatEvaluationReport(evaluated.metrics, { ...reportOptions, title: `${title} (${r.name} recipe, ${result.epochs.length} epochs, ${backend})` }));
   await saveModel(model, join(o.out, 'model'));
 
   const summaryOut: RunSummary = {
@@ -179,7 +196,9 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
       kappa: evaluated.metrics.quadraticKappa,
       eceBefore: evaluated.metrics.ece,
       eceAfter: calibrated.ece,
-      temperature: fit.temperature,
+      temperature: calibration.served,
+      personAccuracy: evaluated.figures.people?.headline.accuracy.value,
+      personMacroAuc: evaluated.figures.people?.headline.macroAuc?.value,
     },
     out: o.out,
   };

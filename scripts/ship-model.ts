@@ -50,8 +50,13 @@ import {
   type FiguresByPerson,
   type Interval,
   type MultiClassMetricsResult,
+  decideTemperature,
+  type CalibrationDecision,
   type TemperatureFit,
 } from '../src/index.js';
+
+/** The temperature rule of the library, re-exported for the tests of this script. */
+export { decideTemperature };
 import type { Values } from '../src/cli/args.js';
 import { rowsOf } from '../src/cli/inference.js';
 import { flattenTrainFlags, monitorFor, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, type FlatTrainOptions } from '../src/cli/train-options.js';
@@ -247,37 +252,6 @@ export interface FileFacts {
   people?: number;
   /** People per class. */
   classPeople?: number[];
-}
-
-/** Whether the fitted temperature is served, and why. */
-export interface CalibrationDecision {
-  /** The temperature fitted on the validation people's logits. */
-  fit: TemperatureFit;
-  /** ECE of the validation slices before and after the fitted temperature. */
-  validationEce: { before: number; after: number };
-  /** Kept only when it lowers both the validation NLL and ECE. */
-  kept: boolean;
-  /** The temperature stored in metadata.json (1 when not kept). */
-  served: number;
-  /** One sentence on the decision. */
-  reason: string;
-}
-
-/**
- * The temperature decision: keep the fitted temperature only if it lowers both NLL and ECE on the validation people
- * (the data it was fitted on); otherwise serve T = 1.
- * @param fit The fitted temperature.
- * @param ece Validation ECE before and after.
- */
-export function decideTemperature(fit: TemperatureFit, ece: { before: number; after: number }): CalibrationDecision {
-  const lowersNll = fit.nllAfter < fit.nllBefore;
-  const lowersEce = ece.after < ece.before;
-  const kept = lowersNll && lowersEce;
-  const what = `T = ${fit.temperature.toFixed(3)} (validation NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)}, ECE ${ece.before.toFixed(4)} -> ${ece.after.toFixed(4)})`;
-  const reason = kept
-    ? `kept ${what}: it lowers both on the validation people`
-    : `not kept: ${what} does not lower ${!lowersNll && !lowersEce ? 'NLL or ECE' : !lowersNll ? 'NLL' : 'ECE'} on the validation people, so T = 1 is served`;
-  return { fit, validationEce: ece, kept, served: kept ? fit.temperature : 1, reason };
 }
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));

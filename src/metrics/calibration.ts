@@ -165,3 +165,42 @@ export function applyTemperature(
     return exps.map((e) => e / sum);
   });
 }
+
+/** Whether the fitted temperature is served, and why. */
+export interface CalibrationDecision {
+  /** The temperature fitted on the validation people's logits. */
+  fit: TemperatureFit;
+  /** ECE of the validation slices before and after the fitted temperature. */
+  validationEce: { before: number; after: number };
+  /** Kept only when it lowers both the validation NLL and ECE. */
+  kept: boolean;
+  /** The temperature stored in metadata.json (1 when not kept). */
+  served: number;
+  /** One sentence on the decision. */
+  reason: string;
+}
+
+/**
+ * Calibration only where it helps: keep a fitted temperature only if it lowers both the NLL and the ECE of the
+ * validation people it was fitted on; otherwise serve T = 1. `fitTemperature` always lowers the NLL of what it was
+ * fitted on (or keeps it), so in practice ECE decides.
+ * @param fit The fitted temperature ({@link fitTemperature} on validation logits).
+ * @param ece Validation ECE before and after the fitted temperature.
+ * @returns The served temperature and a sentence on the decision (for metadata.json and logs).
+ * @example
+ * ```ts
+ * const fit = fitTemperature(val.logits, val.labels, { numClasses: 4 });
+ * const after = new MultiClassMetrics({ numClasses: 4 }).update(val.labels, applyTemperature(rows, fit.temperature)).compute();
+ * const { served, reason } = decideTemperature(fit, { before: val.metrics.ece, after: after.ece });
+ * ```
+ */
+export function decideTemperature(fit: TemperatureFit, ece: { before: number; after: number }): CalibrationDecision {
+  const lowersNll = fit.nllAfter < fit.nllBefore;
+  const lowersEce = ece.after < ece.before;
+  const kept = lowersNll && lowersEce;
+  const what = `T = ${fit.temperature.toFixed(3)} (validation NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)}, ECE ${ece.before.toFixed(4)} -> ${ece.after.toFixed(4)})`;
+  const reason = kept
+    ? `kept ${what}: it lowers both on the validation people`
+    : `not kept: ${what} does not lower ${!lowersNll && !lowersEce ? 'NLL or ECE' : !lowersNll ? 'NLL' : 'ECE'} on the validation people, so T = 1 is served`;
+  return { fit, validationEce: ece, kept, served: kept ? fit.temperature : 1, reason };
+}

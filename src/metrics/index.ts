@@ -35,6 +35,8 @@ export {
 export { aggregateByGroup, type AggregateByGroupOptions, type GroupedPredictions } from './group-aggregate.js';
 export {
   fitTemperature,
+  decideTemperature,
+  type CalibrationDecision,
   applyTemperature,
   type FitTemperatureOptions,
   type TemperatureFit,

@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { footprintRange, headFootprints } from '../../data/slice-level.js';
 import { selectRows } from '../../data/subset.js';
 import { saveModel } from '../../io/fs-model-io.js';
-import { applyTemperature, fitTemperature } from '../../metrics/calibration.js';
+import { applyTemperature, decideTemperature, fitTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { formatEvaluationReport, writeEvaluationReport } from '../../metrics/report-writer.js';
 import { buildNeuroStageNet, countParams } from '../../models/neurostagenet.js';
@@ -26,7 +26,8 @@ export const TRAIN_HELP = `Usage: neurostagenet train <train.parquet> [--test <t
 
 Trains NeuroStageNet: stratified train / validation split of the training file, training-only
 augmentation, early stopping on validation AUC (best weights restored), learning rate halved on
-plateau, best checkpoint, temperature calibration on the validation rows, and with --test a report
+plateau, best checkpoint, temperature calibration on the validation rows (kept only when it lowers
+their NLL and ECE), and with --test a report (per slice and, with a subject column, per person)
 on the test file. Writes to --out: model/ (model.json, weights.bin, metadata.json with the class
 names and the temperature: usable by predict / explain / evaluate), best-model/, history.json,
 run.json and report/ (with --test).
@@ -109,10 +110,13 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   const bestValAuc = aucs.length ? Math.max(...aucs) : undefined;
   ctx.print(`trained ${result.epochs.length} epoch(s) in ${result.seconds.toFixed(0)} s; best val_auc ${bestValAuc?.toFixed(4) ?? 'n/a'}`);
 
-  // One temperature, fitted on the validation rows (never on the test file).
-  const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize });
+  // One temperature, fitted on the validation rows (never on the test file), served only where it helps them.
+  const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize, bootstrap: { resamples: 100 } });
   const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
-  ctx.print(`temperature ${fit.temperature.toFixed(3)} (validation NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)})`);
+  const vk = validation.numClasses;
+  const validationAfter = new MultiClassMetrics({ numClasses: vk }).update(validation.labels, applyTemperature(rowsOf(validation.logits, vk), fit.temperature)).compute();
+  const calibration = decideTemperature(fit, { before: validation.metrics.ece, after: validationAfter.ece });
+  ctx.print(`temperature: ${calibration.reason}`);
 
   const classNames = [...train.classNames];
   const ordinalOrder = classNames.length === ALZHEIMER_SEVERITY_ORDER.length ? [...ALZHEIMER_SEVERITY_ORDER] : classNames.map((_, i) => i);
@@ -121,7 +125,8 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   await writeModelMetadata(modelDir, {
     classNames,
     ordinalOrder,
-    temperature: fit.temperature,
+    temperature: calibration.served,
+    calibration: { temperature: calibration.served, kept: calibration.kept, reason: calibration.reason, fittedTemperature: fit.temperature, fittedOn: `validation (${validation.labels.length} rows)` },
     imageSize: [o.imageSize, o.imageSize],
     // The slice levels learned, so that predict / evaluate / explain can warn about images of other levels.
     trainingFootprint: footprintRange(await headFootprints(selectRows(train, trainRows))),
@@ -136,13 +141,23 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
       .update(evaluated.labels, applyTemperature(rowsOf(evaluated.logits, k), fit.temperature))
       .compute();
     const title = `NeuroStageNet on ${basename(test.file)}`;
-    const files = await writeEvaluationReport(evaluated.metrics, join(out, 'report'), { calibrated, temperature: fit, title });
-    ctx.print(formatEvaluationReport(evaluated.metrics, { calibrated, temperature: fit, title }));
+    const reportOptions = { calibrated, temperature: fit, title, figures: evaluated.figures, peopleSource: test.subjects ? 'the test file\'s subject column' : undefined };
+    const files = await writeEvaluationReport(evaluated.metrics, join(out, 'report'), reportOptions);
+    ctx.print(formatEvaluationReport(evaluated.metrics, reportOptions));
     ctx.print(`report: ${files.reportTxt}`);
-    testSummary = { accuracy: evaluated.metrics.accuracy, macroAuc: evaluated.metrics.macro.auc, quadraticKappa: evaluated.metrics.quadraticKappa, eceBefore: evaluated.metrics.ece, eceAfter: calibrated.ece };
+    const people = evaluated.figures.people?.headline;
+    testSummary = {
+      accuracy: evaluated.metrics.accuracy,
+      macroAuc: evaluated.metrics.macro.auc,
+      quadraticKappa: evaluated.metrics.quadraticKappa,
+      personAccuracy: people?.accuracy.value,
+      personMacroAuc: people?.macroAuc?.value,
+      eceBefore: evaluated.metrics.ece,
+      eceAfter: calibrated.ece,
+    };
   }
   const wallSeconds = (performance.now() - started) / 1000;
-  await writeFile(join(out, 'run.json'), `${JSON.stringify({ args, options: flattenTrainFlags(o, split), backend, epochs: result.epochs.length, bestValAuc, temperature: fit.temperature, test: testSummary, wallSeconds }, null, 2)}\n`);
+  await writeFile(join(out, 'run.json'), `${JSON.stringify({ args, options: flattenTrainFlags(o, split), backend, epochs: result.epochs.length, bestValAuc, temperature: calibration.served, calibration: calibration.reason, test: testSummary, wallSeconds }, null, 2)}\n`);
   ctx.print(`model: ${modelDir} (use: neurostagenet predict ${modelDir} <images>)`);
   ctx.note(`wall time ${wallSeconds.toFixed(0)} s (${backend})`);
   return 0;
