@@ -70,7 +70,7 @@ Recipe (defaults = the seed's, meant for ImageNet backbone weights)
   --batch-size N          default 32
   --lr X                  Adam learning rate (default 5e-4)
   --label-smoothing X     default 0.15
-  --patience N            early-stopping patience on val AUC (default 5)
+  --patience N            early-stopping patience on the monitored AUC (default 5)
   --backbone-weights FILE Keras efficientnetb0_notop.h5 (ImageNet; layers < 150 frozen)
   --recipe seed|scratch   'scratch' = the from-scratch recipe of the shipped model: --all-trainable,
                           --lr 5e-4, --warmup-epochs 1, --cosine, --class-weight balanced-sqrt,
@@ -261,7 +261,7 @@ export interface TrainingRows {
   train: Int32Array;
   /** Validation rows. */
   validation: Int32Array;
-  /** One line for the log, e.g. `split (seed 42, by 119 subjects): 3040 train / 768 validation rows (24 validation people)`. */
+  /** One line for the log, e.g. `split (seed 42, by 119 subjects): 3072 train / 736 validation rows (23 validation people)`. */
   description: string;
   /** How the split was made (`auto` resolved). */
   mode: Exclude<SplitMode, 'auto'>;

@@ -181,9 +181,10 @@ export function figuresByPerson(labels: ArrayLike<number>, probabilities: ArrayL
  */
 export function formatHeadline(f: HeadlineFigures, digits = 3): string {
   const iv = (x: Interval | undefined): string =>
-    x === undefined ? 'n/a' : `${x.value.toFixed(digits)} [${Number.isFinite(x.low) ? x.low.toFixed(digits) : 'n/a'}, ${Number.isFinite(x.high) ? x.high.toFixed(digits) : 'n/a'}]`;
-  const unit = f.unit === 'person' ? `${f.count} people` : `${f.count} slices`;
-  const by = f.resampledBy === 'person' ? `${f.resampledUnits} people resampled` : `${f.resampledUnits} rows resampled (no subjects)`;
+    x === undefined || !Number.isFinite(x.value) ? 'n/a' : `${x.value.toFixed(digits)} [${Number.isFinite(x.low) ? x.low.toFixed(digits) : 'n/a'}, ${Number.isFinite(x.high) ? x.high.toFixed(digits) : 'n/a'}]`;
+  const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+  const unit = f.unit === 'person' ? n(f.count, 'person', 'people') : n(f.count, 'slice', 'slices');
+  const by = f.resampledBy === 'person' ? `${n(f.resampledUnits, 'person', 'people')} resampled` : `${n(f.resampledUnits, 'row', 'rows')} resampled (no subjects)`;
   const covers = f.classes.length === 0 ? 'none' : f.classNamesCovered.join(', ');
   return [
     `${f.unit === 'person' ? 'per person' : 'per slice'} (${unit}; ${Math.round(f.confidence * 100)}% bootstrap intervals, ${f.resamples} resamples, ${by})`,

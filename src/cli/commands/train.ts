@@ -25,7 +25,8 @@ import { flattenTrainFlags, monitorFor, parseTrainFlags, splitTrainingRows, TRAI
 export const TRAIN_HELP = `Usage: neurostagenet train <train.parquet> [--test <test.parquet>] [options]
 
 Trains NeuroStageNet: stratified train / validation split of the training file, training-only
-augmentation, early stopping on validation AUC (best weights restored), learning rate halved on
+augmentation, early stopping on validation AUC (per person when the file has a subject column;
+best weights restored), learning rate halved on
 plateau, best checkpoint, temperature calibration on the validation rows (kept only when it lowers
 their NLL and ECE), and with --test a report (per slice and, with a subject column, per person)
 on the test file. Writes to --out: model/ (model.json, weights.bin, metadata.json with the class
