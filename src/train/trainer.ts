@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { countBatches, iterateBatches } from '../data/batches.js';
 import type { LabeledImageSource } from '../data/types.js';
-import { MultiClassMetrics, aggregateByGroup } from '../metrics/index.js';
+import { MetricsInputError, MultiClassMetrics, aggregateByGroup } from '../metrics/index.js';
 import { compileNeuroStageNet } from './compile.js';
 import { TrainingError } from './errors.js';
 import { modelNumClasses, runInference } from './inference.js';
@@ -88,6 +88,8 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
   const classWeights = plan.classWeights ? tf.tensor1d(plan.classWeights) : null;
   const records: EpochRecord[] = [];
   let stoppedEarly = false;
+  // val_person_auc cannot be computed when a validation subject's rows carry two labels: said once per run.
+  const personWarning = { warned: false };
 
   model.stopTraining = false;
   try {
@@ -155,7 +157,7 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
       }
 
       const record: EpochRecord = { epoch, loss: lossSum / Math.max(seen, 1), accuracy: correctSum / Math.max(seen, 1), lr, seconds: 0 };
-      if (options.validation) Object.assign(record, await validate(model, options.validation, plan, lossFn));
+      if (options.validation) Object.assign(record, await validate(model, options.validation, plan, lossFn, personWarning));
       record.seconds = (performance.now() - epochStart) / 1000;
 
       const logs: Record<string, number> = {};
@@ -217,6 +219,7 @@ async function validate(
   validation: DataSubset,
   plan: Plan,
   lossFn: LossFunction,
+  personWarning: { warned: boolean },
 ): Promise<Pick<EpochRecord, 'val_loss' | 'val_accuracy' | 'val_auc' | 'val_person_auc'>> {
   const pass = await runInference(model, validation.source, {
     indices: validation.indices,
@@ -236,9 +239,19 @@ async function validate(
   };
   const subjects = validation.source.subjects;
   if (subjects) {
-    // A person's figure from the mean of their slice probabilities, as evaluate() reports it.
-    const people = aggregateByGroup(pass.probabilities, pass.labels, Array.from(pass.indices, (i) => subjects[i]), pass.numClasses);
-    if (people.groups.length >= 2) {
+    // A person's figure from the mean of their slice probabilities, as evaluate() reports it. A subject whose rows
+    // carry two labels has no person label: the epoch goes without val_person_auc rather than ending the training.
+    let people: ReturnType<typeof aggregateByGroup> | undefined;
+    try {
+      people = aggregateByGroup(pass.probabilities, pass.labels, Array.from(pass.indices, (i) => subjects[i]), pass.numClasses);
+    } catch (e) {
+      if (!(e instanceof MetricsInputError)) throw e;
+      if (!personWarning.warned) {
+        personWarning.warned = true;
+        console.warn(`warning: no val_person_auc: ${e.message}`);
+      }
+    }
+    if (people && people.groups.length >= 2) {
       record.val_person_auc = new MultiClassMetrics({ numClasses: pass.numClasses }).update(people.labels, people.probabilities).compute().macro.auc;
     }
   }

@@ -38,13 +38,16 @@ describe('neurostagenet command (spawned)', () => {
     expect(sub.stdout).toContain('Examples');
   });
 
-  it('inspect reports the row count, class counts and leakage', async () => {
+  it('inspect reports the row count, class counts, people, shared people and leakage', async () => {
     const r = await runCli(['inspect', SAMPLE, '--compare', SAMPLE]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('sample.parquet: 128 rows');
     const counts = [...r.stdout.matchAll(/(\d) (\w+_Demented) (\d+) \(/g)].map((m) => [m[2], Number(m[3])]);
     expect(counts).toEqual([['Mild_Demented', 32], ['Moderate_Demented', 32], ['Non_Demented', 32], ['Very_Mild_Demented', 32]]);
-    // The file compared with itself: every row has a near-duplicate (itself).
+    // Four whole people, one per class, 32 slices each.
+    expect(r.stdout).toContain('people: 4 (subject column); per class: 0 Mild_Demented 1, 1 Moderate_Demented 1, 2 Non_Demented 1, 3 Very_Mild_Demented 1; slices per person: min 32, median 32, max 32');
+    // The file compared with itself shares all of its people, and every row has a near-duplicate (itself).
+    expect(r.stdout).toContain('WARNING: 4 people appear in both files: subject-001, subject-002, subject-004, subject-147 (their slices leak between the files)');
     expect(r.stdout).toContain('leakage: 128 of 128 compared rows (100.0%)');
   });
 
@@ -81,21 +84,25 @@ describe('neurostagenet command (in-process)', () => {
   it('inspect --json gives the summary as JSON', async () => {
     const r = await runInProcess(['inspect', SAMPLE, '--json']);
     expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout) as { rows: number; classCounts: number[]; classNames: string[] };
+    const s = JSON.parse(r.stdout) as { rows: number; classCounts: number[]; classNames: string[]; people: unknown };
     expect(s.rows).toBe(128);
     expect(s.classCounts).toEqual([32, 32, 32, 32]);
     expect(s.classNames[1]).toBe('Moderate_Demented');
+    expect(s.people).toEqual({ count: 4, perClass: [1, 1, 1, 1], slicesPerPerson: { min: 32, median: 32, max: 32 }, mixedLabels: [] });
   });
 
   it('inspect --compare reports slice levels; --plot draws them as a PNG', async () => {
     const png = join(tmp, 'plots', 'levels.png');
     const r = await runInProcess(['inspect', SAMPLE, '--compare', SAMPLE, '--plot', png]);
     expect(r.code, r.stderr).toBe(0);
-    // The sample against itself: the same levels, so no warning; only rows beyond the 1st-99th percentiles fall outside.
+    // The sample against itself: the same levels, so no level warning (the one warning is about the shared people);
+    // only rows beyond the 1st-99th percentiles fall outside.
     const m = /slice level \(head footprint[^\n]*?(\d+) of 128 compared rows[^\n]*KS 0\.000/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
     expect(Number(m?.[1])).toBeGreaterThanOrEqual(124);
-    expect(r.stdout).not.toContain('WARNING');
+    expect(r.stdout).not.toContain('different axial levels');
+    expect(r.stdout.match(/WARNING/g)).toEqual(['WARNING']);
+    expect(r.stdout).toContain('WARNING: 4 people appear in both files');
     expect(r.stderr).toContain(`wrote ${png}`);
     const bytes = await readFile(png);
     expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
@@ -105,7 +112,7 @@ describe('neurostagenet command (in-process)', () => {
   it('a missing column: exit 1, one line naming the column and the file', async () => {
     const r = await runInProcess(['inspect', SAMPLE, '--label-column', 'stage']);
     expect(r.code).toBe(1);
-    expectOneLineError(r.stderr, "no label column 'stage'", 'columns are image, label', 'sample.parquet');
+    expectOneLineError(r.stderr, "no label column 'stage'", 'columns are image, label, subject, slice', 'sample.parquet');
   });
 
   it('--verbose adds the stack trace', async () => {

@@ -24,13 +24,33 @@ describe('demo', () => {
     const shipped = existsSync(join(REPO, 'models', 'neurostagenet', 'model.json'));
     if (shipped) {
       expect(r.stdout).toMatch(/^model: .*models[\\/]neurostagenet/m);
-      // The sample was trained on: the demo must say its figures are no test score and give the card's.
-      expect(r.stdout).toMatch(/not a test score; held-out figures are in models\/README\.md: accuracy \d\.\d{3}, macro AUC \d\.\d{3} on 635 test slices/);
+      // The sample's people were trained on: the demo must say its figures are no test score and point to the card,
+      // with the held-out figures when the metadata records them (any count: the shipped model is re-trained on the
+      // split by person; the per-person figure only when the metadata has test.personAccuracy).
+      expect(r.stdout).toMatch(
+        /note: the sample's people are part of the training file, so these figures are not a test score; held-out figures are in models\/README\.md(: accuracy \d\.\d{3}, macro AUC \d\.\d{3} on (\d+|the) test slices of people it never saw(; per person \d\.\d{3} over (\d+|the) people)?)?\.$/m,
+      );
+      const test = (JSON.parse(readFileSync(join(REPO, 'models', 'neurostagenet', 'metadata.json'), 'utf8')) as { test?: { accuracy?: number; personAccuracy?: number } }).test;
+      if (typeof test?.accuracy === 'number') expect(r.stdout).toContain(`held-out figures are in models/README.md: accuracy ${test.accuracy.toFixed(3)}`);
+      if (typeof test?.personAccuracy === 'number') expect(r.stdout).toContain(`; per person ${test.personAccuracy.toFixed(3)} over`);
       // The shipped metadata records the training levels; the sample is training data, so it lies within them.
       expect(r.stdout).toContain("slice levels: all 8 images lie within the model's training levels");
     }
     else expect(r.stdout).toContain('no trained model shipped: using randomly initialised weights — predictions are meaningless');
     expect(r.stdout).toMatch(/classified 8 images: accuracy \d\.\d{3}/);
+    // One stage per person: the 8 images are 2 middle slices of each of the 4 people, in the file's order.
+    const text = r.stdout.split('\n');
+    const start = text.indexOf('per person (mean of the slice probabilities):');
+    expect(start, r.stdout).toBeGreaterThan(0);
+    const people = text.slice(start + 1, start + 5).map((l) => /^ {2}(subject-\d{3})\s+(\d+) slices {2}true (\w+)\s+predicted (\w+)\s+p=(\d\.\d{3})$/.exec(l));
+    expect(people.every((m) => m !== null), text.slice(start, start + 6).join('\n')).toBe(true);
+    expect(people.map((m) => [m![1], Number(m![2]), m![3]])).toEqual([
+      ['subject-001', 2, 'Mild_Demented'],
+      ['subject-147', 2, 'Moderate_Demented'],
+      ['subject-004', 2, 'Non_Demented'],
+      ['subject-002', 2, 'Very_Mild_Demented'],
+    ]);
+    expect(text[start + 5]).not.toMatch(/^ {2}subject-/);
     expect(r.stdout).toContain(`wrote ${out}`);
     expect(r.stdout).toMatch(/wall time \d+\.\d s on wasm/);
 

@@ -51,7 +51,8 @@ describe('neurostagenet predict / explain / evaluate', () => {
       backend: string;
       temperature: number;
       classNames: string[];
-      predictions: Array<{ row: number; label: number; predicted: number; probabilities: number[] }>;
+      predictions: Array<{ row: number; subject: string; slice: number; label: number; predicted: number; probabilities: number[] }>;
+      people: Array<{ subject: string; slices: number }>;
     };
     expect(out.backend).toBe('wasm');
     expect(out.temperature).toBe(TEMPERATURE);
@@ -60,6 +61,7 @@ describe('neurostagenet predict / explain / evaluate', () => {
     out.predictions.forEach((p, i) => {
       expect(p.row).toBe(i);
       expect(p.label).toBe(sample.labels[i]);
+      expect([p.subject, p.slice]).toEqual([sample.subjects![i], sample.slices![i]]);
       expect(p.probabilities).toHaveLength(4);
       expect(p.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       // The untrained model gives near-uniform rows that tie after the 6-decimal rounding of the output, so check
@@ -70,6 +72,8 @@ describe('neurostagenet predict / explain / evaluate', () => {
     for (let i = 0; i < FIRST; i++) {
       out.predictions[i].probabilities.forEach((v, j) => expect(v).toBeCloseTo(expectedFirst[i][j], 3));
     }
+    // One entry per person of the sample: 4 people, 32 slices each.
+    expect(out.people.map((p) => [p.subject, p.slices])).toEqual([['subject-001', 32], ['subject-147', 32], ['subject-004', 32], ['subject-002', 32]]);
     // Progress went to stderr as plain lines (not a TTY), stdout is pure JSON.
     expect(r.stderr).toMatch(/classifying: 128\/128/);
   });
@@ -92,9 +96,10 @@ describe('neurostagenet predict / explain / evaluate', () => {
       expect(out.predictions.map((p) => p.outsideTrainingLevels)).toEqual(outside);
       out.predictions.forEach((p, i) => expect(p.headFootprint).toBeCloseTo(footprints[i], 4));
       expect(r.stderr).toContain(`warning: ${count} of 128 images lie outside the slice levels of 98% of the model's training slices`);
-      const e = await runInProcess(['evaluate', modelDir, SAMPLE, '--limit', '20', '--out', join(tmp, 'eval-levels'), '--backend', 'wasm']);
+      // All rows: the sample is ordered by person and slice, so the first rows are one person's lowest slices.
+      const e = await runInProcess(['evaluate', modelDir, SAMPLE, '--resamples', '200', '--out', join(tmp, 'eval-levels'), '--backend', 'wasm']);
       expect(e.code, e.stderr).toBe(0);
-      expect(e.stderr).toContain(`warning: ${outside.slice(0, 20).filter(Boolean).length} of 20 images lie outside`);
+      expect(e.stderr).toContain(`warning: ${count} of 128 images lie outside`);
     } finally {
       await writeModelMetadata(modelDir, { temperature: TEMPERATURE, note: 'test model' });
     }
@@ -181,25 +186,32 @@ describe('neurostagenet predict / explain / evaluate', () => {
     expect(r.stdout).toContain('temperature T  1.5000');
   });
 
-  it('evaluate --by-subject scores clusters of near-duplicate slices, with the clusters groupNearDuplicates finds', async () => {
+  it('evaluate --by-subject on a file read without its subject column scores clusters of near-duplicate slices', async () => {
+    // --subject-column none: the file's people are ignored, so clusters (groupNearDuplicates) stand in for them.
     const out = join(tmp, 'eval-subjects');
-    const r = await runInProcess(['evaluate', modelDir, SAMPLE, '--limit', '40', '--by-subject', '--group-threshold', '40', '--out', out, '--backend', 'wasm']);
+    const r = await runInProcess(['evaluate', modelDir, SAMPLE, '--limit', '40', '--subject-column', 'none', '--by-subject', '--group-threshold', '40', '--resamples', '200', '--out', out, '--backend', 'wasm']);
     expect(r.code, r.stderr).toBe(0);
     const first40 = { length: 40, labels: sample.labels.subarray(0, 40), classNames: sample.classNames, imageSize: sample.imageSize, get: (i: number) => sample.get(i) };
     const clusters = await groupNearDuplicates(first40, { threshold: 40 });
     expect(clusters.count).toBeLessThan(40); // some slices do share a cluster at this threshold
-    const saved = JSON.parse(readFileSync(join(out, 'subjects.json'), 'utf8')) as {
-      clusters: number; groupThreshold: number; sizes: number[]; metrics: { count: number; perClass: Array<{ support: number }> };
+    expect(clusters.count).toBeGreaterThan(1);
+    const saved = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as {
+      figures: { people: { source: string; headline: { count: number }; subjects: string[]; sizes: number[]; metrics: { perClass: Array<{ support: number }> } } };
     };
-    expect(saved.clusters).toBe(clusters.count);
-    expect(saved.groupThreshold).toBe(40);
-    expect(saved.sizes.reduce((a, b) => a + b, 0)).toBe(40);
-    expect(saved.metrics.count).toBe(clusters.count);
+    const people = saved.figures.people;
+    expect(people.headline.count).toBe(clusters.count);
+    expect(people.subjects.every((s) => /^cluster-\d+$/.test(s))).toBe(true);
+    expect(people.sizes.reduce((a, b) => a + b, 0)).toBe(40);
+    // The cluster sizes are those groupNearDuplicates finds.
+    const sizes = new Map<number, number>();
+    for (const g of clusters.groups) sizes.set(g, (sizes.get(g) ?? 0) + 1);
+    expect([...people.sizes].sort((a, b) => a - b)).toEqual([...sizes.values()].sort((a, b) => a - b));
     // Each cluster counts once, under its label.
     const perLabel = [0, 0, 0, 0];
     const seen = new Set<number>();
     for (let i = 0; i < 40; i++) if (!seen.has(clusters.groups[i])) { seen.add(clusters.groups[i]); perLabel[sample.labels[i]]++; }
-    expect(saved.metrics.perClass.map((c) => c.support)).toEqual(perLabel);
-    expect(r.stdout).toContain(`per subject: ${clusters.count} clusters of near-duplicate slices (threshold 40)`);
+    expect(people.metrics.perClass.map((c) => c.support)).toEqual(perLabel);
+    expect(r.stdout).toContain(`per person (${clusters.count} people;`);
+    expect(r.stdout).toContain(`people: ${clusters.count} clusters of near-duplicate slices (threshold 40) stand in for people (the file has no subject column)`);
   });
 });

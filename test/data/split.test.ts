@@ -118,6 +118,47 @@ describe('StratifiedSplit', () => {
     [16, 1, 60, 42].forEach((n, k) => expect(Math.abs(perClass[k] - 0.2 * n), `class ${k}`).toBeLessThanOrEqual(1));
   }, 60_000);
 
+  it('never leaves the test side empty: one person per class gives one whole person in test', () => {
+    // The bundled sample's shape: 4 people (one per class) x 32 slices. Per class, the greedy pass takes no group
+    // (a 32-row group is farther from 0.2 x 32 = 6.4 rows than none is), so the split gives the test side one group.
+    const lab = Array.from({ length: 128 }, (_, i) => Math.floor(i / 32));
+    const groups = lab.map((c) => `person-${c}`);
+    for (const seed of [1, 2, 3]) {
+      const { train, test } = new StratifiedSplit({ testSize: 0.2, seed }).split(lab, groups);
+      expect(test.length, `seed ${seed}`).toBe(32);
+      const testGroups = new Set(Array.from(test, (i) => groups[i]));
+      expect(testGroups.size).toBe(1);
+      const [g] = [...testGroups];
+      expect(Array.from(test)).toEqual(groups.flatMap((x, i) => (x === g ? [i] : []))); // all of that person's rows
+      expect(Array.from(train, (i) => groups[i])).not.toContain(g);
+      expect(train.length).toBe(96);
+    }
+    // Two people per class: still one whole person, not an empty side.
+    const twoEach = lab.map((c, i) => `p${c}-${Math.floor(i / 16) % 2}`);
+    const two = new StratifiedSplit({ testSize: 0.2, seed: 1 }).split(lab, twoEach);
+    expect(two.test.length).toBe(16);
+    expect(new Set(Array.from(two.test, (i) => twoEach[i])).size).toBe(1);
+  });
+
+  it('with many people per class, a class of one person still stays on the training side (no extra group)', () => {
+    // Like train.parquet's one Moderate person: class 1 is one group of 32 rows, classes 0 / 2 / 3 have 20 groups
+    // of 4 rows each. The test side gets 16 of each class's 80 rows and nothing of class 1.
+    const lab: number[] = [];
+    const groups: string[] = [];
+    for (const c of [0, 2, 3]) for (let g = 0; g < 20; g++) for (let k = 0; k < 4; k++) { lab.push(c); groups.push(`c${c}-g${g}`); }
+    for (let k = 0; k < 32; k++) { lab.push(1); groups.push('moderate'); }
+    const { train, test } = new StratifiedSplit({ testSize: 0.2, seed: 6 }).split(lab, groups);
+    expect([0, 1, 2, 3].map((c) => countOf(test, lab, c))).toEqual([16, 0, 16, 16]);
+    expect(countOf(train, lab, 1)).toBe(32);
+    const side = new Map<string, 'train' | 'test'>();
+    for (const [name, idx] of [['train', train], ['test', test]] as const) {
+      for (const i of idx) {
+        expect(side.get(groups[i]) ?? name).toBe(name);
+        side.set(groups[i], name);
+      }
+    }
+  });
+
   it('rejects bad options and inputs', () => {
     expect(() => new StratifiedSplit({ testSize: 1.5 })).toThrow(DataOptionError);
     expect(() => new StratifiedSplit({ testSize: 0 })).toThrow(/testSize/);

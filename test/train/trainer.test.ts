@@ -318,3 +318,37 @@ describe('trainNeuroStageNet on an uncompiled model', () => {
     expect(result.epochs[0].loss).toBeCloseTo(expected, 5);
   });
 });
+
+describe('trainNeuroStageNet with a validation subject of two labels', () => {
+  it('trains without val_person_auc and warns once, naming the subject', async () => {
+    // Validation rows 32..47 (labels i % 4): person val-j % 8 holds rows 32 + j and 40 + j, one label each, except
+    // 'val-mixed', given rows 32 (label 0) and 33 (label 1).
+    const subjects = Array.from({ length: 48 }, (_, i) => (i < 32 ? `train-${i % 8}` : i === 32 || i === 33 ? 'val-mixed' : `val-${(i - 32) % 8}`));
+    const mixed = { ...source, subjects };
+    expect([mixed.labels[32], mixed.labels[33]]).toEqual([0, 1]);
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
+    let result: Awaited<ReturnType<typeof trainNeuroStageNet>>;
+    try {
+      result = await trainNeuroStageNet(compileTiny(makeModel(), 0.01), {
+        train: { source: mixed, indices: trainIdx },
+        validation: { source: mixed, indices: valIdx },
+        epochs: 2,
+        batchSize: 8,
+        augment: false,
+        progress: 'none',
+      });
+    } finally {
+      console.warn = original;
+    }
+    expect(result.epochs).toHaveLength(2);
+    for (const r of result.epochs) {
+      expect(Number.isFinite(r.val_auc), `epoch ${r.epoch}`).toBe(true);
+      expect(r.val_person_auc, `epoch ${r.epoch}`).toBeUndefined();
+    }
+    expect(warnings).toHaveLength(1); // once per run, not once per epoch
+    expect(warnings[0]).toMatch(/val_person_auc/);
+    expect(warnings[0]).toContain('val-mixed');
+  });
+});
