@@ -171,7 +171,12 @@ export interface CalibrationDecision {
   /** The temperature fitted on the validation people's logits. */
   fit: TemperatureFit;
   /** ECE of the validation slices before and after the fitted temperature. */
-  validationEce: { before: number; after: number };
+  validationEce: {
+    /** ECE at T = 1. */
+    before: number;
+    /** ECE at the fitted temperature. */
+    after: number;
+  };
   /** Kept only when it lowers both the validation NLL and ECE. */
   kept: boolean;
   /** The temperature stored in metadata.json (1 when not kept). */
