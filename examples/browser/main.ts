@@ -1,6 +1,6 @@
 /**
  * NeuroStageNet browser page: the user picks a PNG/JPEG brain MRI slice; the page decodes it to grayscale
- * 128x128 with the library's decoder, runs the model on webgl (or wasm, or cpu), and shows the four stage
+ * the model's input size with the library's decoder, runs the model on webgl (or wasm, or cpu), and shows the four stage
  * probabilities, the predicted stage and a Grad-CAM overlay. Everything runs in the page: nothing is uploaded.
  *
  * Built by `npm run build:browser` (examples/browser/build.ts) into examples/browser/dist/, which holds this
@@ -171,6 +171,8 @@ async function loadEverything(): Promise<Loaded> {
   const cam = new GradCAM(model);
   $('cam-layer').textContent = cam.layerName;
   $('cam-grid').textContent = `${cam.featureShape[0]}\u00d7${cam.featureShape[1]}`;
+  // Say the size the model takes (the shipped one may not be 128x128).
+  for (const el of document.querySelectorAll('.input-size')) el.textContent = `${width}\u00d7${height}`;
   return { model, cam, meta, height, width };
 }
 

@@ -69,8 +69,8 @@ async function serve(root: string): Promise<{ server: Server; url: string }> {
 }
 
 /** Class probabilities softmax(logits / T) and the arg-max, from the Node cpu backend. */
-async function nodePrediction(lm: tfl.LayersModel, pixels: Float32Array, temperature = TEMPERATURE): Promise<{ probabilities: number[]; predicted: number }> {
-  const out = tf.tidy(() => tf.softmax(tf.div(lm.predict(tf.tensor4d(pixels, [1, 128, 128, 1])) as tf.Tensor2D, temperature)));
+async function nodePrediction(lm: tfl.LayersModel, pixels: Float32Array, temperature = TEMPERATURE, size: readonly [number, number] = [128, 128]): Promise<{ probabilities: number[]; predicted: number }> {
+  const out = tf.tidy(() => tf.softmax(tf.div(lm.predict(tf.tensor4d(pixels, [1, size[0], size[1], 1])) as tf.Tensor2D, temperature)));
   const probabilities = Array.from(await out.data());
   out.dispose();
   return { probabilities, predicted: probabilities.indexOf(Math.max(...probabilities)) };
@@ -291,8 +291,9 @@ describe('browser page (examples/browser) in headless Chromium', () => {
     // Node's reference: the shipped files through the public loader, calibrated with their temperature.
     const net = await loadPretrainedNeuroStageNet({ location: SHIPPED_MODEL });
     const lm = logitsModel(net.model);
-    const pixels = (await decodeImage(await readFile(path.join(fixtures, JPEG_FIXTURE)), { targetSize: [128, 128] })).pixels;
-    const ref = await nodePrediction(lm, pixels, net.temperature);
+    // At the model's own input size (the shipped model takes 64x64; the page resizes to what the metadata says).
+    const pixels = (await decodeImage(await readFile(path.join(fixtures, JPEG_FIXTURE)), { targetSize: net.imageSize })).pixels;
+    const ref = await nodePrediction(lm, pixels, net.temperature, net.imageSize);
     net.model.dispose();
 
     const dist = path.join(tmp, 'dist-shipped');
