@@ -172,7 +172,7 @@ async function loadEverything(): Promise<Loaded> {
   $('cam-layer').textContent = cam.layerName;
   $('cam-grid').textContent = `${cam.featureShape[0]}\u00d7${cam.featureShape[1]}`;
   // Say the size the model takes (the shipped one may not be 128x128).
-  for (const el of document.querySelectorAll('.input-size')) el.textContent = `${width}\u00d7${height}`;
+  document.querySelectorAll('.input-size').forEach((el) => { el.textContent = `${width}\u00d7${height}`; });
   return { model, cam, meta, height, width };
 }
 
