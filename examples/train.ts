@@ -21,9 +21,8 @@ import {
   applyTemperature,
   buildNeuroStageNet,
   countParams,
-  decideTemperature,
+  chooseTemperature,
   evaluate,
-  fitTemperature,
   formatDatasetSummary,
   formatEvaluationReport,
   recipeCallbacks,
@@ -164,11 +163,8 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
   // 5. Calibration: one temperature fitted on the validation logits (never on the test set), kept only where it
   //    lowers the validation NLL and ECE.
   const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize, bootstrap: { resamples: 100 } });
-  const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
-  const vk = validation.numClasses;
-  const validationRows = Array.from({ length: validation.labels.length }, (_, i) => validation.logits.subarray(i * vk, (i + 1) * vk));
-  const validationAfter = new MultiClassMetrics({ numClasses: vk }).update(validation.labels, applyTemperature(validationRows, fit.temperature)).compute();
-  const calibration = decideTemperature(fit, { before: validation.metrics.ece, after: validationAfter.ece });
+  const calibration = chooseTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
+  const fit = calibration.fit;
   console.log(`temperature: ${calibration.reason}`);
 
   // 6. Test-set evaluation, before and after calibration, and the report.

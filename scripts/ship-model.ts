@@ -33,7 +33,7 @@ import {
   countParams,
   evaluate,
   figuresByPerson,
-  fitTemperature,
+  chooseTemperature,
   footprintRange,
   formatEvaluationReport,
   formatFigures,
@@ -695,11 +695,10 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
     // 4. Temperature on the validation people's logits, kept only where it helps them; test before / after.
     t0 = performance.now();
     const validation = await evaluate(model, trainSet, { ...evalOptions, indices: split.validation });
-    const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
+    const calibration = chooseTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
+    const fit = calibration.fit;
     const k = testEval.numClasses;
     const metricOptions = { numClasses: k, classNames, ordinalOrder: SEVERITY_ORDER };
-    const validationCalibrated = new MultiClassMetrics(metricOptions).update(validation.labels, applyTemperature(rowsOf(validation.logits, k), fit.temperature)).compute();
-    const calibration = decideTemperature(fit, { before: validation.metrics.ece, after: validationCalibrated.ece });
     const validationPeople = validation.figures.people;
     console.log(`validation (${validation.labels.length} slices, ${validationPeople?.headline.count ?? '?'} people): accuracy ${f4(validation.metrics.accuracy)}, macro AUC ${f4(validation.metrics.macro.auc)}, per person ${f4(validationPeople?.metrics.macro.auc)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     console.log(`temperature: ${calibration.reason}`);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MetricsInputError } from './errors.js';
 import { isTensor, readLabels, readMatrix, type LabelsInput, type MatrixInput } from './inputs.js';
+import { computeMetrics } from './multiclass-metrics.js';
 
 /** Options of {@link fitTemperature}. */
 export interface FitTemperatureOptions {
@@ -208,4 +209,31 @@ export function decideTemperature(fit: TemperatureFit, ece: { before: number; af
     ? `kept ${what}: it lowers both on the validation people`
     : `not kept: ${what} does not lower ${!lowersNll && !lowersEce ? 'NLL or ECE' : !lowersNll ? 'NLL' : 'ECE'} on the validation people, so T = 1 is served`;
   return { fit, validationEce: ece, kept, served: kept ? fit.temperature : 1, reason };
+}
+
+/**
+ * Fits a temperature on validation logits and decides whether to serve it ({@link decideTemperature}): the one
+ * calibration step of training, shipping and the CLI.
+ * @param logits Validation pre-softmax outputs, row-major `[N * numClasses]`.
+ * @param labels True class of every row.
+ * @param options `numClasses` (K) and the ECE bins (default 15).
+ * @returns The fit, the validation ECE before / after it, and the decision.
+ * @example
+ * ```ts
+ * const val = await evaluate(model, ds, { indices: split.test });
+ * const { served, reason } = chooseTemperature(val.logits, val.labels, { numClasses: val.numClasses });
+ * ```
+ */
+export function chooseTemperature(
+  logits: Float32Array,
+  labels: ArrayLike<number>,
+  options: { numClasses: number; calibrationBins?: number },
+): CalibrationDecision {
+  const k = options.numClasses;
+  const fit = fitTemperature(logits, labels as LabelsInput, { numClasses: k });
+  const rows = Array.from({ length: labels.length }, (_, i) => logits.subarray(i * k, (i + 1) * k));
+  const y = Int32Array.from(labels);
+  const ece = (t: number): number =>
+    computeMetrics(y, Float64Array.from(applyTemperature(rows, t).flat()), { numClasses: k, calibrationBins: options.calibrationBins }).ece;
+  return decideTemperature(fit, { before: ece(1), after: ece(fit.temperature) });
 }

@@ -36,6 +36,7 @@ export { aggregateByGroup, type AggregateByGroupOptions, type GroupedPredictions
 export {
   fitTemperature,
   decideTemperature,
+  chooseTemperature,
   type CalibrationDecision,
   applyTemperature,
   type FitTemperatureOptions,

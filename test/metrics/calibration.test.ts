@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MetricsInputError, applyTemperature, fitTemperature } from '../../src/metrics/index.js';
+import { MetricsInputError, MultiClassMetrics, applyTemperature, chooseTemperature, decideTemperature, fitTemperature } from '../../src/metrics/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 interface TCase {
@@ -78,5 +78,36 @@ describe('fitTemperature vs scipy reference', () => {
     expect(() => fitTemperature(new Float32Array(4), [0, 1])).toThrow(/numClasses/);
     expect(() => applyTemperature([[1, 2]], 0)).toThrow(/temperature/);
     expect(() => fitTemperature([[1, 2]], [0], { minTemperature: 2, maxTemperature: 1 })).toThrow(/minTemperature/);
+  });
+});
+
+describe('chooseTemperature', () => {
+  // Over-confident logits: true-class logit 1 above the rest on 70% of rows (else a wrong class), then scaled by 4.
+  const n = 400, k = 3;
+  const labels = Int32Array.from({ length: n }, (_, i) => i % k);
+  const logits = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const top = (i * 7919) % 10 < 7 ? labels[i] : (labels[i] + 1) % k;
+    for (let c = 0; c < k; c++) logits[i * k + c] = 4 * (c === top ? 1 : 0);
+  }
+
+  it('fits, measures validation ECE before and after, and keeps a temperature that lowers both NLL and ECE', () => {
+    const d = chooseTemperature(logits, labels, { numClasses: k });
+    const fit = fitTemperature(logits, labels, { numClasses: k });
+    expect(d.fit.temperature).toBeCloseTo(fit.temperature, 12);
+    const rows = Array.from({ length: n }, (_, i) => logits.subarray(i * k, (i + 1) * k));
+    const ece = (t: number) => new MultiClassMetrics({ numClasses: k }).update(labels, applyTemperature(rows, t)).compute().ece;
+    expect(d.validationEce.before).toBeCloseTo(ece(1), 12);
+    expect(d.validationEce.after).toBeCloseTo(ece(fit.temperature), 12);
+    expect(d.fit.temperature).toBeGreaterThan(1); // softens the over-confident scores
+    expect(d.kept).toBe(true);
+    expect(d.served).toBe(d.fit.temperature);
+  });
+
+  it('applies the decision rule to what it measured (under-confident scores: T < 1)', () => {
+    const soft = logits.map((v) => v / 16);
+    const d = chooseTemperature(soft, labels, { numClasses: k });
+    expect(d.fit.temperature).toBeLessThan(1);
+    expect(d).toEqual(decideTemperature(d.fit, d.validationEce));
   });
 });

@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { footprintRange, headFootprints } from '../../data/slice-level.js';
 import { selectRows } from '../../data/subset.js';
 import { saveModel } from '../../io/fs-model-io.js';
-import { applyTemperature, decideTemperature, fitTemperature } from '../../metrics/calibration.js';
+import { applyTemperature, chooseTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { formatEvaluationReport, writeEvaluationReport } from '../../metrics/report-writer.js';
 import { buildNeuroStageNet, countParams } from '../../models/neurostagenet.js';
@@ -113,10 +113,8 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
 
   // One temperature, fitted on the validation rows (never on the test file), served only where it helps them.
   const validation = await evaluate(model, train, { indices: split.validation, batchSize: r.batchSize, bootstrap: { resamples: 100 } });
-  const fit = fitTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
-  const vk = validation.numClasses;
-  const validationAfter = new MultiClassMetrics({ numClasses: vk }).update(validation.labels, applyTemperature(rowsOf(validation.logits, vk), fit.temperature)).compute();
-  const calibration = decideTemperature(fit, { before: validation.metrics.ece, after: validationAfter.ece });
+  const calibration = chooseTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
+  const fit = calibration.fit;
   ctx.print(`temperature: ${calibration.reason}`);
 
   const classNames = [...train.classNames];
