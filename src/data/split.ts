@@ -134,8 +134,7 @@ export class StratifiedSplit {
       const rows = members.get(key) as number[];
       const votes = new Map<number, number>();
       for (const r of rows) votes.set(labels[r], (votes.get(labels[r]) ?? 0) + 1);
-      let best = -1, bestVotes = -1;
-      for (const [label, v] of votes) if (v > bestVotes || (v === bestVotes && label < best)) { best = label; bestVotes = v; }
+      const best = majorityLabel(votes);
       const list = byClass.get(best);
       const entry = { key, size: rows.length };
       if (list) list.push(entry);
@@ -166,4 +165,18 @@ export class StratifiedSplit {
     if (!anyTest && firstChoice && members.size >= 2) for (const r of members.get(firstChoice.key) as number[]) isTest[r] = 1;
     return isTest;
   }
+}
+
+/**
+ * The label most rows of a group carry (ties: the smaller label): how a person's label is read for stratifying by
+ * person and for counting people per class.
+ * @param votes Rows per label of one group.
+ * @returns The majority label, or -1 for an empty group.
+ * @internal
+ */
+export function majorityLabel(votes: ReadonlyMap<number, number>): number {
+  let best = -1;
+  let bestVotes = -1;
+  for (const [label, v] of votes) if (v > bestVotes || (v === bestVotes && label < best)) { best = label; bestVotes = v; }
+  return best;
 }

@@ -3,6 +3,7 @@ import type { ImageHeader } from './decode.js';
 import type { SkippedRow } from './dataset.js';
 import { findNearDuplicates, type NearDuplicateOptions, type NearDuplicateReport } from './duplicates.js';
 import { compareSliceLevels, headFootprint, headFootprints, type SliceLevelComparison } from './slice-level.js';
+import { majorityLabel } from './split.js';
 
 /** Options of {@link summarizeDataset}. */
 export interface SummaryOptions extends NearDuplicateOptions {
@@ -204,12 +205,8 @@ function summarizePeople(subjects: readonly string[], labels: ArrayLike<number>,
   const mixedLabels: PeopleSummary['mixedLabels'] = [];
   for (const [subject, counts] of byPerson) {
     let size = 0;
-    let major = -1;
-    let majorCount = -1;
-    for (const [label, c] of counts) {
-      size += c;
-      if (c > majorCount || (c === majorCount && label < major)) { major = label; majorCount = c; }
-    }
+    for (const c of counts.values()) size += c;
+    const major = majorityLabel(counts);
     sizes.push(size);
     if (major >= 0 && major < k) perClass[major]++;
     if (counts.size > 1) mixedLabels.push({ subject, labels: [...counts.keys()].sort((a, b) => a - b) });
