@@ -21,14 +21,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import {
-  fusedBatchNormGradConfig,
-  memoryLeanBatchNorm,
-  memoryLeanSwish,
-  registerWasmGradientKernels,
-  selectBackend,
-  WASM_MISSING_GRADIENT_KERNELS,
-} from '../src/backends/index.js';
+import { fusedBatchNormGradConfig } from '../src/backends/batch-norm-gradient.js';
+import { memoryLeanBatchNorm, memoryLeanSwish, registerWasmGradientKernels, WASM_MISSING_GRADIENT_KERNELS } from '../src/kernels/index.js';
+import { selectBackend } from '../src/index.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');

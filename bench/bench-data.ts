@@ -14,7 +14,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { parquetRead } from 'hyparquet';
 import * as arrow from 'apache-arrow';
-import { ParquetImageDataset, augmentBatch, iterateBatches } from '../src/index.js';
+import { ParquetImageDataset } from '../src/index.js';
+import { augmentBatch, iterateBatches } from '../src/data/index.js';
 
 const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? 'true']; }));
 const here = path.dirname(fileURLToPath(import.meta.url));

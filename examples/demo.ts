@@ -30,20 +30,15 @@ import {
   aggregateByGroup,
   applyTemperature,
   buildNeuroStageNet,
-  colorizeHeatmap,
   evaluate,
-  grayToRgba,
-  headFootprints,
   loadPretrainedNeuroStageNet,
-  selectRows,
-  sliceLevelWarning,
   overlayHeatmap,
-  sideBySide,
-  writeEvaluationReport,
-  writePng,
+  selectBackend,
   type PretrainedNeuroStageNet,
-} from '../src/index.js';
-import { selectBackend } from '../src/backends/index.js';
+} from 'neurostagenet';
+import { colorizeHeatmap, grayToRgba, sideBySide } from 'neurostagenet/explain';
+import { headFootprints, selectRows, sliceLevelWarning } from 'neurostagenet/data';
+import { writeEvaluationReport, writePng } from 'neurostagenet/node';
 
 const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), 'data', 'sample.parquet');
 

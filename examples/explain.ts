@@ -17,21 +17,10 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../src/backends/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ParquetImageDataset } from '../src/data/index.js';
-import {
-  GradCAM,
-  colorizeHeatmap,
-  compareWithRandom,
-  grayToRgba,
-  overlayHeatmap,
-  sideBySide,
-  writePng,
-  type CamMethod,
-} from '../src/explain/index.js';
-import { loadKerasWeights, loadModel } from '../src/io/index.js';
-import { buildNeuroStageNet } from '../src/models/index.js';
+import { GradCAM, ParquetImageDataset, buildNeuroStageNet, overlayHeatmap, selectBackend, type CamMethod } from 'neurostagenet';
+import { colorizeHeatmap, compareWithRandom, grayToRgba, sideBySide } from 'neurostagenet/explain';
+import { loadKerasWeights, loadModel, writePng } from 'neurostagenet/node';
 
 const { values: args } = parseArgs({
   options: {

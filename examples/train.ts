@@ -15,24 +15,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  MultiClassMetrics,
-  ParquetImageDataset,
-  applyTemperature,
-  buildNeuroStageNet,
-  countParams,
-  chooseTemperature,
-  evaluate,
-  formatDatasetSummary,
-  formatEvaluationReport,
-  recipeCallbacks,
-  recipeTrainOptions,
-  saveModel,
-  selectBackend,
-  summarizeDataset,
-  trainNeuroStageNet,
-  writeEvaluationReport,
-} from '../src/index.js';
+import { MultiClassMetrics, ParquetImageDataset, applyTemperature, buildNeuroStageNet, countParams, chooseTemperature, evaluate, formatEvaluationReport, selectBackend } from 'neurostagenet';
+import { formatDatasetSummary, summarizeDataset } from 'neurostagenet/data';
+import { recipeCallbacks, recipeTrainOptions, trainNeuroStageNet } from 'neurostagenet/train';
+import { saveModel, writeEvaluationReport } from 'neurostagenet/node';
 import { flattenTrainFlags, monitorFor, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, TRAIN_OPTIONS_HELP, type TrainFlags } from '../src/cli/train-options.js';
 import { UsageError } from '../src/cli/args.js';
 

@@ -19,7 +19,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ParquetImageDataset, StratifiedSplit, findNearDuplicates, groupNearDuplicates, selectRows } from '../src/index.js';
+import { ParquetImageDataset, StratifiedSplit } from '../src/index.js';
+import { findNearDuplicates, groupNearDuplicates, selectRows } from '../src/data/index.js';
 
 /**
  * Adjusted Rand index of two labelings of the same rows (Hubert & Arabie 1985), equal to scikit-learn's

@@ -26,34 +26,9 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  MultiClassMetrics,
-  ParquetImageDataset,
-  applyTemperature,
-  countParams,
-  evaluate,
-  figuresByPerson,
-  chooseTemperature,
-  footprintRange,
-  formatEvaluationReport,
-  formatFigures,
-  headFootprints,
-  loadModel,
-  loadPretrainedNeuroStageNet,
-  saveModel,
-  selectBackend,
-  selectRows,
-  summarizeDataset,
-  writeEvaluationReport,
-  writeModelMetadata,
-  type EvaluationResult,
-  type FiguresByPerson,
-  type Interval,
-  type MultiClassMetricsResult,
-  decideTemperature,
-  type CalibrationDecision,
-  type TemperatureFit,
-} from '../src/index.js';
+import { MultiClassMetrics, ParquetImageDataset, applyTemperature, countParams, evaluate, figuresByPerson, chooseTemperature, formatEvaluationReport, formatFigures, loadPretrainedNeuroStageNet, selectBackend, type EvaluationResult, type FiguresByPerson, type Interval, type MultiClassMetricsResult, decideTemperature, type CalibrationDecision, type TemperatureFit } from '../src/index.js';
+import { footprintRange, headFootprints, selectRows, summarizeDataset } from '../src/data/index.js';
+import { loadModel, saveModel, writeEvaluationReport, writeModelMetadata } from '../src/node/index.js';
 
 /** The temperature rule of the library, re-exported for the tests of this script. */
 export { decideTemperature };

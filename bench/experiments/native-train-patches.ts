@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { selectBackend } from '../../src/backends/index.js';
+import { selectBackend } from '../../src/index.js';
 import { KerasBatchNormalization } from '../../src/layers/index.js';
 import { buildNeuroStageNet, compileNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../../src/models/index.js';
 import { median, parseArgs } from '../lib/stats.js';

@@ -156,7 +156,7 @@ function wasmHeapMiB(): number | undefined {
 }
 
 async function run(o: ChildOptions): Promise<BackendResult> {
-  const { selectBackend } = await import('../../src/backends/index.js');
+  const { selectBackend } = await import('../../src/backends/select-backend.js');
   const backend = await selectBackend(o.backend);
   const startTensors = tf.memory().numTensors;
   const models = await import('../../src/models/index.js').catch((e: unknown) => {

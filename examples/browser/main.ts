@@ -20,25 +20,20 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-// In an app of your own: `from 'neurostagenet'`. Importing the package also registers its custom layers,
-// which tfl.loadLayersModel needs to rebuild NeuroStageNet.
+// The package's browser-safe entries (in this repository they resolve to the sources through tsconfig.json's
+// "paths"). Importing the root also registers its custom layers, which tfl.loadLayersModel needs to rebuild NeuroStageNet.
+import { GradCAM, describeModel, overlayHeatmap, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
 import {
-  GradCAM,
   decodeImage,
-  describeModel,
-  grayToRgba,
   headFootprint,
-  overlayHeatmap,
   rawToGray,
   readImageHeader,
-  registerWasmGradientKernels,
   resizeBilinearGray,
   sliceLevelWarning,
-  type Explanation,
-  type ModelMetadata,
-  type PretrainedNeuroStageNet,
   type RawPixels,
-} from './neurostagenet.js';
+} from 'neurostagenet/data';
+import { grayToRgba } from 'neurostagenet/explain';
+import { registerWasmGradientKernels } from 'neurostagenet/kernels';
 
 /** Backends tried in order when the URL does not name one: GPU first, then WebAssembly, then plain JS. */
 const BACKEND_ORDER = ['webgl', 'wasm', 'cpu'] as const;

@@ -1,6 +1,6 @@
 // Backend choice for the CLI: --backend names one backend or a comma list; default is the fastest installed.
 import * as tf from '@tensorflow/tfjs-core';
-import { KNOWN_BACKENDS, selectBackend } from '../backends/index.js';
+import { KNOWN_BACKENDS, selectBackend } from '../backends/select-backend.js';
 import { UsageError } from './args.js';
 import type { CliContext } from './context.js';
 

@@ -1,16 +1,77 @@
-// Public face of the data pipeline: re-exported from src/index.ts.
-export * from './types.js';
-export * from './errors.js';
+/**
+ * `neurostagenet/data`: the data pipeline — Parquet rows of image bytes to grayscale tensors, data checks, the split
+ * by person, training-only augmentation and batches. Runs in Node and in browsers (paths need Node; bytes work
+ * everywhere).
+ * @module
+ */
+export type { Batch, ImageExample, LabeledImageSource } from './types.js';
+export {
+  DataError,
+  EmptyFileError,
+  NotParquetError,
+  TruncatedParquetError,
+  MissingColumnError,
+  InvalidLabelError,
+  InvalidSubjectError,
+  InvalidSliceError,
+  MissingImageError,
+  UnsupportedImageFormatError,
+  ImageDecodeError,
+  ImageSizeError,
+  DataOptionError,
+  type DataErrorLocation,
+} from './errors.js';
+export {
+  ParquetImageDataset,
+  type LoadStats,
+  type ParquetImageDatasetOptions,
+  type SkippedRow,
+} from './dataset.js';
+export {
+  decodeImage,
+  readImageHeader,
+  sniffImageFormat,
+  resizeBilinearGray,
+  rawToGray,
+  type RawPixels,
+  type ColorMode,
+  type DecodeOptions,
+  type DecodedImage,
+  type ImageFormat,
+  type ImageHeader,
+  type ResizeMode,
+} from './decode.js';
+export { StratifiedSplit, type SplitIndices, type StratifiedSplitOptions } from './split.js';
+export { selectRows } from './subset.js';
+export { summarizeDataset, formatDatasetSummary, formatSliceLevels, type DatasetSummary, type SummaryOptions } from './summary.js';
+export {
+  findNearDuplicates,
+  type NearDuplicateOptions,
+  type NearDuplicatePair,
+  type NearDuplicateReport,
+} from './duplicates.js';
+export { groupNearDuplicates, type NearDuplicateGroupOptions, type NearDuplicateGroups } from './groups.js';
+export {
+  headFootprint,
+  headFootprints,
+  compareSliceLevels,
+  footprintRange,
+  outsideFootprintRange,
+  sliceLevelWarning,
+  type FootprintRange,
+  type SliceLevelComparison,
+  type SpreadSummary,
+} from './slice-level.js';
 export {
   augmentBatch,
   resolveAugmentOptions,
   sampleAugmentParams,
-  geometricTransform,
   DEFAULT_AUGMENT,
   type AugmentOptions,
   type AugmentParams,
   type ResolvedAugmentOptions,
 } from './augment.js';
+export { mixupBatch, sampleMixupParams, type MixupParams, type MixedBatch } from './mixup.js';
 export {
   iterateBatches,
   countBatches,
@@ -21,49 +82,3 @@ export {
   type BatchIterator,
   type TfDatasetOptions,
 } from './batches.js';
-export {
-  decodeImage,
-  loadImageDecoders,
-  readImageHeader,
-  sniffImageFormat,
-  resizeBilinearGray,
-  rawToGray,
-  type ColorMode,
-  type DecodeOptions,
-  type DecodedImage,
-  type ImageFormat,
-  type ImageHeader,
-  type RawPixels,
-  type ResizeMode,
-} from './decode.js';
-export {
-  ParquetImageDataset,
-  type LoadStats,
-  type ParquetImageDatasetOptions,
-  type SkippedRow,
-} from './dataset.js';
-export { mixupBatch, sampleMixupParams, sampleBeta, type MixupParams, type MixedBatch } from './mixup.js';
-export { selectRows } from './subset.js';
-export { StratifiedSplit, type SplitIndices, type StratifiedSplitOptions } from './split.js';
-export {
-  findNearDuplicates,
-  thumbnails,
-  type NearDuplicateOptions,
-  type NearDuplicatePair,
-  type NearDuplicateReport,
-} from './duplicates.js';
-export { groupNearDuplicates, type NearDuplicateGroupOptions, type NearDuplicateGroups } from './groups.js';
-export { summarizeDataset, formatDatasetSummary, formatSliceLevels, type DatasetSummary, type SummaryOptions } from './summary.js';
-export {
-  headFootprint,
-  headFootprints,
-  compareSliceLevels,
-  ksStatistic,
-  percentileOfSorted,
-  footprintRange,
-  outsideFootprintRange,
-  sliceLevelWarning,
-  type FootprintRange,
-  type SliceLevelComparison,
-  type SpreadSummary,
-} from './slice-level.js';

@@ -1,5 +1,9 @@
-// Public exports of the explanation tools: Grad-CAM / Grad-CAM++, overlays and PNGs, faithfulness curves
-// and the weight-randomisation sanity check.
+/**
+ * `neurostagenet/explain`: Grad-CAM / Grad-CAM++ maps, overlays and PNG encoding, deletion / insertion faithfulness
+ * curves and the weight-randomisation sanity check. Runs in Node and in browsers (writing PNG files is in
+ * `neurostagenet/node`).
+ * @module
+ */
 export { ExplainError } from './errors.js';
 export {
   GradCAM,
@@ -26,14 +30,13 @@ export {
   type RgbaImage,
   type SideBySideOptions,
 } from './overlay.js';
-export { encodePng, writePng } from './png.js';
+export { encodePng } from './png.js';
 export {
   deletionCurve,
   insertionCurve,
   compareWithRandom,
   randomSaliency,
   gaussianBlur,
-  pixelOrder,
   type Baseline,
   type CurveOptions,
   type FaithfulnessCurve,

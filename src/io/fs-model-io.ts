@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { NeuroStageNetError } from '../errors.js';
+import { ModelIOError } from './errors.js';
 
 /** Thrown when a saved model directory cannot be written or read. */
-export class ModelFileError extends NeuroStageNetError {}
+export class ModelFileError extends ModelIOError {}
 
 /** File names inside a saved model directory. */
 export const MODEL_JSON_FILE = 'model.json';

@@ -3,10 +3,10 @@
  * a 4 MB wasm module, so it is imported only when weights are actually read). The same code path
  * serves Node and browsers: the bytes go into h5wasm's in-memory file system.
  */
-import { NeuroStageNetError } from '../errors.js';
+import { ModelIOError } from './errors.js';
 
 /** Thrown when an HDF5 file cannot be opened or read. */
-export class H5ReadError extends NeuroStageNetError {}
+export class H5ReadError extends ModelIOError {}
 
 /** A dataset's values as read from HDF5. */
 export interface H5Array {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { NeuroStageNetError } from '../errors.js';
+import { ModelIOError } from './errors.js';
 import { H5ReadError, type H5View, openH5 } from './h5-reader.js';
 
 /** One weight whose shape in the file differs from the model's. */
@@ -17,7 +18,7 @@ export interface WeightShapeMismatch {
  * Thrown by {@link loadKerasWeights} when the file and the model disagree: lists every missing,
  * unexpected and shape-mismatched weight at once.
  */
-export class KerasWeightsMismatchError extends NeuroStageNetError {
+export class KerasWeightsMismatchError extends ModelIOError {
   /** Model weights with no counterpart in the file. */
   readonly missing: string[];
   /** File weights with no counterpart in the model. */
@@ -46,7 +47,7 @@ export class KerasWeightsMismatchError extends NeuroStageNetError {
 }
 
 /** Thrown when a file is not a Keras HDF5 weights file in the legacy (`layer_names`) layout. */
-export class KerasWeightsFormatError extends NeuroStageNetError {}
+export class KerasWeightsFormatError extends ModelIOError {}
 
 /** Options of {@link loadKerasWeights}. */
 export interface LoadKerasWeightsOptions {

@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { buildEfficientNetB0 } from '../backbones/efficientnet-b0.js';
-import { NeuroStageNetError } from '../errors.js';
+import { ModelError } from './errors.js';
 import { loadKerasWeights } from '../io/keras-weights.js';
 import { DualPoolHead } from '../layers/dual-pool-head.js';
 import { GrayToRGBProjection } from '../layers/gray-to-rgb.js';
@@ -8,7 +8,7 @@ import { SEResidualBlock } from '../layers/se-residual-block.js';
 import { deriveSeed } from '../layers/seed.js';
 
 /** Thrown for invalid NeuroStageNet options (the message names the option and value). */
-export class NeuroStageNetOptionsError extends NeuroStageNetError {}
+export class NeuroStageNetOptionsError extends ModelError {}
 
 /** Default index of the first trainable backbone layer when fine-tuning pretrained weights (Keras reference C4). */
 export const DEFAULT_FINE_TUNE_AT = 150;

@@ -3,7 +3,7 @@
  * model directory / URL holding a tfjs layers model (`model.json` + weights) and an optional `metadata.json`.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { NeuroStageNetError } from '../errors.js';
+import { ModelError } from './errors.js';
 import { MODEL_JSON_FILE, loadModel } from '../io/fs-model-io.js';
 import type { FootprintRange } from '../data/slice-level.js';
 
@@ -72,7 +72,7 @@ export interface PretrainedNeuroStageNet {
 }
 
 /** Thrown when no model is found where one was expected (e.g. no trained model is shipped in `models/`). */
-export class PretrainedModelNotFoundError extends NeuroStageNetError {
+export class PretrainedModelNotFoundError extends ModelError {
   /** Where the model was looked for. */
   readonly location: string;
 
@@ -87,7 +87,7 @@ export class PretrainedModelNotFoundError extends NeuroStageNetError {
 }
 
 /** Thrown when a model directory's `metadata.json` cannot be parsed or contradicts the model. */
-export class ModelMetadataError extends NeuroStageNetError {}
+export class ModelMetadataError extends ModelError {}
 
 const isNode = (): boolean => typeof process !== 'undefined' && process.versions?.node != null;
 

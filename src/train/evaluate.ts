@@ -1,6 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LabeledImageSource } from '../data/types.js';
-import { MultiClassMetrics, type MultiClassMetricsOptions, type MultiClassMetricsResult } from '../metrics/index.js';
+import { MultiClassMetrics, type MultiClassMetricsOptions, type MultiClassMetricsResult } from '../metrics/multiclass-metrics.js';
 import { figuresByPerson, type BootstrapOptions, type FiguresByPerson } from '../metrics/bootstrap.js';
 import { runInference, type TestTimeAugmentation } from './inference.js';
 

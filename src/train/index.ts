@@ -1,4 +1,8 @@
-// Public face of training and evaluation: re-exported from src/index.ts.
+/**
+ * `neurostagenet/train`: training NeuroStageNet — the trainer, the recipes, the callbacks tfjs lacks, the smoothed
+ * loss, learning-rate schedules, progress reporters and evaluation.
+ * @module
+ */
 export { TrainingError } from './errors.js';
 export { categoricalCrossentropyWithSmoothing, type SmoothedCrossentropyOptions, type LossFunction } from './loss.js';
 export { compileNeuroStageNet, type CompileNeuroStageNetOptions } from './compile.js';

@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, buildEfficientNetB0, kerasCorrectPad } from '../../src/backbones/index.js';
-import { loadKerasWeights } from '../../src/io/index.js';
+import { IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, buildEfficientNetB0 } from '../../src/index.js';
+import { kerasCorrectPad } from '../../src/backbones/efficientnet-b0.js';
+import { loadKerasWeights } from '../../src/node/index.js';
 import { countParams } from '../../src/models/index.js';
 import { BACKBONE_DIR, BACKBONE_H5, readGoldenArray, readGoldenTensor, readManifest, relativeL2, requireGolden } from '../models/golden.js';
 

@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients (the reference formulas need them)
 import { describe, expect, it } from 'vitest';
-import { memoryLeanBatchNorm, memoryLeanSwish } from '../../src/backends/index.js';
+import { memoryLeanBatchNorm, memoryLeanSwish } from '../../src/kernels/index.js';
 
 function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;

@@ -21,8 +21,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserPage } from '../../examples/browser/build.js';
-import { decodeImage, encodePng, grayToRgba, headFootprint, loadPretrainedNeuroStageNet } from '../../src/index.js';
-import { saveModel } from '../../src/io/index.js';
+import { decodeImage, headFootprint } from '../../src/data/index.js';
+import { encodePng, grayToRgba } from '../../src/explain/index.js';
+import { loadPretrainedNeuroStageNet } from '../../src/index.js';
+import { saveModel } from '../../src/node/index.js';
 import { buildNeuroStageNet, featureModel, logitsModel } from '../../src/models/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

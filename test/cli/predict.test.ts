@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParquetImageDataset, applyTemperature, evaluate, groupNearDuplicates, buildNeuroStageNet, encodePng, grayToRgba, headFootprint, saveModel, writeModelMetadata } from '../../src/index.js';
+import { ParquetImageDataset, applyTemperature, evaluate, buildNeuroStageNet } from '../../src/index.js';
+import { groupNearDuplicates, headFootprint } from '../../src/data/index.js';
+import { encodePng, grayToRgba } from '../../src/explain/index.js';
+import { saveModel, writeModelMetadata } from '../../src/node/index.js';
 import { makeModel } from '../train/helpers.js';
 import { SAMPLE, errorLines, runCli, runInProcess } from './helpers.js';
 

@@ -7,15 +7,8 @@ import { pathToFileURL } from 'node:url';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ModelMetadataError,
-  PretrainedModelNotFoundError,
-  buildNeuroStageNet,
-  loadPretrainedNeuroStageNet,
-  pretrainedModelDir,
-  saveModel,
-  writeModelMetadata,
-} from '../../src/index.js';
+import { ModelMetadataError, PretrainedModelNotFoundError, buildNeuroStageNet, loadPretrainedNeuroStageNet } from '../../src/index.js';
+import { pretrainedModelDir, saveModel, writeModelMetadata } from '../../src/node/index.js';
 import { REPO } from './helpers.js';
 
 let tmp: string;

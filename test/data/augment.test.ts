@@ -2,16 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import {
-  augmentBatch,
-  geometricTransform,
-  resolveAugmentOptions,
-  sampleAugmentParams,
-  DEFAULT_AUGMENT,
-  DataOptionError,
-  ParquetImageDataset,
-} from '../../src/index.js';
+import { augmentBatch, resolveAugmentOptions, sampleAugmentParams, DEFAULT_AUGMENT, DataOptionError } from '../../src/data/index.js';
+import { geometricTransform } from '../../src/data/augment.js';
+import { ParquetImageDataset } from '../../src/index.js';
 import { pseudoRandom, samplePath } from './helpers.js';
+import { createRequire } from 'node:module';
+
+// tfjs-node is an optional peer: present only after ../shared/tools/install-tfjs-node-from-wheel.sh
+const hasTfjsNode = (() => {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const H = 24, W = 20;
 const N = 6;
@@ -153,6 +158,46 @@ describe('augmentation', () => {
     let changed = 0;
     for (let k = 0; k < cpu.length; k++) changed += Math.abs(cpu[k] - real[k]);
     expect(changed / cpu.length).toBeGreaterThan(1);
+  });
+
+  it("registers no kernel: tfjs' Transform registry is the same after augmenting, with or without a native kernel", () => {
+    const opts = { ...off, flip: true, rotation: 0.05, zoom: 0.3 }; // zoom-out: the reflected border is sampled too
+    const cpuTransform = tf.getKernel('Transform', 'cpu');
+    expect(cpuTransform).toBeDefined();
+    const native = run(opts, 43);
+    expect(tf.getKernel('Transform', 'cpu')).toBe(cpuTransform);
+    // A backend without a Transform kernel (as tfjs-node 4.22): the cpu backend with its kernel taken away.
+    tf.unregisterKernel('Transform', 'cpu');
+    let portable: Float32Array;
+    try {
+      const before = tf.memory().numTensors;
+      portable = run(opts, 43);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(tf.getKernel('Transform', 'cpu')).toBeUndefined(); // still none: augmentation computed it in JS
+    } finally {
+      tf.registerKernel(cpuTransform!);
+    }
+    let maxDiff = 0;
+    for (let k = 0; k < native.length; k++) maxDiff = Math.max(maxDiff, Math.abs(native[k] - portable[k]));
+    expect(maxDiff).toBeLessThan(0.01);
+    expect(portable).not.toEqual(data); // and it did transform
+  });
+
+  it.runIf(hasTfjsNode)('on tfjs-node (no Transform kernel) gives the cpu result and leaves getKernel(Transform, tensorflow) unset', async () => {
+    await import('@tensorflow/tfjs-node');
+    const real = Float32Array.from(pseudoRandom(2 * 64 * 64, 256, 23));
+    const shape: [number, number, number, number] = [2, 64, 64, 1];
+    const cpu = run(true, 7, real, shape);
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    const kernelBefore = tf.getKernel('Transform', 'tensorflow');
+    const before = tf.memory().numTensors;
+    const node = run(true, 7, real, shape);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.getKernel('Transform', 'tensorflow')).toBe(kernelBefore);
+    await tf.setBackend('cpu');
+    let maxDiff = 0;
+    for (let k = 0; k < cpu.length; k++) maxDiff = Math.max(maxDiff, Math.abs(cpu[k] - node[k]));
+    expect(maxDiff).toBeLessThan(0.05);
   });
 
   it('rejects bad options', () => {

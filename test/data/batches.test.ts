@@ -2,16 +2,8 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import {
-  iterateBatches,
-  toTfDataset,
-  countBatches,
-  ParquetImageDataset,
-  DataOptionError,
-  InvalidLabelError,
-  type Batch,
-  type LabeledImageSource,
-} from '../../src/index.js';
+import { iterateBatches, toTfDataset, countBatches, DataOptionError, InvalidLabelError } from '../../src/data/index.js';
+import { ParquetImageDataset, type Batch, type LabeledImageSource } from '../../src/index.js';
 import { samplePath } from './helpers.js';
 
 const H = 6, W = 5;

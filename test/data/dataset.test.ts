@@ -2,21 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  ParquetImageDataset,
-  DataError,
-  EmptyFileError,
-  ImageDecodeError,
-  ImageSizeError,
-  InvalidLabelError,
-  InvalidSliceError,
-  InvalidSubjectError,
-  MissingColumnError,
-  MissingImageError,
-  NotParquetError,
-  TruncatedParquetError,
-  UnsupportedImageFormatError,
-} from '../../src/index.js';
+import { ParquetImageDataset, DataError } from '../../src/index.js';
+import { EmptyFileError, ImageDecodeError, ImageSizeError, InvalidLabelError, InvalidSliceError, InvalidSubjectError, MissingColumnError, MissingImageError, NotParquetError, TruncatedParquetError, UnsupportedImageFormatError } from '../../src/data/index.js';
 import { encodePng, makeParquet, pseudoRandom, repoRoot, samplePath } from './helpers.js';
 
 const png = (seed: number, w = 4, h = 3) => encodePng({ width: w, height: h, colorType: 0, bitDepth: 8, samples: pseudoRandom(w * h, 256, seed) });

@@ -3,17 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import {
-  decodeImage,
-  readImageHeader,
-  sniffImageFormat,
-  resizeBilinearGray,
-  ImageDecodeError,
-  UnsupportedImageFormatError,
-  ImageSizeError,
-  DataError,
-  NeuroStageNetError,
-} from '../../src/index.js';
+import { decodeImage, readImageHeader, sniffImageFormat, resizeBilinearGray, ImageDecodeError, UnsupportedImageFormatError, ImageSizeError } from '../../src/data/index.js';
+import { DataError, NeuroStageNetError } from '../../src/index.js';
 import { decodeRaw, finishDecode, loadImageDecoders } from '../../src/data/decode.js';
 import { decodeInWorkers } from '../../src/data/decode-pool.js';
 import { encodePng, pseudoRandom, repoRoot } from './helpers.js';

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  findNearDuplicates,
-  summarizeDataset,
-  formatDatasetSummary,
-  thumbnails,
-  ParquetImageDataset,
-  type LabeledImageSource,
-} from '../../src/index.js';
+import { findNearDuplicates, summarizeDataset, formatDatasetSummary } from '../../src/data/index.js';
+import { thumbnails } from '../../src/data/duplicates.js';
+import { ParquetImageDataset, type LabeledImageSource } from '../../src/index.js';
 import { pseudoRandom, samplePath } from './helpers.js';
 
 function source(images: Float32Array[], size: number, labels?: number[]): LabeledImageSource {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { groupNearDuplicates, ParquetImageDataset, StratifiedSplit, DataOptionError, type LabeledImageSource } from '../../src/index.js';
+import { groupNearDuplicates, DataOptionError } from '../../src/data/index.js';
+import { ParquetImageDataset, StratifiedSplit, type LabeledImageSource } from '../../src/index.js';
 import { linkRows } from '../../src/data/groups.js';
 import { adjustedRandIndex, groupAgreement, splitLeak } from '../../scripts/measure-groups.js';
 import { repoRoot, sharedFile } from './helpers.js';

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { DataOptionError, iterateBatches, mixupBatch, sampleBeta, sampleMixupParams, type LabeledImageSource } from '../../src/index.js';
+import { DataOptionError, iterateBatches, mixupBatch, sampleMixupParams } from '../../src/data/index.js';
+import { sampleBeta } from '../../src/data/mixup.js';
+import { type LabeledImageSource } from '../../src/index.js';
 import { createRng } from '../../src/random.js';
 
 beforeAll(async () => {

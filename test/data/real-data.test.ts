@@ -3,17 +3,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import {
-  ParquetImageDataset,
-  compareSliceLevels,
-  findNearDuplicates,
-  formatDatasetSummary,
-  headFootprints,
-  percentileOfSorted,
-  selectRows,
-  summarizeDataset,
-  type DatasetSummary,
-} from '../../src/index.js';
+import { ParquetImageDataset } from '../../src/index.js';
+import { compareSliceLevels, findNearDuplicates, formatDatasetSummary, headFootprints, selectRows, summarizeDataset, type DatasetSummary } from '../../src/data/index.js';
+import { percentileOfSorted } from '../../src/stats.js';
 import { sharedFile } from './helpers.js';
 
 /** One row of manifest-train.csv / manifest-test.csv. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { compareSliceLevels, footprintRange, formatSliceLevels, outsideFootprintRange, headFootprint, headFootprints, ksStatistic, percentileOfSorted, sliceLevelWarning } from '../../src/index.js';
+import { compareSliceLevels, footprintRange, formatSliceLevels, outsideFootprintRange, headFootprint, headFootprints, sliceLevelWarning } from '../../src/data/index.js';
+import { ksStatistic } from '../../src/data/slice-level.js';
+import { percentileOfSorted } from '../../src/stats.js';
 import type { LabeledImageSource } from '../../src/index.js';
 
 const reference = JSON.parse(readFileSync(new URL('../fixtures/data/slice_level_reference.json', import.meta.url), 'utf8')) as {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ParquetImageDataset, StratifiedSplit, DataOptionError } from '../../src/index.js';
+import { ParquetImageDataset, StratifiedSplit } from '../../src/index.js';
+import { DataOptionError } from '../../src/data/index.js';
 import { pseudoRandom, sharedFile } from './helpers.js';
 
 // Class sizes of the real training file: 512 / 32 / 1920 / 1344 (3808 rows).

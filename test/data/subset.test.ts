@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DataOptionError, selectRows, type LabeledImageSource } from '../../src/index.js';
+import { DataOptionError, selectRows } from '../../src/data/index.js';
+import { type LabeledImageSource } from '../../src/index.js';
 
 const source: LabeledImageSource = {
   length: 5,

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ParquetImageDataset, formatDatasetSummary, summarizeDataset, selectRows } from '../../src/index.js';
+import { ParquetImageDataset } from '../../src/index.js';
+import { formatDatasetSummary, summarizeDataset, selectRows } from '../../src/data/index.js';
 import { runInProcess } from '../cli/helpers.js';
 import { encodePng, makeParquet, pseudoRandom, sharedFile } from './helpers.js';
 

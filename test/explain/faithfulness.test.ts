@@ -2,14 +2,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  compareWithRandom,
-  deletionCurve,
-  gaussianBlur,
-  insertionCurve,
-  pixelOrder,
-  randomSaliency,
-} from '../../src/explain/index.js';
+import { compareWithRandom, deletionCurve, gaussianBlur, insertionCurve, randomSaliency } from '../../src/explain/index.js';
+import { pixelOrder } from '../../src/explain/faithfulness.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

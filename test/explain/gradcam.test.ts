@@ -2,7 +2,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ExplainError, GradCAM, defaultTargetLayer } from '../../src/explain/index.js';
+import { ExplainError, GradCAM } from '../../src/index.js';
+import { defaultTargetLayer } from '../../src/explain/index.js';
 import { buildCamModel, buildNestedModel, maxAbsDiff, randomImages, reluMinMax, upsampleBilinear } from './models.js';
 
 beforeAll(async () => {

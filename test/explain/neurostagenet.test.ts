@@ -2,7 +2,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GradCAM, defaultTargetLayer } from '../../src/explain/index.js';
+import { GradCAM } from '../../src/index.js';
+import { defaultTargetLayer } from '../../src/explain/index.js';
 import { buildNeuroStageNet } from '../../src/models/index.js';
 import { maxAbsDiff } from './models.js';
 

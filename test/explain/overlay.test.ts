@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { ExplainError, colorizeHeatmap, colormapLut, encodePng, grayToRgba, overlayHeatmap, sideBySide } from '../../src/explain/index.js';
+import { ExplainError, overlayHeatmap } from '../../src/index.js';
+import { colorizeHeatmap, colormapLut, encodePng, grayToRgba, sideBySide } from '../../src/explain/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ref = JSON.parse(readFileSync(path.join(here, '../fixtures/explain/reference.json'), 'utf8')) as {

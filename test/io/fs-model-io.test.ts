@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, ModelFileError, nodeFileSystemIO, saveModel } from '../../src/io/index.js';
+import { loadModel, ModelFileError, nodeFileSystemIO, saveModel } from '../../src/node/index.js';
 import { float32ToFloat16Bits, quantizeWeightsFloat16 } from '../../src/io/fs-model-io.js';
 import {
   DualPoolHead,

@@ -2,13 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildEfficientNetB0 } from '../../src/backbones/index.js';
-import {
-  H5ReadError,
-  KerasWeightsFormatError,
-  KerasWeightsMismatchError,
-  loadKerasWeights,
-} from '../../src/io/index.js';
+import { buildEfficientNetB0 } from '../../src/index.js';
+import { H5ReadError, KerasWeightsFormatError, KerasWeightsMismatchError, loadKerasWeights } from '../../src/node/index.js';
 import { buildNeuroStageNet } from '../../src/models/index.js';
 import { BACKBONE_H5, NEUROSTAGENET_H5, requireGolden } from '../models/golden.js';
 

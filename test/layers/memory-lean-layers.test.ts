@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildEfficientNetB0 } from '../../src/backbones/index.js';
+import { buildEfficientNetB0 } from '../../src/index.js';
 import {
   DualPoolHead,
   KerasBatchNormalization,

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MetricsInputError, figuresByPerson, formatHeadline, type HeadlineFigures } from '../../src/metrics/index.js';
+import { MetricsInputError, figuresByPerson, formatHeadline, type HeadlineFigures } from '../../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 interface Figure { value: number; low: number; high: number }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MetricsInputError, MultiClassMetrics, applyTemperature, chooseTemperature, decideTemperature, fitTemperature } from '../../src/metrics/index.js';
+import { MetricsInputError, MultiClassMetrics, applyTemperature, chooseTemperature, decideTemperature, fitTemperature } from '../../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 interface TCase {

@@ -4,15 +4,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  MetricsInputError,
-  MultiClassMetrics,
-  formatFixed,
-  formatMetricsSummary,
-  rocAuc,
-  trapezoidArea,
-  type MultiClassMetricsResult,
-} from '../../src/metrics/index.js';
+import { MetricsInputError, MultiClassMetrics, formatMetricsSummary, rocAuc, type MultiClassMetricsResult } from '../../src/index.js';
+import { formatFixed } from '../../src/metrics/classification-report.js';
+import { trapezoidArea } from '../../src/metrics/roc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

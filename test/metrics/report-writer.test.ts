@@ -4,14 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  MultiClassMetrics,
-  applyTemperature,
-  fitTemperature,
-  formatClassificationReport,
-  renderRocCurvesPng,
-  writeEvaluationReport,
-} from '../../src/metrics/index.js';
+import { MultiClassMetrics, applyTemperature, fitTemperature, formatClassificationReport } from '../../src/index.js';
+import { renderRocCurvesPng, writeEvaluationReport } from '../../src/node/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cases = (

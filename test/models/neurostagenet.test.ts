@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadKerasWeights } from '../../src/io/index.js';
+import { loadKerasWeights } from '../../src/node/index.js';
 import {
   applyFineTuneFreeze,
   buildNeuroStageNet,

@@ -10,7 +10,7 @@ import { reduceLROnPlateau } from '../../src/train/callbacks/reduce-lr-on-platea
 import { modelCheckpoint } from '../../src/train/callbacks/model-checkpoint.js';
 import { learningRateScheduler } from '../../src/train/callbacks/learning-rate-scheduler.js';
 import { validationAuc } from '../../src/train/callbacks/validation-auc.js';
-import { MultiClassMetrics } from '../../src/metrics/index.js';
+import { MultiClassMetrics } from '../../src/index.js';
 import { getLearningRate, setLearningRate, warmupCosineSchedule } from '../../src/train/learning-rate.js';
 import { TrainingError } from '../../src/train/errors.js';
 import { loadModel } from '../../src/io/fs-model-io.js';

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../examples/train.js';
-import { loadModel } from '../../src/io/index.js';
-import { ParquetImageDataset } from '../../src/data/index.js';
+import { loadModel } from '../../src/node/index.js';
+import { ParquetImageDataset } from '../../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sample = resolve(here, '../../examples/data/sample.parquet');

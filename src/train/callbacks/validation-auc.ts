@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LabeledImageSource } from '../../data/types.js';
-import { MultiClassMetrics } from '../../metrics/index.js';
+import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { runInference } from '../inference.js';
 import type { CallbackLogs } from './monitor.js';
 

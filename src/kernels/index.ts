@@ -1,0 +1,19 @@
+/**
+ * `neurostagenet/kernels`: opt-in tfjs kernels. Nothing here is registered by importing it: each `register*` call
+ * changes tfjs' global kernel or gradient registry for every model in the process, so an app calls it on purpose.
+ * - the gradient kernels that let the wasm backend train (tfjs-backend-wasm 4.22 has none for convolutions);
+ * - the memory-lean swish and batch-normalisation ops that keep only their input for the backward pass.
+ * @module
+ */
+export {
+  registerWasmGradientKernels,
+  unregisterWasmGradientKernels,
+  WASM_GRADIENT_KERNEL_NAMES,
+  WASM_MISSING_GRADIENT_KERNELS,
+  WASM_REPLACED_GRADIENT_KERNELS,
+  UnsupportedKernelArgumentsError,
+  setWasmKernelScratchBytes,
+  DEFAULT_KERNEL_SCRATCH_BYTES,
+} from '../backends/wasm-gradient-kernels.js';
+export { registerFusedBatchNormGradient } from '../backends/batch-norm-gradient.js';
+export { memoryLeanSwish, memoryLeanBatchNorm, type MemoryLeanBatchNormOptions } from '../layers/memory-lean-ops.js';
