@@ -9,6 +9,7 @@
  * touching full-size tensors (dx is one broadcasting multiply, d(mean) and d(offset) one reduction of dy).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { NeuroStageNetError } from '../errors.js';
 
 type GradClosures = Record<string, () => tf.Tensor>;
 
@@ -30,7 +31,8 @@ function reduceToShape(t: tf.Tensor, paramShape: number[]): tf.Tensor {
 
 /**
  * Gradient config for 'FusedBatchNorm' (tf.batchNorm): y = (x - mean) * rsqrt(variance + eps) * scale + offset,
- * with mean, variance, scale, offset broadcast against x. Register with {@link registerFusedBatchNormGradient}.
+ * with mean, variance, scale, offset broadcast against x. Use it for one step with {@link withFusedBatchNormGradient},
+ * or globally with {@link registerFusedBatchNormGradient}.
  */
 export const fusedBatchNormGradConfig: tf.GradConfig = {
   kernelName: tf.FusedBatchNorm,
@@ -62,14 +64,69 @@ export const fusedBatchNormGradConfig: tf.GradConfig = {
   },
 };
 
-let registered = false;
+// tfjs-core's gradient (or whatever was registered) that registerFusedBatchNormGradient replaced, for unregister
+let replaced: tf.GradConfig | undefined;
 
 /**
- * Replaces tfjs-core's gradient for 'FusedBatchNorm' with {@link fusedBatchNormGradConfig}, for every
- * backend (tfjs keeps one gradient per kernel name). Idempotent. Called by {@link selectBackend}.
+ * Runs `fn` with {@link fusedBatchNormGradConfig} as tfjs' gradient for 'FusedBatchNorm', then puts back the gradient
+ * that was registered before (normally tfjs-core's), so that tfjs' global registry is unchanged afterwards.
+ *
+ * tfjs reads a kernel's gradient when the forward op runs (it records the gradient function on the tape), so the
+ * forward and backward pass of a step must both happen inside `fn`: e.g. `withFusedBatchNormGradient(() =>
+ * tf.variableGrads(loss))`. `fn` must be synchronous; no other JavaScript runs while it does, so no other model in the
+ * process ever sees the replacement. Nested calls and an already registered replacement
+ * ({@link registerFusedBatchNormGradient}) just run `fn`.
+ *
+ * @param fn Synchronous work, e.g. one training step.
+ * @returns What `fn` returns.
+ * @throws NeuroStageNetError when `fn` returns a promise (after restoring the gradient): its asynchronous part would
+ *   have run without the replacement.
+ */
+export function withFusedBatchNormGradient<T>(fn: () => T): T {
+  const previous = tf.getGradient(tf.FusedBatchNorm);
+  if (previous === fusedBatchNormGradConfig) return fn();
+  tf.registerGradient(fusedBatchNormGradConfig);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    restore(previous);
+  }
+  if (result != null && typeof (result as { then?: unknown }).then === 'function') {
+    throw new NeuroStageNetError('withFusedBatchNormGradient: fn must be synchronous (it returned a promise); '
+      + 'run the forward and backward pass of a step inside one synchronous call');
+  }
+  return result;
+}
+
+// Puts `previous` back as FusedBatchNorm's gradient if ours is still the registered one (a gradient someone else
+// registered meanwhile is left alone).
+function restore(previous: tf.GradConfig | undefined): void {
+  if (tf.getGradient(tf.FusedBatchNorm) !== fusedBatchNormGradConfig) return;
+  if (previous != null) tf.registerGradient(previous);
+  else tf.unregisterGradient(tf.FusedBatchNorm);
+}
+
+/**
+ * Opt-in: replaces tfjs' gradient for 'FusedBatchNorm' with {@link fusedBatchNormGradConfig} globally, for every
+ * backend and every model in the process (tfjs keeps one gradient per kernel name), until
+ * {@link unregisterFusedBatchNormGradient}. Idempotent. neurostagenet itself never calls it: its training steps use
+ * {@link withFusedBatchNormGradient}. Call it for your own training loops on batch-normalised models (tf.batchNorm
+ * under a gradient). Importing `@tensorflow/tfjs-layers` (or `@tensorflow/tfjs`) registers tfjs-core's gradients
+ * again: call this after such imports.
  */
 export function registerFusedBatchNormGradient(): void {
-  if (registered && tf.getGradient(tf.FusedBatchNorm) === fusedBatchNormGradConfig) return;
+  const current = tf.getGradient(tf.FusedBatchNorm);
+  if (current === fusedBatchNormGradConfig) return;
+  replaced = current;
   tf.registerGradient(fusedBatchNormGradConfig);
-  registered = true;
+}
+
+/**
+ * Undoes {@link registerFusedBatchNormGradient}: puts back the gradient it replaced (normally tfjs-core's). Does
+ * nothing when the replacement is not registered.
+ */
+export function unregisterFusedBatchNormGradient(): void {
+  restore(replaced);
+  replaced = undefined;
 }

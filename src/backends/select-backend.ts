@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NeuroStageNetError } from '../errors.js';
-import { registerFusedBatchNormGradient } from './batch-norm-gradient.js';
+import { describeError as describe, isModuleNotFound } from '../env/optional-peer.js';
 import { registerWasmGradientKernels } from './wasm-gradient-kernels.js';
 
 /** Backend names selectBackend knows how to load (tfjs's own names). */
@@ -25,8 +25,10 @@ export interface SelectBackendOptions {
    */
   wasmPaths?: string | Record<string, string>;
   /**
-   * Register neurostagenet's training kernels: the wasm gradient kernels tfjs-backend-wasm lacks (when
-   * wasm is selected) and the cheaper FusedBatchNorm gradient (always). Default true.
+   * When wasm is selected, register the gradient kernels tfjs-backend-wasm 4.22 lacks (without them no
+   * convolutional model can train on wasm; see {@link registerWasmGradientKernels}). Default true. No other
+   * kernel or gradient is registered: the cheaper FusedBatchNorm gradient is used only inside
+   * neurostagenet's own training steps ({@link withFusedBatchNormGradient}), never installed globally.
    */
   registerTrainingKernels?: boolean;
   /** Told, for each backend skipped, why (package not installed, failed to initialise, ...). */
@@ -61,28 +63,6 @@ const isNode = (): boolean =>
 // Variable specifiers + @vite-ignore: bundlers must not try to resolve optional peers at build time.
 async function importOptional(specifier: string): Promise<Record<string, unknown>> {
   return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as Record<string, unknown>;
-}
-
-function describe(e: unknown): string {
-  if (e instanceof Error) return e.message.split('\n')[0]!;
-  if (e != null && typeof e === 'object' && 'message' in e) return String((e as { message: unknown }).message);
-  return String(e);
-}
-
-// True only when `specifier` itself is missing, not one of its own dependencies (a broken install,
-// which is reported with the loader's message instead).
-function isModuleNotFound(e: unknown, specifier: string): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  const message = describe(e);
-  const names = message.includes(`'${specifier}'`) || message.includes(`"${specifier}"`);
-  // Node says "Cannot find module/package"; bundlers and dev servers (vite, vitest) say "Could not resolve" or,
-  // in browsers, "Failed to resolve module specifier".
-  return (
-    names &&
-    (code === 'ERR_MODULE_NOT_FOUND' ||
-      code === 'MODULE_NOT_FOUND' ||
-      /Cannot find (module|package)|Could not resolve|Failed to resolve module specifier/.test(message))
-  );
 }
 
 /** Loads the package(s) that register `name` with tfjs, unless it is registered already. */
@@ -175,7 +155,8 @@ async function loadWasm(options: SelectBackendOptions): Promise<void> {
  * 'wasm' (@tensorflow/tfjs-backend-wasm), 'cpu' (@tensorflow/tfjs-backend-cpu). A backend already
  * registered by the app (e.g. `import '@tensorflow/tfjs-backend-webgl'`, which a browser bundle needs)
  * is used without importing anything. When wasm is chosen, the gradient kernels it lacks are
- * registered so models can train on it; the cheaper FusedBatchNorm gradient is registered for all.
+ * registered so models can train on it (`registerTrainingKernels: false` leaves them out); nothing else in
+ * tfjs' global kernel and gradient registries is changed.
  *
  * @param preference A backend name or an ordered list of them. Default: all known, fastest first
  *   ('tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'). An explicit preference is honoured strictly:
@@ -230,10 +211,7 @@ export async function selectBackend(
       skip(name, 'failed to initialise (tfjs logged the cause above)');
       continue;
     }
-    if (options.registerTrainingKernels !== false) {
-      registerFusedBatchNormGradient();
-      if (name === 'wasm') registerWasmGradientKernels();
-    }
+    if (options.registerTrainingKernels !== false && name === 'wasm') registerWasmGradientKernels();
     return tf.getBackend();
   }
   throw new BackendUnavailableError(reasons);

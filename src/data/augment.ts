@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, mixSeed } from '../random.js';
 import { DataOptionError } from './errors.js';
-import { ensureTransformKernel } from './transform-kernel.js';
+import { hasTransformKernel, portableTransform } from './transform-kernel.js';
 
 /**
  * Random augmentation of training batches. Each transform can be switched off with `false` (or 0).
@@ -149,8 +149,9 @@ export function geometricTransform(p: AugmentParams, height: number, width: numb
 
 /**
  * Applies random augmentation to a batch of images `[N, H, W, C]` (values in `valueRange`). Geometric transforms
- * (flip, rotation, zoom) are one bilinear `tf.image.transform` (kernel `Transform`, available on the cpu, wasm,
- * webgl and tensorflow backends); contrast then brightness follow, and the result is clipped to `valueRange`.
+ * (flip, rotation, zoom) are one bilinear `tf.image.transform` (kernel `Transform`) on backends that have one (cpu,
+ * wasm, webgl), and the same sampling computed in JavaScript on backends that have none (tfjs-node 4.22), without
+ * registering anything with tfjs; contrast then brightness follow, and the result is clipped to `valueRange`.
  * The input is not disposed; the returned tensor is the caller's.
  * @param images Batch of images.
  * @param options Augmentation options (`true` = defaults).
@@ -163,10 +164,12 @@ export function augmentBatch(images: tf.Tensor4D, options: AugmentOptions | bool
   const [n, h, w] = images.shape;
   const params = sampleAugmentParams(n, o, seed);
   const geometric = o.flip || o.rotation > 0 || o.zoom > 0;
-  if (geometric) ensureTransformKernel();
-  // 'reflect' (mirror about the edge) uses the Transform kernel's own mode where it is right (cpu, tensorflow);
-  // where it is not (tfjs 4.22 wasm wraps around instead), the image is mirror-padded and sampled with 'nearest'.
-  const padForReflect = geometric && o.fillMode === 'reflect' && !nativeReflectWorks() ? Math.min(h, w) >> 1 : 0;
+  // Backends without a Transform kernel (tfjs-node 4.22) get the same sampling computed in JS on the values, called
+  // directly: nothing is registered with tfjs, so other models in the process see tfjs' registry unchanged.
+  const native = geometric && hasTransformKernel();
+  // 'reflect' (mirror about the edge) uses the Transform kernel's own mode where it is right (cpu, and the portable
+  // one); where it is not (tfjs 4.22 wasm wraps around instead), the image is mirror-padded and sampled with 'nearest'.
+  const padForReflect = native && o.fillMode === 'reflect' && !nativeReflectWorks() ? Math.min(h, w) >> 1 : 0;
   return tf.tidy(() => {
     const source = padForReflect > 0 ? symmetricPad(images, padForReflect) : images;
     const fill = padForReflect > 0 ? 'nearest' : o.fillMode;
@@ -180,7 +183,9 @@ export function augmentBatch(images: tf.Tensor4D, options: AugmentOptions | bool
         const m = geometricTransform(p, h, w);
         m[2] += padForReflect;
         m[5] += padForReflect;
-        x = tf.image.transform(part, tf.tensor2d(m, [1, 8]), 'bilinear', fill, o.fillValue, [h, w]);
+        x = native
+          ? tf.image.transform(part, tf.tensor2d(m, [1, 8]), 'bilinear', fill, o.fillValue, [h, w])
+          : portableTransform(part, m, 'bilinear', fill, o.fillValue, [h, w]);
       }
       if (o.contrast > 0) {
         // (x - mean) * c + mean  =  x * c + mean * (1 - c)

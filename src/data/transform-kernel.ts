@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { DataOptionError } from './errors.js';
 
-// A portable `Transform` kernel (tf.image.transform) for backends that have none: tfjs-node 4.22 registers no
-// Transform, so augmentation's rotation/zoom would fail there with "Kernel 'Transform' not registered".
+// A portable `Transform` (tf.image.transform) for backends that have none: tfjs-node 4.22 registers no Transform
+// kernel, so tf.image.transform fails there with "Kernel 'Transform' not registered". augmentBatch calls
+// portableTransform directly on such backends (nothing is registered with tfjs); an app that wants
+// tf.image.transform itself to work there registers the kernel on purpose with registerTransformKernel().
 // It runs in JS on the image's values (one 128x128 batch of 32 is ~0.5 M samples: milliseconds) and follows
 // TensorFlow's ImageProjectiveTransformV3 semantics (image_ops.h): output (x, y) samples the input at
 // ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1, with the fill mode mapping coordinates
@@ -100,14 +103,67 @@ const kernelFunc: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return { dataId: b.write(values, outShape, 'float32'), shape: outShape, dtype: 'float32' };
 };
 
+/** Interpolation of {@link portableTransform} (as `tf.image.transform`'s). */
+export type TransformInterpolation = 'nearest' | 'bilinear';
+/** Fill mode of {@link portableTransform} (as `tf.image.transform`'s). */
+export type TransformFillMode = FillMode;
+
+/** Whether `backendName` (default: the active backend) has its own `Transform` kernel (tfjs-node 4.22 has none). */
+export function hasTransformKernel(backendName: string = tf.getBackend()): boolean {
+  return tf.getKernel('Transform', backendName) != null;
+}
+
 /**
- * Registers the portable Transform kernel for the active backend when that backend has none (tfjs-node).
- * Idempotent; backends with their own kernel keep it.
+ * `tf.image.transform` computed in JavaScript on the image's values, without any tfjs kernel: the same results as the
+ * cpu backend's kernel (TensorFlow's ImageProjectiveTransformV3), but every image of the batch is transformed. Used by
+ * augmentation on backends without a `Transform` kernel. Not differentiable (augmentation needs no gradient).
+ * @param image Batch `[N, H, W, C]`.
+ * @param transforms 8 numbers per image (`N * 8`, image `b` at `b * 8`) or 8 numbers for all: output pixel -> input
+ *   pixel, as `tf.image.transform` takes them.
+ * @param interpolation `'bilinear'` or `'nearest'`.
+ * @param fillMode How points outside the image are filled.
+ * @param fillValue Value for `fillMode: 'constant'` (and points at infinity).
+ * @param outputShape `[height, width]` of the result; default the input's.
+ * @returns A new float32 tensor `[N, outH, outW, C]` (the caller's).
  */
-export function ensureTransformKernel(): void {
-  const backendName = tf.getBackend();
-  if (tf.getKernel('Transform', backendName) != null) return;
+export function portableTransform(
+  image: tf.Tensor4D,
+  transforms: ArrayLike<number>,
+  interpolation: TransformInterpolation = 'bilinear',
+  fillMode: TransformFillMode = 'constant',
+  fillValue = 0,
+  outputShape?: readonly [number, number],
+): tf.Tensor4D {
+  const shape = image.shape as [number, number, number, number];
+  if (transforms.length !== 8 && transforms.length !== shape[0] * 8) {
+    throw new DataOptionError(`portableTransform: ${transforms.length} transform values for ${shape[0]} images (need 8 or ${shape[0] * 8})`);
+  }
+  const [outH, outW] = outputShape ?? [shape[1], shape[2]];
+  // tfjs passes the transforms to its kernels as float32: round them the same way
+  const t = Float32Array.from(transforms);
+  const values = transformValues(image.dataSync(), shape, t, t.length !== 8, interpolation, fillMode, fillValue, outH, outW);
+  return tf.tensor4d(values, [shape[0], outH, outW, shape[3]], 'float32');
+}
+
+/**
+ * Opt-in: registers the portable kernel as `backendName`'s `Transform` kernel when it has none (tfjs-node), so that
+ * `tf.image.transform` works there for every model in the process. neurostagenet itself never calls it (augmentation
+ * uses {@link portableTransform} directly). Backends with their own kernel keep it.
+ * @param backendName Backend to register for; default the active one.
+ * @returns Whether this call registered it.
+ */
+export function registerTransformKernel(backendName: string = tf.getBackend()): boolean {
+  if (tf.getKernel('Transform', backendName) != null) return false;
   tf.registerKernel({ kernelName: 'Transform', backendName, kernelFunc });
+  return true;
+}
+
+/**
+ * Undoes {@link registerTransformKernel} for `backendName`; a backend's own kernel is never removed.
+ * @param backendName Backend; default the active one.
+ */
+export function unregisterTransformKernel(backendName: string = tf.getBackend()): void {
+  if (tf.getKernel('Transform', backendName)?.kernelFunc === kernelFunc) tf.unregisterKernel('Transform', backendName);
 }
 
 /** The kernel's pure-JS core, exported for tests against the backends' own kernels. */

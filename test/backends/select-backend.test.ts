@@ -9,12 +9,9 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  BackendUnavailableError,
-  fusedBatchNormGradConfig,
-  selectBackend,
-  WASM_GRADIENT_KERNEL_NAMES,
-} from '../../src/backends/index.js';
+import { BackendUnavailableError, selectBackend } from '../../src/index.js';
+import { fusedBatchNormGradConfig } from '../../src/backends/batch-norm-gradient.js';
+import { WASM_GRADIENT_KERNEL_NAMES } from '../../src/kernels/index.js';
 import { NeuroStageNetError } from '../../src/errors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,16 +30,21 @@ const hasTfjsNode = resolvable('@tensorflow/tfjs-node');
 const hasTfjsNodeGpu = resolvable('@tensorflow/tfjs-node-gpu');
 
 describe('selectBackend', () => {
-  it('selects cpu when asked, and registers the FusedBatchNorm gradient', async () => {
+  it("selects cpu when asked and leaves tfjs' gradient registry alone (FusedBatchNorm keeps tfjs-core's gradient)", async () => {
+    const before = tf.getGradient(tf.FusedBatchNorm);
+    expect(before).toBeDefined();
     expect(await selectBackend('cpu')).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
-    expect(tf.getGradient(tf.FusedBatchNorm)).toBe(fusedBatchNormGradConfig);
+    expect(tf.getGradient(tf.FusedBatchNorm)).toBe(before);
+    expect(tf.getGradient(tf.FusedBatchNorm)).not.toBe(fusedBatchNormGradConfig);
   });
 
   it('selects wasm when asked, registers the wasm training kernels, and can train a depthwise conv', async () => {
+    const bnGradient = tf.getGradient(tf.FusedBatchNorm);
     expect(await selectBackend('wasm')).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     for (const name of WASM_GRADIENT_KERNEL_NAMES) expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
+    expect(tf.getGradient(tf.FusedBatchNorm)).toBe(bnGradient);
     const before = tf.memory().numTensors;
     const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const w = tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 2) as tf.Tensor4D;
@@ -114,7 +116,7 @@ describe('selectBackend', () => {
   describe('in a child process whose module resolution hides or fakes tfjs-node (works whatever is installed)', () => {
     const hooks = path.join(repoRoot, 'test/fixtures/backends/register-tfjs-node-hooks.mjs');
     const script = `
-      import { selectBackend } from './src/backends/index.ts';
+      import { selectBackend } from './src/backends/select-backend.ts';
       try { console.log(JSON.stringify({ got: await selectBackend('tensorflow') })); }
       catch (e) { console.log(JSON.stringify({ name: e.name, message: e.message })); }`;
     const run = (mode: string) => {
@@ -146,7 +148,7 @@ describe('selectBackend', () => {
     // one wasm initialisation per process, so each case runs in its own child process
     const script = (wasmPaths: string | null) => `
       import * as tf from '@tensorflow/tfjs-core';
-      import { selectBackend } from './src/backends/index.ts';
+      import { selectBackend } from './src/backends/select-backend.ts';
       const skipped = [];
       const opts = { onSkip: (b, r) => skipped.push(b + ': ' + r) };
       ${wasmPaths == null ? '' : `opts.wasmPaths = ${JSON.stringify(wasmPaths)};`}

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { transformValuesForTest } from '../../src/data/transform-kernel.js';
+import {
+  hasTransformKernel,
+  portableTransform,
+  registerTransformKernel,
+  transformValuesForTest,
+  unregisterTransformKernel,
+} from '../../src/data/transform-kernel.js';
 
 // The portable Transform kernel (registered for backends without one, e.g. tfjs-node) against the cpu
 // backend's kernel, one image at a time (the cpu kernel in tfjs 4.22 transforms only the first image of a batch).
@@ -46,5 +52,42 @@ describe('portable Transform kernel', () => {
     const second = transformValuesForTest(image.map((v) => -v), [1, h, w, c], transforms[2], false, 'bilinear', 'constant', 0, h, w);
     expect(Array.from(got.subarray(0, h * w * c))).toEqual(Array.from(first));
     expect(Array.from(got.subarray(h * w * c))).toEqual(Array.from(second));
+  });
+
+  it('portableTransform gives the cpu kernel\'s result on tensors, for a whole batch, without registering anything', () => {
+    const before = tf.memory().numTensors;
+    const kernel = tf.getKernel('Transform', 'cpu');
+    const x = tf.tensor4d(image, [1, h, w, c]);
+    for (const t of transforms) {
+      const expected = tf.tidy(() => tf.image.transform(x, tf.tensor2d(t, [1, 8]), 'bilinear', 'reflect', 0, [h + 2, w - 1]).dataSync());
+      const got = portableTransform(x, t, 'bilinear', 'reflect', 0, [h + 2, w - 1]);
+      expect(got.shape).toEqual([1, h + 2, w - 1, c]);
+      const v = got.dataSync();
+      for (let i = 0; i < v.length; i++) expect(v[i]).toBeCloseTo(expected[i], 3);
+      got.dispose();
+    }
+    expect(() => portableTransform(x, [1, 0, 0])).toThrow(/3 transform values for 1 images/);
+    x.dispose();
+    expect(tf.getKernel('Transform', 'cpu')).toBe(kernel);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('registerTransformKernel is an explicit opt-in for a backend without one, undone by unregisterTransformKernel', () => {
+    expect(hasTransformKernel('cpu')).toBe(true);
+    expect(registerTransformKernel('cpu')).toBe(false); // cpu keeps its own kernel
+    const own = tf.getKernel('Transform', 'cpu');
+    unregisterTransformKernel('cpu'); // never removes a backend's own kernel
+    expect(tf.getKernel('Transform', 'cpu')).toBe(own);
+    tf.unregisterKernel('Transform', 'cpu');
+    try {
+      expect(hasTransformKernel('cpu')).toBe(false);
+      expect(registerTransformKernel('cpu')).toBe(true);
+      const y = tf.tidy(() => tf.image.transform(tf.tensor4d([0, 1, 2, 3], [1, 1, 4, 1]), tf.tensor2d([[1, 0, 2, 0, 1, 0, 0, 0]]), 'bilinear', 'reflect').dataSync());
+      expect(Array.from(y)).toEqual([2, 3, 3, 2]);
+      unregisterTransformKernel('cpu');
+      expect(hasTransformKernel('cpu')).toBe(false);
+    } finally {
+      if (tf.getKernel('Transform', 'cpu') == null) tf.registerKernel(own!);
+    }
   });
 });
