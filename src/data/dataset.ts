@@ -1,4 +1,3 @@
-import * as arrow from 'apache-arrow';
 import type { Batch, ImageExample, LabeledImageSource } from './types.js';
 import { iterateBatches, type BatchOptions, type BulkImageReader } from './batches.js';
 import {
@@ -6,7 +5,6 @@ import {
   classifyDecodeError,
   decodeImageSync,
   finishDecode,
-  loadImageDecoders,
   readImageHeader,
   type ImageHeader,
   type ResizeMode,
@@ -22,6 +20,7 @@ import {
   MissingImageError,
 } from './errors.js';
 import { readParquetColumns, type ExtraColumn } from './parquet.js';
+import { nodeFs } from '../env/node-builtin.js';
 
 /** Options of {@link ParquetImageDataset.fromFile}. */
 export interface ParquetImageDatasetOptions {
@@ -92,9 +91,18 @@ export interface LoadStats {
   threads: number;
 }
 
+/** The kept rows' encoded images, back to back (one buffer, as an Arrow binary column holds them). */
+interface PackedImages {
+  /** All images' bytes. */
+  data: Uint8Array;
+  /** Image `i` is `data[offsets[i] .. offsets[i + 1])`. */
+  offsets: Int32Array;
+}
+
 interface DatasetParts {
   file: string;
-  table: arrow.Table;
+  images: PackedImages;
+  paths: ReadonlyArray<string | null>;
   labels: Int32Array;
   sourceRows: Int32Array;
   headers: ImageHeader[];
@@ -112,8 +120,9 @@ interface DatasetParts {
 
 /**
  * Labelled grayscale images from a Parquet file (HuggingFace `datasets` layout or plain binary column), held in
- * memory as an Apache Arrow table (columns `image` binary, `label` int32, `path` utf8, `row` int32 = row in the
- * file), with decoded pixels cached in one `Float32Array` by default.
+ * memory as plain typed arrays: the encoded images back to back in one buffer ({@link imageBytes}), `labels`,
+ * `sourceRows` (row in the file), the image struct's paths ({@link imagePath}), and by default the decoded pixels
+ * cached in one `Float32Array`.
  *
  * Rows skipped with `onError: 'skip'` are not part of the dataset: row `i` of the dataset is row
  * `sourceRows[i]` of the file.
@@ -128,8 +137,6 @@ interface DatasetParts {
 export class ParquetImageDataset implements LabeledImageSource, BulkImageReader {
   /** File path, or the `name` option for in-memory input. */
   readonly file: string;
-  /** The kept rows as an Arrow table: `image` (binary), `label` (int32), `path` (utf8, nullable), `row` (int32). */
-  readonly table: arrow.Table;
   /** Label of every row. */
   readonly labels: Int32Array;
   /** Row index in the file of every dataset row. */
@@ -151,13 +158,12 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
   readonly #headers: ImageHeader[];
   readonly #cache: Float32Array | null;
   readonly #resize: ResizeMode;
-  readonly #images: arrow.Vector<arrow.Binary>;
-  readonly #paths: arrow.Vector<arrow.Utf8>;
+  readonly #images: PackedImages;
+  readonly #paths: ReadonlyArray<string | null>;
   readonly #imageColumn: string;
 
   private constructor(p: DatasetParts) {
     this.file = p.file;
-    this.table = p.table;
     this.labels = p.labels;
     this.sourceRows = p.sourceRows;
     this.classNames = Object.freeze([...p.classNames]);
@@ -170,8 +176,8 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     this.#headers = p.headers;
     this.#cache = p.cache;
     this.#resize = p.resize;
-    this.#images = p.table.getChild('image') as arrow.Vector<arrow.Binary>;
-    this.#paths = p.table.getChild('path') as arrow.Vector<arrow.Utf8>;
+    this.#images = p.images;
+    this.#paths = p.paths;
     this.#imageColumn = p.imageColumn;
   }
 
@@ -203,7 +209,6 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     const cols = await readParquetColumns(bytes, file, imageColumn, labelColumn, extraColumns);
     const subjectCells = subjectColumn ? cols.extra[subjectColumn.name] : undefined;
     const sliceCells = sliceColumn ? cols.extra[sliceColumn.name] : undefined;
-    await loadImageDecoders();
     const readMs = performance.now() - t0;
 
     const classNames = resolveClassNames(options.classNames, cols.metadataClassNames, cols.labels, file, labelColumn);
@@ -301,10 +306,10 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
       return { row, reason: error.reason, error };
     });
     const keptLabels = Int32Array.from(kept, (r) => labels[r]);
-    const table = buildTable(kept, cols.images as Uint8Array[], cols.paths, keptLabels);
     return new ParquetImageDataset({
       file,
-      table,
+      images: packImages(kept, cols.images as Uint8Array[]),
+      paths: kept.map((r) => cols.paths[r] ?? null),
       labels: keptLabels,
       sourceRows: Int32Array.from(kept),
       headers: kept.map((r) => headers[r] as ImageHeader),
@@ -347,8 +352,8 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     const px = this.imageSize[0] * this.imageSize[1];
     const image = new Float32Array(px);
     this.#readInto(i, image);
-    const path = this.#paths.get(i);
-    return path === null || path === undefined ? { image, label: this.labels[i] } : { image, label: this.labels[i], path };
+    const path = this.#paths[i];
+    return path === null ? { image, label: this.labels[i] } : { image, label: this.labels[i], path };
   }
 
   /**
@@ -366,12 +371,23 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
   }
 
   /**
-   * Encoded image bytes of row `i` (a view into the Arrow table).
+   * Encoded image bytes of row `i` (a view into the dataset's buffer of all images: copy it before changing it).
    * @param i Row index.
    */
   imageBytes(i: number): Uint8Array {
     this.#check(i);
-    return this.#images.get(i) as Uint8Array;
+    return this.#bytes(i);
+  }
+
+  /**
+   * Source path of row `i`'s image: the `path` field of a HuggingFace `{bytes, path}` image struct, or `undefined`
+   * when the file has none for that row (plain binary image columns never have one). The row's label is `labels[i]`
+   * and its row in the file `sourceRows[i]`.
+   * @param i Row index.
+   */
+  imagePath(i: number): string | undefined {
+    this.#check(i);
+    return this.#paths[i] ?? undefined;
   }
 
   /**
@@ -397,13 +413,18 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     }
   }
 
+  #bytes(i: number): Uint8Array {
+    const { data, offsets } = this.#images;
+    return data.subarray(offsets[i], offsets[i + 1]);
+  }
+
   #readInto(i: number, out: Float32Array): void {
     const px = out.length;
     if (this.#cache) {
       out.set(this.#cache.subarray(i * px, (i + 1) * px));
       return;
     }
-    decodeImageSync(this.#images.get(i) as Uint8Array, { targetSize: this.imageSize, resize: this.#resize },
+    decodeImageSync(this.#bytes(i), { targetSize: this.imageSize, resize: this.#resize },
       { file: this.file, row: this.sourceRows[i], column: this.#imageColumn }, out);
   }
 }
@@ -412,8 +433,8 @@ async function readInput(input: string | URL | Uint8Array | ArrayBuffer, name?: 
   if (input instanceof Uint8Array) return { bytes: input, file: name ?? '<bytes>' };
   if (input instanceof ArrayBuffer) return { bytes: new Uint8Array(input), file: name ?? '<bytes>' };
   const file = typeof input === 'string' ? input : input.href.startsWith('file:') ? decodeURIComponent(input.pathname) : input.href;
+  const fs = nodeFs(`reading the Parquet file '${file}'`);
   try {
-    const fs = await import('node:fs/promises');
     const buf = await fs.readFile(input);
     return { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file };
   } catch (e) {
@@ -482,7 +503,9 @@ function toLabel(v: unknown, classNames: readonly string[], index: Map<string, n
   return num;
 }
 
-function buildTable(kept: number[], images: Uint8Array[], paths: Array<string | undefined>, labels: Int32Array): arrow.Table {
+// The kept rows' image bytes copied back to back into one buffer: one allocation instead of one per row, and the
+// file's decoded columns can be dropped.
+function packImages(kept: number[], images: Uint8Array[]): PackedImages {
   let total = 0;
   for (const r of kept) total += images[r].length;
   const data = new Uint8Array(total);
@@ -491,9 +514,5 @@ function buildTable(kept: number[], images: Uint8Array[], paths: Array<string | 
     data.set(images[r], offsets[k]);
     offsets[k + 1] = offsets[k] + images[r].length;
   });
-  const image = arrow.makeVector(arrow.makeData({ type: new arrow.Binary(), length: kept.length, nullCount: 0, valueOffsets: offsets, data }));
-  const path = arrow.vectorFromArray(kept.map((r) => paths[r] ?? null), new arrow.Utf8());
-  const label = arrow.makeVector(labels);
-  const row = arrow.makeVector(Int32Array.from(kept));
-  return new arrow.Table({ image, label, path, row });
+  return { data, offsets };
 }

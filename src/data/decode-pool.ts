@@ -1,15 +1,18 @@
-// Parallel image decoding on Node worker threads. The worker runs only the third-party decoders (jpeg-js, pngjs)
-// and returns raw samples; grayscale conversion and resizing stay on the main thread (finishDecode), so both
-// paths give identical pixels. The worker source is an inline string (eval'd), so no worker file has to be
-// located next to the built bundle, under tsx or under vitest; it requires the decoders by absolute path,
-// resolved here from this module's location.
-import { rawMaxValue, type ImageHeader, type RawPixels } from './decode.js';
+// Parallel image decoding on Node worker threads. The worker runs only the third-party decoders (jpeg-js, fast-png)
+// and returns their samples; PNG unpacking (low bit depths, palettes), grayscale conversion and resizing stay on the
+// main thread (pngSamplesToRaw, finishDecode), so both paths give identical pixels. The worker source is an inline
+// string (eval'd), so no worker file has to be located next to the built bundle (tsup bundles this module into shared
+// chunks), under tsx or under vitest; it loads the decoders by absolute path, resolved here from this module's location
+// (jpeg-js is CommonJS: require; fast-png is ESM only: import of its file URL).
+import { pngSamplesToRaw, rawMaxValue, type ImageHeader, type PngSamples, type RawPixels } from './decode.js';
+import { hasNodeBuiltins, nodeModule, nodeOs, nodeUrl, nodeWorkerThreads } from '../env/node-builtin.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const jpeg = require(workerData.jpegPath);
-const png = require(workerData.pngPath);
-parentPort.on('message', (msg) => {
+const pngReady = import(workerData.pngUrl);
+parentPort.on('message', async (msg) => {
+  const png = await pngReady;
   const results = [];
   const transfer = [];
   for (let i = 0; i < msg.kinds.length; i++) {
@@ -17,13 +20,12 @@ parentPort.on('message', (msg) => {
     try {
       if (msg.kinds[i] === 1) {
         const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
-        results.push({ width: d.width, height: d.height, data: d.data, channels: 3 });
+        results.push({ kind: 'raw', width: d.width, height: d.height, data: d.data, channels: 3 });
         transfer.push(d.data.buffer);
       } else {
-        const p = png.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: true });
-        const data = p.data instanceof Uint16Array ? p.data : new Uint8Array(p.data);
-        results.push({ width: p.width, height: p.height, data, channels: 4 });
-        transfer.push(data.buffer);
+        const p = png.decode(bytes, { checkCrc: true });
+        results.push({ kind: 'png', width: p.width, height: p.height, depth: p.depth, channels: p.channels, data: p.data, palette: p.palette });
+        transfer.push(p.data.buffer);
       }
     } catch (e) {
       results.push({ error: String((e && e.message) || e) });
@@ -32,6 +34,9 @@ parentPort.on('message', (msg) => {
   parentPort.postMessage({ id: msg.id, results }, transfer);
 });
 `;
+
+/** What a worker sends back for one image: JPEG samples, fast-png's PNG samples, or the decoder's error. */
+type WorkerResult = ({ kind: 'raw' } & Omit<RawPixels, 'maxValue'>) | ({ kind: 'png' } & PngSamples) | { error: string };
 
 /** One decode job: encoded bytes with their parsed header. */
 export interface DecodeJob {
@@ -44,30 +49,31 @@ export type DecodeResult = RawPixels | { error: string };
 
 interface WorkerLike {
   postMessage(msg: unknown, transfer?: ArrayBuffer[]): void;
-  once(event: 'message', cb: (msg: { id: number; results: Array<Omit<RawPixels, 'maxValue'> | { error: string }> }) => void): void;
+  once(event: 'message', cb: (msg: { id: number; results: WorkerResult[] }) => void): void;
   once(event: 'error', cb: (err: Error) => void): void;
   removeAllListeners(event?: string): void;
   terminate(): Promise<number>;
   unref(): void;
 }
 
-// Absolute paths of the decoder packages, resolved from this module (ESM: import.meta.url; CJS build: __filename).
-async function decoderPaths(): Promise<{ jpegPath: string; pngPath: string }> {
-  const { createRequire } = await import('node:module');
+// Where the workers load the decoders from, resolved from this module (ESM: import.meta.url; CJS build: __filename).
+// fast-png's package.json exports one ESM file under every condition, so require.resolve finds it too.
+function decoderLocations(): { jpegPath: string; pngUrl: string } {
+  const operation = 'decoding images on worker threads';
   const base = typeof __filename === 'string' ? __filename : import.meta.url;
-  const req = createRequire(base);
-  return { jpegPath: req.resolve('jpeg-js'), pngPath: req.resolve('pngjs') };
+  const req = nodeModule(operation).createRequire(base);
+  return { jpegPath: req.resolve('jpeg-js'), pngUrl: nodeUrl(operation).pathToFileURL(req.resolve('fast-png')).href };
 }
 
-/** True where Node worker threads exist (not in browsers). */
+/** True where Node worker threads exist (Node >= 20.16, not browsers). */
 export function workersAvailable(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
+  return hasNodeBuiltins();
 }
 
 /** Number of logical cores (Node), or 1. */
 export async function availableCores(): Promise<number> {
   if (!workersAvailable()) return 1;
-  const os = await import('node:os');
+  const os = nodeOs('counting cores');
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
@@ -81,10 +87,10 @@ export async function decodeInWorkers(
   onResult: (index: number, result: DecodeResult) => void,
   chunkSize = 64,
 ): Promise<void> {
-  const { Worker } = await import('node:worker_threads');
-  const paths = await decoderPaths();
+  const { Worker } = nodeWorkerThreads('decoding images on worker threads', 'decode on the main thread (parallel: false)');
+  const locations = decoderLocations();
   const workers: WorkerLike[] = [];
-  for (let t = 0; t < threads; t++) workers.push(new Worker(WORKER_SOURCE, { eval: true, workerData: paths }) as unknown as WorkerLike);
+  for (let t = 0; t < threads; t++) workers.push(new Worker(WORKER_SOURCE, { eval: true, workerData: locations }) as unknown as WorkerLike);
   let next = 0;
   let id = 0;
   try {
@@ -108,7 +114,7 @@ export async function decodeInWorkers(
             kinds[i - start] = jobs[i].header.format === 'jpeg' ? 1 : 2;
           }
           const msgId = id++;
-          const reply = await new Promise<{ results: Array<Omit<RawPixels, 'maxValue'> | { error: string }> }>((resolve, reject) => {
+          const reply = await new Promise<{ results: WorkerResult[] }>((resolve, reject) => {
             w.once('message', (m) => resolve(m));
             w.once('error', reject);
             w.postMessage({ id: msgId, bytes, offsets, kinds }, [bytes.buffer]);
@@ -117,12 +123,22 @@ export async function decodeInWorkers(
           reply.results.forEach((r, k) => {
             const job = jobs[start + k];
             if ('error' in r) onResult(start + k, r);
-            else onResult(start + k, { ...r, maxValue: rawMaxValue(job.header) });
+            else if (r.kind === 'raw') onResult(start + k, { width: r.width, height: r.height, data: r.data, channels: r.channels, maxValue: rawMaxValue(job.header) });
+            else onResult(start + k, toRaw(r, job.header));
           });
         }
       }),
     );
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+// fast-png's samples from a worker as RawPixels (the main thread's pngSamplesToRaw), or the error it reports.
+function toRaw(png: PngSamples, header: ImageHeader): DecodeResult {
+  try {
+    return pngSamplesToRaw(png, header);
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
   }
 }

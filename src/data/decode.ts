@@ -1,3 +1,4 @@
+import { decode as decodeFastPng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { DataOptionError, ImageDecodeError, ImageSizeError, UnsupportedImageFormatError, type DataErrorLocation } from './errors.js';
 
@@ -123,6 +124,10 @@ export function readImageHeader(bytes: Uint8Array, location: DataErrorLocation =
     if (!colorMode || ![1, 2, 4, 8, 16].includes(bitDepth) || width === 0 || height === 0) {
       throw new ImageDecodeError(`corrupt PNG header (colour type ${bytes[25]}, bit depth ${bitDepth}, ${width}x${height})`, location);
     }
+    // fast-png 8 de-interlaces Adam7 as whole bytes per pixel, which is wrong for packed 1/2/4-bit samples
+    if (bitDepth < 8 && bytes[28] === 1) {
+      throw new UnsupportedImageFormatError(`unsupported PNG: interlaced (Adam7) with ${bitDepth}-bit samples; save it without interlacing or with 8-bit samples`, location);
+    }
     return { format, width, height, colorMode, bitDepth };
   }
   if (format === 'jpeg') return jpegHeader(bytes, location);
@@ -141,25 +146,75 @@ export interface RawPixels {
   height: number;
   /** Interleaved samples. */
   data: Uint8Array | Uint16Array;
-  /** Samples per pixel in `data` (jpeg-js gives 3, pngjs gives 4). */
+  /** Samples per pixel in `data` (jpeg-js gives 3; PNG gives its own: 1 gray, 2 gray+alpha, 3 RGB and palette, 4 RGBA). */
   channels: number;
   /** Maximum sample value (`2^bitDepth - 1` for gray/colour PNG, 255 for palette PNG and JPEG). */
   maxValue: number;
 }
 
-interface PngModule {
-  PNG: { sync: { read(buffer: Uint8Array, options?: { skipRescale?: boolean }): { width: number; height: number; data: Uint8Array | Uint16Array; depth: number } } };
+/** What fast-png's decoder returns that {@link pngSamplesToRaw} needs (also what decode workers send back). */
+export interface PngSamples {
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
+  /** Bits per sample. */
+  depth: number;
+  /** Samples per pixel (1 for palette images: the index). */
+  channels: number;
+  /** Samples: 1/2/4-bit ones packed per row, 8-bit as bytes, 16-bit as a Uint16Array. */
+  data: Uint8Array | Uint8ClampedArray | Uint16Array;
+  /** PLTE colours (`[r, g, b]` or `[r, g, b, a]`) of palette images. */
+  palette?: number[][];
 }
-let pngModule: PngModule | null = null;
 
 /**
- * Loads the PNG decoder (pngjs needs Node's zlib, so it is imported on first use, keeping it out of browser bundles
- * that never decode PNG). Called by {@link decodeImage} and `ParquetImageDataset.fromFile`.
+ * PNG samples from fast-png as {@link RawPixels}. fast-png (pure JavaScript, browser-safe; inflate by fflate) returns
+ * 1/2/4-bit samples packed (rows padded to a byte) and palette images as indices: both are unpacked here, palette
+ * indices looked up in the 8-bit PLTE (giving RGB). 16-bit samples arrive as a Uint16Array at full precision.
+ * @param png fast-png's result.
+ * @param header The image's header ({@link readImageHeader}).
+ * @returns Interleaved samples.
  */
-export async function loadImageDecoders(): Promise<void> {
-  if (pngModule) return;
-  const m = (await import('pngjs')) as unknown as PngModule & { default?: PngModule };
-  pngModule = m.PNG ? m : (m.default as PngModule);
+export function pngSamplesToRaw(png: PngSamples, header: Pick<ImageHeader, 'format' | 'colorMode' | 'bitDepth'>): RawPixels {
+  const { width, height, depth } = png;
+  const n = width * height;
+  if (png.palette) {
+    const index = depth < 8 ? unpackSamples(png.data as Uint8Array, width, height, depth) : png.data;
+    if (index.length < n) throw new Error(`corrupt PNG: ${index.length} palette indices for ${width}x${height}`);
+    const rgb = new Uint8Array(n * 3);
+    for (let i = 0; i < n; i++) {
+      const colour = png.palette[index[i]];
+      if (colour === undefined) throw new Error(`corrupt PNG: palette index ${index[i]} of ${png.palette.length} colours`);
+      rgb[3 * i] = colour[0];
+      rgb[3 * i + 1] = colour[1];
+      rgb[3 * i + 2] = colour[2];
+    }
+    return { width, height, data: rgb, channels: 3, maxValue: 255 };
+  }
+  const data = depth < 8 ? unpackSamples(png.data as Uint8Array, width, height, depth) : png.data;
+  if (data.length !== n * png.channels) throw new Error(`corrupt PNG: ${data.length} samples for ${width}x${height}x${png.channels}`);
+  const samples = data instanceof Uint8ClampedArray ? new Uint8Array(data.buffer, data.byteOffset, data.length) : data;
+  return { width, height, data: samples, channels: png.channels, maxValue: rawMaxValue(header) };
+}
+
+// One sample per byte from rows of `depth`-bit samples packed most-significant bits first, each row starting on a
+// byte boundary (PNG spec 7.2); for the single-sample colour types (gray, palette), the only ones with depth < 8.
+function unpackSamples(packed: Uint8Array, width: number, height: number, depth: number): Uint8Array {
+  const rowBytes = Math.ceil((width * depth) / 8);
+  if (packed.length < rowBytes * height) throw new Error(`corrupt PNG: ${packed.length} bytes for ${height} rows of ${rowBytes}`);
+  const out = new Uint8Array(width * height);
+  const mask = (1 << depth) - 1;
+  const perByte = 8 / depth;
+  for (let y = 0; y < height; y++) {
+    const row = y * rowBytes;
+    for (let x = 0; x < width; x++) {
+      const byte = packed[row + Math.floor(x / perByte)];
+      const shift = 8 - depth * ((x % perByte) + 1);
+      out[y * width + x] = (byte >> shift) & mask;
+    }
+  }
+  return out;
 }
 
 /** Error messages of the decoders that mean "valid but not supported" rather than corrupt. */
@@ -174,10 +229,9 @@ export function classifyDecodeError(format: ImageFormat, message: string, locati
 }
 
 /**
- * Largest sample value the decoders return for an image with this header. pngjs is called with `skipRescale`
- * (so 16-bit samples keep full precision), which leaves every non-8-bit gray/RGB sample unscaled: 1/2/4-bit
- * samples arrive as 0..2^d-1 and 16-bit ones as 0..65535. Palette images are looked up in the 8-bit PLTE
- * whatever their index depth, and JPEG is always 8-bit.
+ * Largest sample value the decoders return for an image with this header: PNG samples are not rescaled (16-bit
+ * ones keep full precision), so 1/2/4-bit gray samples arrive as 0..2^d-1 and 16-bit ones as 0..65535. Palette
+ * images are looked up in the 8-bit PLTE whatever their index depth, and JPEG is always 8-bit.
  */
 export function rawMaxValue(header: Pick<ImageHeader, 'format' | 'colorMode' | 'bitDepth'>): number {
   if (header.format === 'jpeg' || header.colorMode === 'palette') return 255;
@@ -185,7 +239,7 @@ export function rawMaxValue(header: Pick<ImageHeader, 'format' | 'colorMode' | '
 }
 
 /**
- * Runs the third-party decoder (jpeg-js or pngjs) on one image. Used on the main thread and, by the same
+ * Runs the third-party decoder (jpeg-js or fast-png) on one image. Used on the main thread and, by the same
  * name-independent contract, inside decode workers.
  */
 export function decodeRaw(bytes: Uint8Array, header: ImageHeader, location: DataErrorLocation = {}): RawPixels {
@@ -194,10 +248,7 @@ export function decodeRaw(bytes: Uint8Array, header: ImageHeader, location: Data
       const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
       return { width: d.width, height: d.height, data: d.data, channels: 3, maxValue: 255 };
     }
-    if (!pngModule) throw new Error('PNG decoder not loaded: call `await loadImageDecoders()` first');
-    const view = typeof Buffer !== 'undefined' ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
-    const p = pngModule.PNG.sync.read(view, { skipRescale: true });
-    return { width: p.width, height: p.height, data: p.data, channels: 4, maxValue: rawMaxValue(header) };
+    return pngSamplesToRaw(decodeFastPng(bytes, { checkCrc: true }), header);
   } catch (e) {
     throw classifyDecodeError(header.format, e instanceof Error ? e.message : String(e), location, e);
   }
@@ -213,7 +264,7 @@ export function rawToGray(raw: RawPixels, header: Pick<ImageHeader, 'colorMode'>
   const dst = out ?? new Float32Array(n);
   const { data, channels } = raw;
   const scale = 255 / raw.maxValue;
-  // pngjs expands gray to RGBA and jpeg-js expands gray to RGB: for gray sources, R is the value.
+  // jpeg-js expands gray to RGB and gray+alpha PNG has 2 samples: for gray sources, the first sample is the value.
   const gray = header.colorMode === 'gray' || header.colorMode === 'gray+alpha';
   if (gray) {
     for (let i = 0, j = 0; i < n; i++, j += channels) dst[i] = data[j] * scale;
@@ -291,7 +342,7 @@ export function finishDecode(raw: RawPixels, header: ImageHeader, options: Decod
 }
 
 /**
- * Synchronous decode (the PNG decoder must have been loaded with {@link loadImageDecoders}).
+ * Synchronous decode.
  * @internal
  */
 export function decodeImageSync(bytes: Uint8Array, options: DecodeOptions = {}, location: DataErrorLocation = {}, out?: Float32Array): DecodedImage {
@@ -309,6 +360,5 @@ export function decodeImageSync(bytes: Uint8Array, options: DecodeOptions = {}, 
  */
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
   checkTargetSize(options.targetSize);
-  await loadImageDecoders();
   return decodeImageSync(bytes, options);
 }

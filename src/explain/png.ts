@@ -1,20 +1,13 @@
-// PNG encoding with pngjs, imported lazily so that importing neurostagenet in a browser bundle does not pull
-// in pngjs (which needs Node's zlib/stream, or bundler polyfills of them).
+// PNG encoding with fast-png (pure JavaScript, deflate by fflate): the same code in Node and in browsers, with no
+// Node built-ins or bundler polyfills. Writing a file is the only Node-only part (writePng).
 
+import { encode as encodeFastPng } from 'fast-png';
+import { nodeFs } from '../env/node-builtin.js';
 import { ExplainError } from './errors.js';
 import type { RgbaImage } from './overlay.js';
 
-interface PngJsModule {
-  PNG: {
-    sync: { write(png: { width: number; height: number; data: Uint8Array }, options?: Record<string, unknown>): Uint8Array };
-  };
-}
-
 /**
- * Encodes an RGBA image as PNG bytes (8-bit RGBA) with pngjs.
- *
- * Works in Node. In a browser, pngjs needs polyfills of Node's `zlib`, `stream` and `Buffer` from the bundler;
- * drawing the pixels onto a canvas (`new ImageData(image.data, w, h)`) and `canvas.toBlob()` is the lighter way.
+ * Encodes an RGBA image as PNG bytes (8-bit RGBA) with fast-png. Works the same in Node and in browsers.
  *
  * @param image RGBA pixels and size, e.g. from {@link sideBySide} or `{ data: overlayHeatmap(...), width, height }`.
  * @returns The PNG file's bytes.
@@ -24,21 +17,19 @@ export async function encodePng(image: RgbaImage): Promise<Uint8Array> {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || data.length !== width * height * 4) {
     throw new ExplainError(`encodePng: ${data.length} bytes do not make a ${width} x ${height} RGBA image.`);
   }
-  const mod = (await import('pngjs')) as unknown as PngJsModule & { default?: PngJsModule };
-  const PNG = mod.PNG ?? mod.default?.PNG;
-  if (PNG == null) throw new ExplainError('encodePng: could not load pngjs.');
-  const bytes = PNG.sync.write({ width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return encodeFastPng({ width, height, data: pixels, depth: 8, channels: 4 });
 }
 
 /**
- * Writes an RGBA image to a PNG file (Node only).
+ * Writes an RGBA image to a PNG file (Node only; in a browser use {@link encodePng} and offer the bytes as a download).
  *
  * @param path Output file path.
  * @param image RGBA pixels and size.
+ * @throws NodeRequiredError outside Node.
  */
 export async function writePng(path: string, image: RgbaImage): Promise<void> {
+  const fs = nodeFs(`writing the PNG file '${path}'`, 'in a browser, encode it with encodePng() and offer the bytes as a download');
   const bytes = await encodePng(image);
-  const fs = await import('node:fs/promises');
   await fs.writeFile(path, bytes);
 }

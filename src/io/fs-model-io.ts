@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelIOError } from './errors.js';
+import { nodeFs, nodePath } from '../env/node-builtin.js';
+
+// What to do instead of a directory path outside Node.
+const LOAD_HINT = 'in a browser, load the model from its URL (tf.loadLayersModel(url) or loadPretrainedNeuroStageNet({ location: url }))';
+const SAVE_HINT = "in a browser, save it with tfjs' own handlers (model.save('indexeddb://...') or 'downloads://...')";
 
 /** Thrown when a saved model directory cannot be written or read. */
 export class ModelFileError extends ModelIOError {}
@@ -149,8 +154,8 @@ export function nodeFileSystemIO(dir: string, options: { quantize?: 'float16' } 
       if (artifacts.modelTopology instanceof ArrayBuffer) {
         throw new ModelFileError(`nodeFileSystemIO('${dir}'): binary (graph-model) topologies are not supported`);
       }
-      const { mkdir, writeFile } = await import('node:fs/promises');
-      const { join } = await import('node:path');
+      const { mkdir, writeFile } = nodeFs(`saving a model to the directory '${dir}'`, SAVE_HINT);
+      const { join } = nodePath(`saving a model to the directory '${dir}'`, SAVE_HINT);
       let weightData = artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       let weightSpecs = artifacts.weightSpecs ?? [];
       if (options.quantize === 'float16') ({ specs: weightSpecs, data: weightData } = quantizeWeightsFloat16(weightSpecs, weightData));
@@ -174,8 +179,8 @@ export function nodeFileSystemIO(dir: string, options: { quantize?: 'float16' } 
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
-      const { readFile } = await import('node:fs/promises');
-      const { join, dirname } = await import('node:path');
+      const { readFile } = nodeFs(`loading a model from the directory '${dir}'`, LOAD_HINT);
+      const { join, dirname } = nodePath(`loading a model from the directory '${dir}'`, LOAD_HINT);
       const jsonPath = join(dir, MODEL_JSON_FILE);
       let modelJSON: tf.io.ModelJSON;
       try {

@@ -4,6 +4,8 @@
  * serves Node and browsers: the bytes go into h5wasm's in-memory file system.
  */
 import { ModelIOError } from './errors.js';
+import { nodeFs } from '../env/node-builtin.js';
+import { optionalPeer } from '../env/optional-peer.js';
 
 /** Thrown when an HDF5 file cannot be opened or read. */
 export class H5ReadError extends ModelIOError {}
@@ -37,17 +39,26 @@ interface EmscriptenFS {
 let h5Promise: Promise<{ h5: H5Module; FS: EmscriptenFS }> | null = null;
 let fileCounter = 0;
 
+/**
+ * h5wasm (~15 MB) is an optional peer dependency: installing neurostagenet does not install it; reading Keras HDF5
+ * weights imports it on first use, and a missing one gives an OptionalDependencyError naming `npm install h5wasm`.
+ * Internal (tests replace the importer).
+ */
+export const h5wasmPeer = optionalPeer<H5Module>('h5wasm', 'Reading Keras HDF5 weights (loadKerasWeights)', () => import('h5wasm'));
+
 async function loadH5wasm(): Promise<{ h5: H5Module; FS: EmscriptenFS }> {
-  h5Promise ??= import('h5wasm').then(async (h5) => {
+  h5Promise ??= h5wasmPeer.load().then(async (h5) => {
     const module = (await h5.ready) as unknown as { FS: EmscriptenFS };
     return { h5, FS: module.FS };
   });
+  // a failed load (package missing) is not kept: installing it later works without a restart
+  h5Promise.catch(() => { h5Promise = null; });
   return h5Promise;
 }
 
-/** Reads a whole file in Node (lazy `node:fs` import keeps this module browser-safe). */
+/** Reads a whole file in Node (Node's fs is asked for only here, so this module stays browser-safe). */
 async function readNodeFile(path: string): Promise<Uint8Array> {
-  const { readFile } = await import('node:fs/promises');
+  const { readFile } = nodeFs(`reading the HDF5 file '${path}'`);
   try {
     return new Uint8Array(await readFile(path));
   } catch (cause) {

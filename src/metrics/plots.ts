@@ -1,4 +1,5 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
+import { optionalPeer } from '../env/optional-peer.js';
 import { formatFixed } from './classification-report.js';
 import type { MultiClassMetricsResult } from './multiclass-metrics.js';
 import type { CalibrationBin } from './reliability.js';
@@ -36,9 +37,15 @@ interface Box {
   h: number;
 }
 
-// The canvas package is Node-only (native): loaded on first use so that browser bundles never pull it in.
+/**
+ * The native canvas (@napi-rs/canvas, ~35 MB of platform binaries) is an optional peer dependency: installing
+ * neurostagenet does not install it; the plots import it on first use, and a missing one gives an
+ * OptionalDependencyError naming `npm install @napi-rs/canvas`. Internal (tests replace the importer).
+ */
+export const canvasPeer = optionalPeer('@napi-rs/canvas', 'Drawing the report plots (PNG)', () => import('@napi-rs/canvas'));
+
 async function newCanvas(width: number, height: number, scale: number) {
-  const { createCanvas } = await import('@napi-rs/canvas');
+  const { createCanvas } = await canvasPeer.load();
   const canvas = createCanvas(Math.round(width * scale), Math.round(height * scale));
   const ctx = canvas.getContext('2d');
   ctx.scale(scale, scale);

@@ -2,6 +2,7 @@ import { formatFixed } from './classification-report.js';
 import type { MultiClassMetricsResult } from './multiclass-metrics.js';
 import { calibrationSection, formatEvaluationReport, jsonReplacer, type EvaluationReportOptions } from './report-format.js';
 import { renderConfusionMatrixPng, renderReliabilityDiagramPng, renderRocCurvesPng, type ReliabilityPanel } from './plots.js';
+import { nodeFs, nodePath } from '../env/node-builtin.js';
 
 /** Paths of the files {@link writeEvaluationReport} wrote. */
 export interface EvaluationReportFiles {
@@ -37,8 +38,10 @@ export async function writeEvaluationReport(
   dir: string,
   options: EvaluationReportOptions = {},
 ): Promise<EvaluationReportFiles> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
+  const operation = `writing the evaluation report to '${dir}'`;
+  const hint = 'in a browser, use formatEvaluationReport() for the text and the render*Png() plots, which need @napi-rs/canvas (Node)';
+  const fs = nodeFs(operation, hint);
+  const path = nodePath(operation, hint);
   await fs.mkdir(dir, { recursive: true });
   const files: EvaluationReportFiles = {
     metricsJson: path.resolve(dir, 'metrics.json'),

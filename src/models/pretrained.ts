@@ -5,6 +5,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelError } from './errors.js';
 import { MODEL_JSON_FILE, loadModel } from '../io/fs-model-io.js';
+import { nodeFs, nodeFsSync, nodePath, nodeUrl } from '../env/node-builtin.js';
 import type { FootprintRange } from '../data/slice-level.js';
 
 /** Class names of the Alzheimer MRI dataset, indexed by label (its HuggingFace `ClassLabel` names). */
@@ -91,6 +92,9 @@ export class ModelMetadataError extends ModelError {}
 
 const isNode = (): boolean => typeof process !== 'undefined' && process.versions?.node != null;
 
+// What to use instead of a path outside Node.
+const BROWSER_HINT = 'in a browser, pass options.location as the http(s) URL of model.json';
+
 /**
  * Directory of the shipped model, `<package root>/models/neurostagenet`, found by walking up from this module's
  * own file to the `package.json` named `neurostagenet` (works from `src/` under tsx and from the built `dist/`).
@@ -102,9 +106,10 @@ export async function pretrainedModelDir(): Promise<string> {
   if (!isNode()) {
     throw new PretrainedModelNotFoundError('models/neurostagenet', 'the shipped model can only be located in Node; pass options.location (the URL of model.json) in a browser');
   }
-  const { fileURLToPath } = await import('node:url');
-  const { dirname, join } = await import('node:path');
-  const { readFile } = await import('node:fs/promises');
+  const operation = 'locating the shipped model';
+  const { fileURLToPath } = nodeUrl(operation, BROWSER_HINT);
+  const { dirname, join } = nodePath(operation, BROWSER_HINT);
+  const { readFile } = nodeFs(operation, BROWSER_HINT);
   const start = dirname(fileURLToPath(import.meta.url));
   let dir = start;
   for (let up = 0; up < 6; up++) {
@@ -157,8 +162,8 @@ export async function loadPretrainedNeuroStageNet(options: LoadPretrainedOptions
   } else {
     const dir = text === undefined ? await pretrainedModelDir() : await toDirectory(text);
     location = dir;
-    const { existsSync } = await import('node:fs');
-    const { join } = await import('node:path');
+    const { existsSync } = nodeFsSync(`loading the model in '${dir}'`, BROWSER_HINT);
+    const { join } = nodePath(`loading the model in '${dir}'`, BROWSER_HINT);
     if (!existsSync(join(dir, MODEL_JSON_FILE))) {
       const what = text === undefined
         ? `no trained model is shipped: ${join(dir, MODEL_JSON_FILE)} does not exist`
@@ -173,14 +178,14 @@ export async function loadPretrainedNeuroStageNet(options: LoadPretrainedOptions
 
 // A directory path from a path, a file: URL string, or a path to model.json itself.
 async function toDirectory(text: string): Promise<string> {
-  const { fileURLToPath } = await import('node:url');
-  const { dirname, basename, resolve } = await import('node:path');
+  const { fileURLToPath } = nodeUrl(`loading the model at '${text}'`, BROWSER_HINT);
+  const { dirname, basename, resolve } = nodePath(`loading the model at '${text}'`, BROWSER_HINT);
   const path = text.startsWith('file:') ? fileURLToPath(text) : resolve(text);
   return basename(path) === MODEL_JSON_FILE ? dirname(path) : path;
 }
 
 async function readMetadataFile(file: string): Promise<ModelMetadata> {
-  const { readFile } = await import('node:fs/promises');
+  const { readFile } = nodeFs(`reading '${file}'`, BROWSER_HINT);
   let raw: string;
   try {
     raw = await readFile(file, 'utf8');
@@ -268,8 +273,8 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
  * @returns The file path written.
  */
 export async function writeModelMetadata(dir: string, metadata: ModelMetadata): Promise<string> {
-  const { mkdir, writeFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
+  const { mkdir, writeFile } = nodeFs(`writing the model metadata to '${dir}'`, 'in a browser, keep the metadata object and serve it as metadata.json next to model.json');
+  const { join } = nodePath(`writing the model metadata to '${dir}'`);
   await mkdir(dir, { recursive: true });
   const file = join(dir, MODEL_METADATA_FILE);
   await writeFile(file, `${JSON.stringify(metadata, null, 2)}\n`);

@@ -55,10 +55,12 @@ describe('ParquetImageDataset on the bundled sample', () => {
     // get() hands out a copy.
     ex.image[0] = -1;
     expect(ds.get(5).image[0]).not.toBe(-1);
-    // Arrow table of the kept rows.
-    expect(ds.table.numRows).toBe(128);
-    expect(ds.table.schema.fields.map((f) => f.name)).toEqual(['image', 'label', 'path', 'row']);
-    expect(ds.table.getChild('path')?.get(5)).toBe(csv[5].path);
+    // Per-row accessors of the kept rows: source path, row in the file, encoded bytes.
+    expect(ds.length).toBe(128);
+    expect(ds.imagePath(5)).toBe(csv[5].path);
+    expect(ds.sourceRows[5]).toBe(5);
+    expect(ds.imageBytes(5).subarray(0, 3)).toEqual(new Uint8Array([0xff, 0xd8, 0xff])); // a JPEG
+    expect(() => ds.imagePath(128)).toThrow(/out of range/);
     expect(ds.imageHeader(0)).toEqual({ format: 'jpeg', width: 128, height: 128, colorMode: 'gray', bitDepth: 8 });
   });
 
@@ -91,6 +93,8 @@ describe('column layouts and label kinds', () => {
     expect(ds.classNames).toEqual(['0', '1', '2', '3']);
     expect(Array.from(ds.labels)).toEqual([2, 0, 3]);
     expect(ds.get(1).path).toBeUndefined();
+    expect(ds.imagePath(1)).toBeUndefined();
+    expect(ds.imageBytes(1)).toEqual(png(2)); // the row's bytes as stored (a view of the packed buffer)
     expect(Array.from(ds.get(1).image)).toEqual(pseudoRandom(12, 256, 2));
   });
 

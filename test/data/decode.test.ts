@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { decodeImage, readImageHeader, sniffImageFormat, resizeBilinearGray, ImageDecodeError, UnsupportedImageFormatError, ImageSizeError } from '../../src/data/index.js';
 import { DataError, NeuroStageNetError } from '../../src/index.js';
-import { decodeRaw, finishDecode, loadImageDecoders } from '../../src/data/decode.js';
+import { decodeRaw, finishDecode } from '../../src/data/decode.js';
 import { decodeInWorkers } from '../../src/data/decode-pool.js';
 import { encodePng, pseudoRandom, repoRoot } from './helpers.js';
 
@@ -142,6 +142,22 @@ describe('decodeImage: PNG', () => {
     const png = encodePng({ width: w, height: h, colorType: 0, bitDepth: 8, samples: gray8 });
     const broken = png.slice(0, 40); // header intact, IDAT cut
     await expect(decodeImage(broken)).rejects.toBeInstanceOf(ImageDecodeError);
+    // A flipped bit in the pixel data is caught by the chunk CRC (the pixels would decode, wrongly).
+    const flipped = png.slice();
+    flipped[png.length - 12 - 6] ^= 0x01; // inside IDAT's data, before its CRC and the IEND chunk
+    await expect(decodeImage(flipped)).rejects.toThrow(/cannot decode PNG: .*crc/i);
+  });
+
+  it('refuses an interlaced PNG with 1/2/4-bit samples as unsupported (the decoder would misplace them)', async () => {
+    const png = encodePng({ width: w, height: h, colorType: 0, bitDepth: 2, samples: pseudoRandom(n, 4, 16) });
+    const interlaced = png.slice();
+    interlaced[28] = 1; // IHDR interlace method: Adam7 (its CRC is not checked before the header is read)
+    let err: unknown;
+    try { readImageHeader(interlaced, { row: 3 }); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(UnsupportedImageFormatError);
+    expect((err as Error).message).toMatch(/interlaced \(Adam7\) with 2-bit samples/);
+    // the same image, not interlaced, decodes
+    expect(Array.from((await decodeImage(png)).pixels)).toEqual(pseudoRandom(n, 4, 16).map((v) => v * 85));
   });
 });
 
@@ -194,13 +210,14 @@ describe('resize', () => {
 
 describe('worker decoding', () => {
   it('gives the same pixels as the main thread, and reports decoder errors per image', async () => {
-    await loadImageDecoders();
     const items = [
       jpegFile('sample-row0.jpg'),
       jpegFile('color.jpg'),
       encodePng({ width: 3, height: 2, colorType: 2, bitDepth: 16, samples: pseudoRandom(18, 65536, 2) }),
       encodePng({ width: 5, height: 3, colorType: 0, bitDepth: 4, samples: pseudoRandom(15, 16, 3) }),
       encodePng({ width: 5, height: 3, colorType: 0, bitDepth: 1, samples: pseudoRandom(15, 2, 4) }),
+      encodePng({ width: 5, height: 3, colorType: 3, bitDepth: 2, samples: pseudoRandom(15, 3, 5), palette: [[200, 10, 0], [0, 90, 255], [7, 7, 7]] }),
+      encodePng({ width: 4, height: 2, colorType: 4, bitDepth: 8, samples: pseudoRandom(16, 256, 6) }),
       jpegFile('sample-row4.jpg').slice(0, 400),
     ];
     const jobs = items.map((bytes) => ({ bytes, header: readImageHeader(bytes) }));
@@ -208,13 +225,13 @@ describe('worker decoding', () => {
     await decodeInWorkers(jobs, 2, (i, r) => {
       results[i] = 'error' in r ? r.error : finishDecode(r, jobs[i].header, {}, {}).pixels;
     }, 1);
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 7; i++) {
       const main = finishDecode(decodeRaw(items[i], jobs[i].header), jobs[i].header, {}, {}).pixels;
       expect(results[i]).toEqual(main);
     }
     // Low-bit gray is rescaled in the worker path too (not left at 0..2^d-1).
     expect(Array.from(results[3] as Float32Array)).toEqual(pseudoRandom(15, 16, 3).map((v) => v * 17));
     expect(Array.from(results[4] as Float32Array)).toEqual(pseudoRandom(15, 2, 4).map((v) => v * 255));
-    expect(typeof results[5]).toBe('string');
+    expect(typeof results[7]).toBe('string');
   });
 });

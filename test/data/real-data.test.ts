@@ -91,7 +91,7 @@ describe('real train/test parquet (split by person)', () => {
         expect(ds.subjects![m.row]).toBe(m.subject);
         expect(ds.slices![m.row]).toBe(m.slice);
         expect(ds.labels[m.row]).toBe(m.label);
-        expect(ds.table.getChild('path')?.get(m.row)).toBe(m.path);
+        expect(ds.imagePath(m.row)).toBe(m.path);
         expect(createHash('sha256').update(ds.imageBytes(m.row)).digest('hex')).toBe(m.sha256);
       });
       // Rows are sorted by the sha256 of the image bytes, as the README says.

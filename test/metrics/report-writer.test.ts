@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PNG } from 'pngjs';
+import { decode as decodePng } from 'fast-png';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MultiClassMetrics, applyTemperature, fitTemperature, formatClassificationReport } from '../../src/index.js';
 import { renderRocCurvesPng, writeEvaluationReport } from '../../src/node/index.js';
@@ -17,7 +17,27 @@ const alz = cases.find((c) => c.name === 'alzheimer-like')!;
 const out = mkdtempSync(join(tmpdir(), 'nsn-report-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function hasColour(png: PNG, hex: string, tolerance = 6): number {
+interface Rgba {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** A PNG's pixels as 8-bit RGBA (the plots are 8-bit RGB or RGBA). */
+function readPng(bytes: Uint8Array): Rgba {
+  const png = decodePng(bytes);
+  expect(png.depth).toBe(8);
+  expect([3, 4]).toContain(png.channels);
+  const n = png.width * png.height;
+  const data = new Uint8Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) data[4 * i + c] = png.data[png.channels * i + c]!;
+    data[4 * i + 3] = png.channels === 4 ? png.data[4 * i + 3]! : 255;
+  }
+  return { width: png.width, height: png.height, data };
+}
+
+function hasColour(png: Rgba, hex: string, tolerance = 6): number {
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   let n = 0;
   for (let i = 0; i < png.data.length; i += 4) {
@@ -54,7 +74,7 @@ describe('writeEvaluationReport', () => {
       [files.rocCurvesPng, 1200, 1200],
       [files.reliabilityDiagramPng, 1800, 1100],
     ] as const) {
-      const png = PNG.sync.read(readFileSync(file));
+      const png = readPng(readFileSync(file));
       expect(png.width, file).toBeGreaterThanOrEqual(minW);
       expect(png.height, file).toBeGreaterThanOrEqual(minH);
       let ink = 0;
@@ -66,7 +86,7 @@ describe('writeEvaluationReport', () => {
   it('draws a curve for each class with an AUC and none for an absent class', async () => {
     const c = cases.find((x) => x.name === 'missing-class-1')!; // class 1 absent
     const r = new MultiClassMetrics({ numClasses: 4 }).update(c.labels, c.probabilities).compute();
-    const png = PNG.sync.read(Buffer.from(await renderRocCurvesPng(r, { scale: 1 })));
+    const png = readPng(await renderRocCurvesPng(r, { scale: 1 }));
     expect(png.width).toBe(620);
     expect(hasColour(png, '#1f77b4')).toBeGreaterThan(200); // class 0 curve
     expect(hasColour(png, '#2ca02c')).toBeGreaterThan(200); // class 2
