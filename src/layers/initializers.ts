@@ -10,7 +10,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { Initializer } from '@tensorflow/tfjs-layers/dist/initializers';
 import { LayerOptionsError } from './errors.js';
+
+/**
+ * tfjs-layers' `Initializer` base class, which it does not export: layers accept an initializer object only when it
+ * is an instance of it (`getInitializer`). `Zeros` extends it directly.
+ */
+const InitializerBase = Object.getPrototypeOf(tfl.initializers.zeros().constructor) as typeof Initializer;
 
 /**
  * The standard deviation of a unit normal truncated at ±2 standard deviations: Keras 3 divides the target standard
@@ -77,7 +84,7 @@ const DISTRIBUTIONS: Record<string, KerasDistribution> = {
  * Keras' own spelling (`"mode": "fan_out", "distribution": "truncated_normal"`). Models saved with tfjs'
  * `VarianceScaling` still load: that class stays registered by tfjs itself.
  */
-export class KerasVarianceScaling extends tfl.initializers.Initializer {
+export class KerasVarianceScaling extends InitializerBase {
   /** Registered class name used in saved model JSON. */
   static className = 'neurostagenet>KerasVarianceScaling';
   /** Scaling factor. */
