@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
-import { LayerOptionsError } from './errors.js';
+import { LayerInputError, LayerOptionsError } from './errors.js';
 
 /** Options of {@link GrayToRGBProjection}. */
 export interface GrayToRGBProjectionArgs extends BaseLayerArgs {
@@ -30,9 +30,16 @@ export class GrayToRGBProjection extends tfl.layers.Layer {
     this.seed = args.seed ?? 0;
   }
 
-  /** Creates `kernel` [3,3,Cin,3] and `bias` [3] for the input's channel count. */
+  /**
+   * Creates `kernel` [3,3,Cin,3] and `bias` [3] for the input's channel count, and the input spec (rank 4, Cin
+   * channels), as tfjs' Conv2D does.
+   * @throws {@link LayerInputError} for several inputs or an input that is not rank 4.
+   */
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = singleShape(inputShape);
+    const shape = singleShape(inputShape, this);
+    if (shape.length !== 4) {
+      throw new LayerInputError(`GrayToRGBProjection '${this.name}' takes [batch, height, width, channels] inputs, got shape ${JSON.stringify(shape)}`);
+    }
     const channels = shape[shape.length - 1];
     if (channels == null) {
       throw new LayerOptionsError(`GrayToRGBProjection '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
@@ -42,13 +49,14 @@ export class GrayToRGBProjection extends tfl.layers.Layer {
       tfl.initializers.glorotUniform({ seed: this.seed }),
     );
     this.bias = this.addWeight('bias', [3], 'float32', tfl.initializers.zeros());
+    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { [-1]: channels } })];
     this.built = true;
   }
 
   /** Applies the convolution (stride 1, 'same' padding) plus bias. */
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = singleTensor(inputs) as tf.Tensor4D;
+      const x = singleTensor(inputs, this) as tf.Tensor4D;
       return tf.fused.conv2d({
         x,
         filter: this.kernel!.read() as tf.Tensor4D,
@@ -61,7 +69,7 @@ export class GrayToRGBProjection extends tfl.layers.Layer {
 
   /** Same spatial shape, 3 channels. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const shape = singleShape(inputShape);
+    const shape = singleShape(inputShape, this);
     return [...shape.slice(0, -1), 3];
   }
 

@@ -11,5 +11,5 @@ export { SEResidualBlock, type SEResidualBlockOptions, type ActivationName } fro
 export { DualPoolHead, type DualPoolHeadOptions, type DualPoolHeadOutputs } from './dual-pool-head.js';
 export { LeanSwish, LEAN_SWISH, leanSwishActivation } from './swish.js';
 export { deriveSeed } from './seed.js';
-export { LayerOptionsError } from './errors.js';
+export { LayerOptionsError, LayerInputError } from './errors.js';
 export type { BaseLayerArgs, CallKwargs } from './types.js';

@@ -55,9 +55,13 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
     this.supportsMasking = true;
   }
 
-  /** Creates `gamma`, `beta` (trainable) and the moving statistics (non-trainable), one per channel. */
+  /**
+   * Creates `gamma`, `beta` (trainable) and the moving statistics (non-trainable), one per channel, and the input
+   * spec (this rank, this channel count), as Keras' and tfjs' BatchNormalization do.
+   * @throws {@link LayerInputError} for several inputs; {@link LayerOptionsError} for an unknown channel count.
+   */
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = singleShape(inputShape);
+    const shape = singleShape(inputShape, this);
     const channels = shape[shape.length - 1];
     if (channels == null) {
       throw new LayerOptionsError(`KerasBatchNormalization '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
@@ -66,6 +70,7 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
     if (this.center) this.beta = this.addWeight('beta', [channels], 'float32', tfl.initializers.zeros());
     this.movingMean = this.addWeight('moving_mean', [channels], 'float32', tfl.initializers.zeros(), undefined, false);
     this.movingVariance = this.addWeight('moving_variance', [channels], 'float32', tfl.initializers.ones(), undefined, false);
+    this.inputSpec = [new tfl.InputSpec({ ndim: shape.length, axes: { [-1]: channels } })];
     this.built = true;
   }
 
@@ -82,7 +87,7 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
   /** Normalizes; see the class comment for training vs inference behaviour. */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = singleTensor(inputs);
+      const x = singleTensor(inputs, this);
       const gamma = this.gamma?.read();
       const beta = this.beta?.read();
       if (kwargs?.training !== true || !this.isEffectivelyTrainable) {
@@ -112,7 +117,7 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
 
   /** Output shape equals input shape. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return singleShape(inputShape);
+    return singleShape(inputShape, this);
   }
 
   /** Serializable config (base config plus momentum, epsilon, center, scale). */

@@ -39,9 +39,14 @@ export class KerasNormalization extends tfl.layers.Layer {
     this.initialVariance = args.variance;
   }
 
-  /** Creates `mean`, `variance` (per channel) and `count` (scalar), all non-trainable. */
+  /**
+   * Creates `mean`, `variance` (per channel) and `count` (scalar), all non-trainable, and the input spec (at least
+   * rank 1, this channel count on the last axis).
+   * @throws {@link LayerInputError} for several inputs; {@link LayerOptionsError} for an unknown channel count or
+   * initial statistics of another length.
+   */
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = singleShape(inputShape);
+    const shape = singleShape(inputShape, this);
     const channels = shape[shape.length - 1];
     if (channels == null) {
       throw new LayerOptionsError(`KerasNormalization '${this.name}' needs a known channel count, got ${JSON.stringify(shape)}`);
@@ -57,13 +62,14 @@ export class KerasNormalization extends tfl.layers.Layer {
     if (this.initialMean != null) writeVector(this.meanWeight, this.initialMean);
     if (this.initialVariance != null) writeVector(this.varianceWeight, this.initialVariance);
     this.addWeight('count', [], 'float32', tfl.initializers.zeros(), undefined, false);
+    this.inputSpec = [new tfl.InputSpec({ minNDim: 1, axes: { [-1]: channels } })];
     this.built = true;
   }
 
   /** Normalizes with the current weights (identical in training and inference). */
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = singleTensor(inputs);
+      const x = singleTensor(inputs, this);
       const std = tf.maximum(tf.sqrt(this.varianceWeight!.read()), KERAS_EPSILON);
       return tf.div(tf.sub(x, this.meanWeight!.read()), std);
     });
@@ -71,7 +77,7 @@ export class KerasNormalization extends tfl.layers.Layer {
 
   /** Output shape equals input shape. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return singleShape(inputShape);
+    return singleShape(inputShape, this);
   }
 
   /** Serializable config (base config plus the initial statistics, if given). */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
+import { LayerInputError } from './errors.js';
 
 /** Options of {@link KerasRescaling}. */
 export interface KerasRescalingArgs extends BaseLayerArgs {
@@ -31,10 +32,32 @@ export class KerasRescaling extends tfl.layers.Layer {
     this.offset = args.offset ?? 0;
   }
 
+  /**
+   * Sets the input spec: one input; with per-channel `scale` or `offset`, at least rank 1 with that many channels on
+   * the last axis. (Weightless otherwise.)
+   * @throws {@link LayerInputError} for several inputs or a channel count other than the vectors' length.
+   */
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = singleShape(inputShape, this);
+    const lengths = [this.scale, this.offset].filter(Array.isArray).map((v) => v.length);
+    if (lengths.length > 0) {
+      const channels = shape[shape.length - 1];
+      if (shape.length < 1 || lengths.some((n) => n !== lengths[0]) || (channels != null && channels !== lengths[0])) {
+        throw new LayerInputError(
+          `KerasRescaling '${this.name}': per-channel scale/offset of length ${lengths.join(' / ')} for an input of shape ${JSON.stringify(shape)}`,
+        );
+      }
+      this.inputSpec = [new tfl.InputSpec({ minNDim: 1, axes: { [-1]: lengths[0] } })];
+    } else {
+      this.inputSpec = [new tfl.InputSpec({})];
+    }
+    this.built = true;
+  }
+
   /** Computes `x * scale + offset` (broadcast over the last axis for vectors). */
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = singleTensor(inputs);
+      const x = singleTensor(inputs, this);
       const scale = typeof this.scale === 'number' ? tf.scalar(this.scale) : tf.tensor1d(this.scale);
       const offset = typeof this.offset === 'number' ? tf.scalar(this.offset) : tf.tensor1d(this.offset);
       return tf.add(tf.mul(x, scale), offset);
@@ -43,7 +66,7 @@ export class KerasRescaling extends tfl.layers.Layer {
 
   /** Output shape equals input shape. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return singleShape(inputShape);
+    return singleShape(inputShape, this);
   }
 
   /** Serializable config (base config plus `scale` and `offset`). */

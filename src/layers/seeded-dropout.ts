@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
-import { LayerOptionsError } from './errors.js';
+import { LayerInputError, LayerOptionsError } from './errors.js';
 import { mixSeed } from '../random.js';
 
 /** Options of {@link SeededDropout}. */
@@ -56,10 +56,25 @@ export class SeededDropout extends tfl.layers.Layer {
     this.supportsMasking = true;
   }
 
+  /**
+   * Sets the input spec: one input, of the noise shape's rank when one is given.
+   * @throws {@link LayerInputError} for several inputs or an input whose rank differs from the noise shape's.
+   */
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = singleShape(inputShape, this);
+    if (this.noiseShape != null && this.noiseShape.length !== shape.length) {
+      throw new LayerInputError(
+        `SeededDropout '${this.name}': noise shape ${JSON.stringify(this.noiseShape)} for an input of shape ${JSON.stringify(shape)}`,
+      );
+    }
+    this.inputSpec = [new tfl.InputSpec(this.noiseShape != null ? { ndim: this.noiseShape.length } : {})];
+    this.built = true;
+  }
+
   /** Drops in training (`kwargs.training === true`), identity otherwise. */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = singleTensor(inputs);
+      const x = singleTensor(inputs, this);
       if (kwargs?.training !== true || this.rate === 0) return tf.clone(x);
       const noiseShape = this.noiseShape?.map((d, i) => d ?? x.shape[i]);
       const seed = this.stepSeed != null ? mixSeed(this.seed, this.stepSeed) : this.seed + this.trainingCalls;
@@ -70,7 +85,7 @@ export class SeededDropout extends tfl.layers.Layer {
 
   /** Output shape equals input shape. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return singleShape(inputShape);
+    return singleShape(inputShape, this);
   }
 
   /** Serializable config (base config plus rate, noise shape, seed). */

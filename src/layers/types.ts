@@ -1,4 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { LayerInputError } from './errors.js';
 
 /** Base options every tfjs-layers layer accepts (name, trainable, inputShape, ...). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -7,14 +8,46 @@ export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CallKwargs = { [key: string]: any };
 
-/** Returns the one tensor of a `call` input (tfjs passes a tensor or a one-element array). */
-export function singleTensor<T>(inputs: T | T[]): T {
-  return Array.isArray(inputs) ? inputs[0] : inputs;
+/** What the single-input helpers name in their errors: a layer (its class and name). */
+export interface NamedLayer {
+  /** The layer's name. */
+  readonly name: string;
+  /** The layer's registered class name. */
+  getClassName(): string;
 }
 
-/** Returns the one shape of a `computeOutputShape` input. */
-export function singleShape(shape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-  return Array.isArray(shape[0]) ? (shape as tfl.Shape[])[0] : (shape as tfl.Shape);
+function describeLayer(layer?: NamedLayer): string {
+  return layer == null ? 'layer' : `${layer.getClassName()} '${layer.name}'`;
+}
+
+/**
+ * Returns the one tensor of a `call` input (tfjs passes a tensor or a one-element array), and rejects several as
+ * tfjs-layers' `getExactlyOneTensor` does.
+ * @param inputs A tensor or an array of tensors.
+ * @param layer The layer, named in the error.
+ * @throws {@link LayerInputError} when `inputs` is an array of other than one tensor.
+ */
+export function singleTensor<T>(inputs: T | T[], layer?: NamedLayer): T {
+  if (!Array.isArray(inputs)) return inputs;
+  if (inputs.length !== 1) {
+    throw new LayerInputError(`${describeLayer(layer)} takes one input: Expected Tensor length to be 1; got ${inputs.length}`);
+  }
+  return inputs[0];
+}
+
+/**
+ * Returns the one shape of a `build` / `computeOutputShape` input, and rejects several as tfjs-layers'
+ * `getExactlyOneShape` does.
+ * @param shape A shape or an array of shapes.
+ * @param layer The layer, named in the error.
+ * @throws {@link LayerInputError} when `shape` is an array of other than one shape.
+ */
+export function singleShape(shape: tfl.Shape | tfl.Shape[], layer?: NamedLayer): tfl.Shape {
+  if (!(Array.isArray(shape) && Array.isArray(shape[0]))) return shape as tfl.Shape;
+  if (shape.length !== 1) {
+    throw new LayerInputError(`${describeLayer(layer)} takes one input: Expected exactly 1 Shape; got ${shape.length}`);
+  }
+  return (shape as tfl.Shape[])[0];
 }
 
 let defaultNameCounter = 0;

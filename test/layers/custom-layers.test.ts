@@ -8,6 +8,7 @@ import {
   KerasBatchNormalization,
   KerasNormalization,
   KerasRescaling,
+  LayerInputError,
   LayerOptionsError,
   SEResidualBlock,
   SeededDropout,
@@ -211,6 +212,58 @@ describe('KerasBatchNormalization', () => {
     const inf = model.predict(x) as tf.Tensor;
     expect(Array.from(y.dataSync())).toEqual(Array.from(inf.dataSync()));
     expect(layer.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
+  });
+});
+
+describe('input specs and single inputs (as tfjs-layers\' own layers)', () => {
+  // Each custom layer, an input shape (without batch) it takes, and the input spec it sets in build.
+  const cases: Array<{ make: () => tfl.layers.Layer; shape: number[]; spec: Record<string, unknown>; wrongRank?: number[]; wrongChannels?: number[] }> = [
+    { make: () => new GrayToRGBProjection({ name: 'g' }), shape: [4, 4, 1], spec: { ndim: 4, axes: { [-1]: 1 } }, wrongRank: [4, 1], wrongChannels: [4, 4, 2] },
+    { make: () => new KerasBatchNormalization({ name: 'b' }), shape: [3, 2], spec: { ndim: 3, axes: { [-1]: 2 } }, wrongRank: [2], wrongChannels: [3, 5] },
+    { make: () => new KerasNormalization({ name: 'n', mean: [1, 2, 3] }), shape: [2, 3], spec: { minNDim: 1, axes: { [-1]: 3 } }, wrongChannels: [2, 4] },
+    { make: () => new KerasRescaling({ name: 'rv', scale: [1, 2, 3] }), shape: [5, 3], spec: { minNDim: 1, axes: { [-1]: 3 } }, wrongChannels: [5, 2] },
+    { make: () => new KerasRescaling({ name: 'rs', scale: 0.5 }), shape: [5, 3], spec: { axes: {} } },
+    { make: () => new SeededDropout({ name: 'dn', rate: 0.2, noiseShape: [null, 1, 1, 1] }), shape: [2, 2, 3], spec: { ndim: 4 }, wrongRank: [2, 3] },
+    { make: () => new SeededDropout({ name: 'd', rate: 0.2 }), shape: [2, 3], spec: { axes: {} } },
+  ];
+
+  for (const c of cases) {
+    it(`${c.make().getClassName()} '${c.make().name}': sets inputSpec in build, rejects several inputs and incompatible ones`, () => {
+      const layer = c.make();
+      expect(layer.inputSpec).toBeNull();
+      wrap(layer, c.shape);
+      expect(layer.inputSpec).toHaveLength(1);
+      expect(layer.inputSpec[0]).toMatchObject(c.spec);
+      // Several inputs: rejected as tfjs' getExactlyOneTensor / getExactlyOneShape do, naming the layer.
+      const a = tfl.input({ shape: c.shape });
+      const b = tfl.input({ shape: c.shape });
+      expect(() => c.make().apply([a, b])).toThrow(LayerInputError);
+      expect(() => c.make().apply([a, b])).toThrow(/takes one input: Expected exactly 1 Shape; got 2/);
+      const t = tf.ones([1, ...c.shape]);
+      expect(() => layer.call([t, t], {})).toThrow(/' takes one input: Expected Tensor length to be 1; got 2/);
+      expect(() => layer.call([t, t], {})).toThrow(LayerOptionsError); // the layers area's base class
+      expect(() => layer.computeOutputShape([[1, ...c.shape], [1, ...c.shape]])).toThrow(/Expected exactly 1 Shape; got 2/);
+      // A one-element array is one input (tfjs passes them so).
+      const y = layer.call([t], {}) as tf.Tensor;
+      expect(y.shape[0]).toBe(1);
+      tf.dispose([t, y]);
+      // After build, tfjs checks the spec on every apply: a built layer applied twice (shared) to two inputs, wrong rank, wrong channels.
+      expect(() => layer.apply([a, b])).toThrow(/expects 1 inputs/);
+      if (c.wrongRank) expect(() => layer.apply(tfl.input({ shape: c.wrongRank! }))).toThrow(/ndim/);
+      if (c.wrongChannels) expect(() => layer.apply(tfl.input({ shape: c.wrongChannels! }))).toThrow(/expected axis -1 of input shape to have value/);
+    });
+  }
+
+  it('a rank the layer cannot take is rejected at build with the layer named', () => {
+    expect(() => wrap(new GrayToRGBProjection({ name: 'g3' }), [4, 1])).toThrow(/GrayToRGBProjection 'g3' takes \[batch, height, width, channels\]/);
+    expect(() => wrap(new SeededDropout({ name: 'd3', rate: 0.1, noiseShape: [null, 1, 1, 1] }), [4])).toThrow(LayerInputError);
+    expect(() => wrap(new KerasRescaling({ name: 'r3', scale: [1, 2] }), [4, 3])).toThrow(/per-channel scale\/offset of length 2/);
+  });
+
+  it("tfjs' own Conv2D rejects several inputs with the same words", () => {
+    const a = tfl.input({ shape: [4, 4, 1] });
+    const b = tfl.input({ shape: [4, 4, 1] });
+    expect(() => tfl.layers.conv2d({ filters: 1, kernelSize: 1 }).apply([a, b])).toThrow(/Expected exactly 1 Shape; got 2/);
   });
 });
 
