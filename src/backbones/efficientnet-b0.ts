@@ -5,6 +5,7 @@ import { KerasRescaling } from '../layers/keras-rescaling.js';
 import { SeededDropout } from '../layers/seeded-dropout.js';
 import { deriveSeed } from '../layers/seed.js';
 import { leanSwishActivation } from '../layers/swish.js';
+import { KerasFunctional, kerasModel } from '../layers/freezing.js';
 
 /** ImageNet per-channel mean (RGB), as stored in Keras' EfficientNet `normalization` layer. */
 export const IMAGENET_MEAN_RGB = [0.485, 0.456, 0.406] as const;
@@ -91,8 +92,11 @@ export function kerasCorrectPad(
  *
  * Weights are freshly initialized (Keras' initializers, seeded); load trained ones with
  * `loadKerasWeights`. Input pixels are 0..255, RGB.
+ *
+ * The model is a {@link KerasFunctional}: `backbone.trainable = false` freezes every layer inside (BN in inference
+ * mode), as in Keras.
  */
-export function buildEfficientNetB0(options: EfficientNetB0Options = {}): tfl.LayersModel {
+export function buildEfficientNetB0(options: EfficientNetB0Options = {}): KerasFunctional {
   const inputShape = options.inputShape ?? [128, 128, 3];
   const imagenetLayout = options.imagenetLayout ?? true;
   const seed = options.seed ?? 0;
@@ -163,7 +167,7 @@ export function buildEfficientNetB0(options: EfficientNetB0Options = {}): tfl.La
   );
   x = bn('top_bn', x);
   x = act('top_activation', x);
-  return tfl.model({ inputs: input, outputs: x, name: options.name ?? 'efficientnetb0' });
+  return kerasModel({ inputs: input, outputs: x, name: options.name ?? 'efficientnetb0' });
 
   /** Keras' `block()`: expand → depthwise → SE → project (+ stochastic depth and skip). */
   function mbConvBlock(

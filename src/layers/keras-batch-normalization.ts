@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { memoryLeanBatchNorm } from './memory-lean-ops.js';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
 import { LayerOptionsError } from './errors.js';
+import { isHeldFrozen } from './freezing.js';
 
 /** Options of {@link KerasBatchNormalization} (Keras defaults). */
 export interface KerasBatchNormalizationArgs extends BaseLayerArgs {
@@ -18,8 +19,8 @@ export interface KerasBatchNormalizationArgs extends BaseLayerArgs {
 
 /**
  * Batch normalization over the last axis with Keras 3 semantics for freezing: when the layer is not
- * trainable (`layer.trainable = false`, or its weights frozen through an enclosing model), it runs in
- * inference mode — normalizing with `moving_mean` / `moving_variance` and leaving them unchanged —
+ * trainable (`layer.trainable = false`, or frozen through an enclosing model, see {@link KerasBatchNormalization.isEffectivelyTrainable}),
+ * it runs in inference mode — normalizing with `moving_mean` / `moving_variance` and leaving them unchanged —
  * even when called with `training: true` (e.g. inside `model.fit`). tfjs' `BatchNormalization`
  * ignores `trainable` there and keeps updating its statistics, which breaks fine-tuning.
  *
@@ -75,13 +76,16 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
   }
 
   /**
-   * True when the layer would update its statistics in training: the layer is trainable and its
-   * weights were not frozen by an enclosing model (tfjs' `Container.trainable` setter only flips the
-   * weights' flags, not the sub-layers').
+   * True when the layer would update its statistics in training (Keras 3: a BN is frozen when it or any container
+   * above it is not trainable). False when the layer is not trainable; when its weights were frozen by a plain tfjs
+   * container directly above it (tfjs' `Container.trainable` setter flips only its direct children's weight flags);
+   * or when `trainNeuroStageNet` runs a model in which a container above it, at any depth, is not trainable. Models
+   * this package builds ({@link KerasFunctional}) and {@link setTrainable} pass `trainable` down to every layer, so
+   * `outer.trainable = false` freezes a BN two containers deep in plain `model.fit` too.
    */
   get isEffectivelyTrainable(): boolean {
     const probe = this.gamma ?? this.beta;
-    return this.trainable && (probe == null || probe.trainable);
+    return this.trainable && (probe == null || probe.trainable) && !isHeldFrozen(this);
   }
 
   /** Normalizes; see the class comment for training vs inference behaviour. */

@@ -3,6 +3,7 @@ import { buildEfficientNetB0 } from '../backbones/efficientnet-b0.js';
 import { ModelError } from './errors.js';
 import { loadKerasWeights } from '../io/keras-weights.js';
 import { DualPoolHead } from '../layers/dual-pool-head.js';
+import { KerasFunctional, kerasModel } from '../layers/freezing.js';
 import { GrayToRGBProjection } from '../layers/gray-to-rgb.js';
 import { SEResidualBlock } from '../layers/se-residual-block.js';
 import { deriveSeed } from '../layers/seed.js';
@@ -63,14 +64,17 @@ export interface NeuroStageNetOptions {
  * NeuroStageNet weights file loads with `loadKerasWeights(model, file)`.
  *
  * Fine-tuning follows Keras: with backbone weights, backbone layers before `fineTuneAt` (150) are
- * frozen; frozen BN layers stay in inference mode during `fit`. Change freezing before compiling
- * (tfjs collects the trainable weights at `compile`).
+ * frozen; frozen BN layers stay in inference mode during `fit`. The model and its backbone are
+ * {@link KerasFunctional}s, so freezing follows Keras at any depth: `model.trainable = false` (e.g. after nesting
+ * the model in a larger one) freezes every layer inside, the backbone's BN layers included. Change freezing before
+ * compiling (tfjs collects the trainable weights at `compile`).
  *
  * @param options See {@link NeuroStageNetOptions}.
- * @returns The functional model `neurostagenet`: input [batch, H, W, 1] → softmax [batch, numClasses].
+ * @returns The functional model `neurostagenet` ({@link KerasFunctional}): input [batch, H, W, 1] → softmax
+ * [batch, numClasses].
  * @throws {@link NeuroStageNetOptionsError} for invalid options; the errors of `loadKerasWeights` for bad backbone weights.
  */
-export async function buildNeuroStageNet(options: NeuroStageNetOptions = {}): Promise<tfl.LayersModel> {
+export async function buildNeuroStageNet(options: NeuroStageNetOptions = {}): Promise<KerasFunctional> {
   const inputShape = options.inputShape ?? [128, 128, 1];
   const numClasses = options.numClasses ?? 4;
   const backboneWeights = options.backboneWeights ?? null;
@@ -109,7 +113,7 @@ export async function buildNeuroStageNet(options: NeuroStageNetOptions = {}): Pr
     numClasses,
     seed: deriveSeed(seed, 'head'),
   }).apply(x);
-  return tfl.model({ inputs: input, outputs: probabilities, name: 'neurostagenet' });
+  return kerasModel({ inputs: input, outputs: probabilities, name: 'neurostagenet' });
 }
 
 /**

@@ -8,10 +8,11 @@ import { aggregateByGroup } from '../metrics/group-aggregate.js';
 import { compileNeuroStageNet } from './compile.js';
 import { TrainingError } from './errors.js';
 import { modelNumClasses, runInference } from './inference.js';
-import type { LossFunction } from './loss.js';
+import { checkLabelSmoothing, type LossFunction } from './loss.js';
 import { getLearningRate, setLearningRate } from './learning-rate.js';
 import { resolveProgress } from './progress.js';
 import { findSeedableLayers, withStepSeeds } from './step-seeds.js';
+import { holdKerasFreezing } from '../layers/freezing.js';
 import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult } from './types.js';
 
 /**
@@ -25,6 +26,11 @@ import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult 
  * `val_person_auc` (the same AUC over people, each person's slice probabilities averaged). Callbacks (tfjs-layers `Callback`s such as
  * {@link earlyStopping}, {@link reduceLROnPlateau}, {@link modelCheckpoint}) see the epoch logs and may set
  * `model.stopTraining`; training then stops cleanly after the current step or epoch.
+ *
+ * Freezing follows Keras 3 at any depth: a layer that is not trainable, or lies below a non-trainable container (a
+ * nested model, however deep, whether built by this package or a plain `tf.model`), is frozen: its weights are not
+ * trained and this package's BatchNormalization layers in it run in inference mode (moving statistics used and left
+ * unchanged). Dropout layers still drop, as in Keras.
  *
  * If the model is not compiled, it is compiled with {@link compileNeuroStageNet}: Adam(`learningRate`) and
  * categorical cross-entropy with `labelSmoothing`. The same `seed` on the cpu backend gives the same history
@@ -94,6 +100,10 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
   const personWarning = { warned: false };
 
   model.stopTraining = false;
+  // Keras 3 freezing at any depth: tfjs' trainableWeights (the variables above) already stops at a non-trainable
+  // container; the BN layers below one, whose own flags tfjs' Container.trainable setter does not reach, are held in
+  // inference mode for the run.
+  const releaseFreezing = holdKerasFreezing(model);
   try {
     await callbacks.onTrainBegin();
     for (let epoch = initialEpoch; epoch < epochs; epoch++) {
@@ -177,6 +187,7 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
     }
     await callbacks.onTrainEnd();
   } finally {
+    releaseFreezing();
     tf.dispose(classWeights ?? []);
     await progress?.trainEnd?.();
   }
@@ -294,10 +305,7 @@ function checkOptions(model: tfl.LayersModel, options: TrainOptions): Plan {
   if (options.learningRate !== undefined && !(Number.isFinite(options.learningRate) && options.learningRate > 0)) {
     throw new TrainingError(`trainNeuroStageNet: learningRate must be a positive number, got ${String(options.learningRate)}`);
   }
-  const ls = options.labelSmoothing;
-  if (ls !== undefined && !(Number.isFinite(ls) && ls >= 0 && ls < 1)) {
-    throw new TrainingError(`trainNeuroStageNet: labelSmoothing must be in [0, 1), got ${String(ls)}`);
-  }
+  if (options.labelSmoothing !== undefined) checkLabelSmoothing(options.labelSmoothing, 'trainNeuroStageNet');
   const numClasses = modelNumClasses(model);
   checkSubset('train', options.train, model, numClasses);
   const trainCount = options.train.indices ? options.train.indices.length : options.train.source.length;

@@ -1,0 +1,148 @@
+/**
+ * Keras 3 semantics of `trainable` for models nested in models.
+ *
+ * In Keras 3, `model.trainable = false` sets `trainable = false` on every sublayer at any depth, and a
+ * non-trainable `BatchNormalization` runs in inference mode (moving statistics used, not updated) even inside
+ * `fit`. tfjs-layers' `Container.trainable` setter only flips the weight flags of the container's *direct*
+ * children: with a BN inside `inner` inside `outer`, `outer.trainable = false` excludes the BN's weights from
+ * training (tfjs' `trainableWeights` getter stops at a non-trainable container) but leaves the BN itself trainable,
+ * so its moving statistics keep updating during `fit`.
+ *
+ * This module gives Keras semantics without touching tfjs' prototypes:
+ * - {@link KerasFunctional} (built by {@link kerasModel}): a `LayersModel` whose `trainable` setter recurses, used for
+ *   every model this package builds (NeuroStageNet and its nested `efficientnetb0`), so `net.trainable = false`
+ *   freezes every layer inside, whoever nests `net` in what;
+ * - {@link setTrainable}: the same recursion for any tree of layers and models, e.g. plain `tf.model`s;
+ * - {@link findFrozenLayers}: the layers Keras would treat as frozen (non-trainable themselves or below a
+ *   non-trainable container), which `trainNeuroStageNet` runs in inference mode whatever the flags below say.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** The direct sublayers of a layer: a model's `layers`, a wrapper's (e.g. `TimeDistributed`) `layer`, else none. */
+function sublayers(layer: tfl.layers.Layer): tfl.layers.Layer[] {
+  const nested = (layer as unknown as { layers?: unknown }).layers;
+  if (Array.isArray(nested)) return nested as tfl.layers.Layer[];
+  const wrapped = (layer as unknown as { layer?: unknown }).layer;
+  return wrapped instanceof tfl.layers.Layer ? [wrapped] : [];
+}
+
+/**
+ * Sets `trainable` on a layer and on every layer below it, at any depth (Keras 3's `layer.trainable = value`).
+ * Use it on models whose `trainable` setter does not recurse (plain `tf.model` / `tf.sequential`, or models loaded
+ * from files saved before this package built {@link KerasFunctional} models). A non-trainable BatchNormalization of
+ * this package ({@link KerasBatchNormalization}) then runs in inference mode in `fit`. Recompile afterwards: tfjs
+ * collects the trainable weights at `compile`.
+ * @param layer The root: a layer or a model.
+ * @param trainable The value to set.
+ */
+export function setTrainable(layer: tfl.layers.Layer, trainable: boolean): void {
+  const seen = new Set<tfl.layers.Layer>();
+  const visit = (l: tfl.layers.Layer): void => {
+    if (seen.has(l)) return;
+    seen.add(l);
+    l.trainable = trainable; // first the container (tfjs resets its direct children's weight flags), then below
+    sublayers(l).forEach(visit);
+  };
+  visit(layer);
+}
+
+/**
+ * The layers of a tree that Keras 3 would treat as frozen: every layer that is not trainable itself or lies below a
+ * non-trainable container, at any depth (the root included when it is not trainable). Input layers, weightless
+ * placeholders that tfjs creates non-trainable, are left out.
+ * @param root A model or layer.
+ * @returns The frozen layers (containers included).
+ */
+export function findFrozenLayers(root: tfl.layers.Layer): Set<tfl.layers.Layer> {
+  const frozen = new Set<tfl.layers.Layer>();
+  const visit = (layer: tfl.layers.Layer, ancestorFrozen: boolean): void => {
+    if (layer.getClassName() === 'InputLayer') return; // weightless placeholders (tfjs makes them non-trainable)
+    const isFrozen = ancestorFrozen || !layer.trainable;
+    if (isFrozen) {
+      if (frozen.has(layer)) return;
+      frozen.add(layer);
+    }
+    sublayers(layer).forEach((l) => visit(l, isFrozen));
+  };
+  visit(root, false);
+  return frozen;
+}
+
+/** Layers held frozen by {@link holdKerasFreezing}, with a count so that nested holds release correctly. */
+const held = new WeakMap<tfl.layers.Layer, number>();
+
+/**
+ * Whether a layer is held frozen by {@link holdKerasFreezing} (i.e. lies below a non-trainable container of a model
+ * being trained by `trainNeuroStageNet`). Read by {@link KerasBatchNormalization}.
+ * @param layer Any layer.
+ */
+export function isHeldFrozen(layer: tfl.layers.Layer): boolean {
+  return (held.get(layer) ?? 0) > 0;
+}
+
+/**
+ * Marks every layer {@link findFrozenLayers} finds in `model` as frozen until the returned function is called: this
+ * package's BatchNormalization layers among them then run in inference mode even when their own `trainable` flag
+ * says otherwise (a plain tfjs container above them was set non-trainable). Layer flags are not changed. Used by
+ * `trainNeuroStageNet` for the duration of a run.
+ * @param model The model about to be trained.
+ * @returns `release()`, which removes the marks (call it once, e.g. in `finally`).
+ */
+export function holdKerasFreezing(model: tfl.layers.Layer): () => void {
+  const layers = [...findFrozenLayers(model)];
+  layers.forEach((l) => held.set(l, (held.get(l) ?? 0) + 1));
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    layers.forEach((l) => {
+      const n = (held.get(l) ?? 1) - 1;
+      if (n > 0) held.set(l, n);
+      else held.delete(l);
+    });
+  };
+}
+
+let functionalCounter = 0;
+
+/** Options of {@link kerasModel}: those of `tf.model` (inputs, outputs, name). */
+export type KerasModelArgs = ConstructorParameters<typeof tfl.LayersModel>[0];
+
+/**
+ * A functional `LayersModel` with Keras 3's `trainable`: setting it sets every layer inside at any depth (nested
+ * models included), so freezing a model that holds a BatchNormalization two containers deep puts that BN in
+ * inference mode. Everything else is tfjs' `LayersModel`. Registered as `neurostagenet>Functional`, so a saved
+ * model reloads as one (once this package is imported); models saved as tfjs' `Model` still load, as plain
+ * `LayersModel`s (use {@link setTrainable} on them).
+ */
+export class KerasFunctional extends tfl.LayersModel {
+  /** Registered class name used in saved model JSON. */
+  static override className = 'neurostagenet>Functional';
+
+  /** @param args As for `tf.model`; a missing name becomes `functional_<n>` (tfjs' default would contain '>'). */
+  constructor(args: KerasModelArgs) {
+    super(args.name != null ? args : { ...args, name: `functional_${++functionalCounter}` });
+  }
+
+  /** Whether the model is trainable (tfjs' flag of this container). */
+  override get trainable(): boolean {
+    return super.trainable;
+  }
+
+  /** Sets this model's flag and, recursively, every sublayer's (Keras 3). */
+  override set trainable(value: boolean) {
+    super.trainable = value;
+    for (const layer of this.layers ?? []) layer.trainable = value;
+  }
+}
+tf.serialization.registerClass(KerasFunctional);
+
+/**
+ * `tf.model` with Keras 3's recursive `trainable` ({@link KerasFunctional}).
+ * @param args Inputs, outputs and name, as for `tf.model`.
+ * @returns The model.
+ */
+export function kerasModel(args: KerasModelArgs): KerasFunctional {
+  return new KerasFunctional(args);
+}
