@@ -16,8 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { memoryLeanSwish } from './memory-lean-ops.js';
-// Type-only: the builders import this module, so no runtime cycle.
-import type { ActivationName } from './se-residual-block.js';
+import type { ActivationName } from './types.js';
 
 /** The registered name of the memory-lean swish activation: pass it as `activation` to tfjs-layers layers. */
 export const LEAN_SWISH = 'neurostagenet>Swish';

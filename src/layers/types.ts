@@ -4,6 +4,9 @@ import { LayerInputError } from './errors.js';
 /** Base options every tfjs-layers layer accepts (name, trainable, inputShape, ...). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 
+/** Activation names accepted by tfjs-layers (e.g. `'swish'`, `'relu'`, `'sigmoid'`). */
+export type ActivationName = Parameters<typeof tfl.layers.activation>[0]['activation'];
+
 /** Keyword arguments tfjs-layers passes to `Layer.call` (`training`, `mask`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CallKwargs = { [key: string]: any };

@@ -1,5 +1,5 @@
 /**
- * NeuroStageNet: building, fine-tune freezing, logits access, and (re-exported from ../train) its compile helper and loss.
+ * NeuroStageNet: building, its blocks (SEResidualBlock, DualPoolHead), fine-tune freezing, logits access, and (re-exported from ../train) its compile helper and loss.
  */
 export {
   buildNeuroStageNet,
@@ -16,6 +16,13 @@ export {
   type NeuroStageNetOptions,
   type ParamCounts,
 } from './neurostagenet.js';
+export {
+  SEResidualBlock,
+  DualPoolHead,
+  type SEResidualBlockOptions,
+  type DualPoolHeadOptions,
+  type DualPoolHeadOutputs,
+} from './blocks/index.js';
 export { compileNeuroStageNet, type CompileNeuroStageNetOptions } from '../train/compile.js';
 export {
   categoricalCrossentropyWithSmoothing,

@@ -2,11 +2,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { buildEfficientNetB0 } from '../backbones/efficientnet-b0.js';
 import { ModelError } from './errors.js';
 import { loadKerasWeights } from '../io/keras-weights.js';
-import { DualPoolHead } from '../layers/dual-pool-head.js';
 import { KerasFunctional, kerasModel } from '../layers/freezing.js';
 import { GrayToRGBProjection } from '../layers/gray-to-rgb.js';
-import { SEResidualBlock } from '../layers/se-residual-block.js';
 import { deriveSeed } from '../layers/seed.js';
+import { DualPoolHead } from './blocks/dual-pool-head.js';
+import { SEResidualBlock } from './blocks/se-residual-block.js';
 
 /** Thrown for invalid NeuroStageNet options (the message names the option and value). */
 export class NeuroStageNetOptionsError extends ModelError {}

@@ -10,14 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, ModelFileError, nodeFileSystemIO, saveModel } from '../../src/node/index.js';
 import { float32ToFloat16Bits, quantizeWeightsFloat16 } from '../../src/io/fs-model-io.js';
 import {
-  DualPoolHead,
   GrayToRGBProjection,
   KerasNormalization,
   KerasRescaling,
-  SEResidualBlock,
   SeededDropout,
 } from '../../src/layers/index.js';
-import { applyFineTuneFreeze, buildNeuroStageNet, countParams, getBackbone } from '../../src/models/index.js';
+import { DualPoolHead, SEResidualBlock, applyFineTuneFreeze, buildNeuroStageNet, countParams, getBackbone } from '../../src/models/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'neurostagenet-io-'));
 

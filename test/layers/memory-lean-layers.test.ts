@@ -7,13 +7,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEfficientNetB0 } from '../../src/index.js';
 import {
-  DualPoolHead,
   KerasBatchNormalization,
   LEAN_SWISH,
   LeanSwish,
-  SEResidualBlock,
   leanSwishActivation,
 } from '../../src/layers/index.js';
+import { DualPoolHead, SEResidualBlock } from '../../src/models/index.js';
 import { roundTrip, wrap } from './helpers.js';
 
 beforeAll(async () => {

@@ -1,11 +1,10 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { KerasBatchNormalization } from './keras-batch-normalization.js';
-import { deriveSeed } from './seed.js';
-import { withLeanSwish } from './swish.js';
-import { LayerOptionsError } from './errors.js';
+import { KerasBatchNormalization } from '../../layers/keras-batch-normalization.js';
+import { deriveSeed } from '../../layers/seed.js';
+import { withLeanSwish } from '../../layers/swish.js';
+import { LayerOptionsError } from '../../layers/errors.js';
+import type { ActivationName } from '../../layers/types.js';
 
-/** Activation names accepted by tfjs-layers (e.g. `'swish'`, `'relu'`, `'sigmoid'`). */
-export type ActivationName = Parameters<typeof tfl.layers.activation>[0]['activation'];
 
 /** Options of {@link SEResidualBlock}. */
 export interface SEResidualBlockOptions {
@@ -37,8 +36,10 @@ export interface SEResidualBlockOptions {
  * sigmoid) → `{se}_reshape` [1,1,filters] → `{se}_excite` channel-wise multiply. Swish is the memory-lean
  * `neurostagenet>Swish` activation ({@link LeanSwish}).
  *
- * Not a layer itself: call {@link SEResidualBlock.apply} once on a symbolic tensor while building a
- * functional model. Saved models reload without it (they contain only standard and registered layers).
+ * Not a layer itself: a block builder. Call {@link SEResidualBlock.apply} once on a symbolic tensor while building a
+ * functional model; the block's layers become layers of that model under the names above, exactly as in the Keras
+ * reference, so Keras h5 weights and saved checkpoints load by name. Saved models reload without it (they contain
+ * only standard and registered layers).
  */
 export class SEResidualBlock {
   /** Output channels. */

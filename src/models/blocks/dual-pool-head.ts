@@ -1,10 +1,10 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { KerasBatchNormalization } from './keras-batch-normalization.js';
-import type { ActivationName } from './se-residual-block.js';
-import { SeededDropout } from './seeded-dropout.js';
-import { deriveSeed } from './seed.js';
-import { withLeanSwish } from './swish.js';
-import { LayerOptionsError } from './errors.js';
+import { KerasBatchNormalization } from '../../layers/keras-batch-normalization.js';
+import type { ActivationName } from '../../layers/types.js';
+import { SeededDropout } from '../../layers/seeded-dropout.js';
+import { deriveSeed } from '../../layers/seed.js';
+import { withLeanSwish } from '../../layers/swish.js';
+import { LayerOptionsError } from '../../layers/errors.js';
 
 /** Options of {@link DualPoolHead}. */
 export interface DualPoolHeadOptions {
@@ -42,7 +42,9 @@ export interface DualPoolHeadOutputs {
  * Keeping the softmax as its own layer leaves the logits reachable for Grad-CAM and calibration; a
  * Keras `predictions` Dense(softmax) layer's weights load into `predictions` unchanged.
  *
- * Not a layer itself: call {@link DualPoolHead.apply} once on a symbolic tensor while building a model.
+ * Not a layer itself: a block builder. Call {@link DualPoolHead.apply} once on a symbolic tensor while building a
+ * model; its layers join that model under the names above (Keras' names), so Keras h5 weights and saved checkpoints
+ * load by name.
  */
 export class DualPoolHead {
   /** Hidden stage widths. */
