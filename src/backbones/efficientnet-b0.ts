@@ -5,6 +5,7 @@ import { KerasRescaling } from '../layers/keras-rescaling.js';
 import { SeededDropout } from '../layers/seeded-dropout.js';
 import { deriveSeed } from '../layers/seed.js';
 import { leanSwishActivation } from '../layers/swish.js';
+import { efficientNetConvInitializer } from '../layers/initializers.js';
 import { KerasFunctional, kerasModel } from '../layers/freezing.js';
 
 /** ImageNet per-channel mean (RGB), as stored in Keras' EfficientNet `normalization` layer. */
@@ -90,7 +91,9 @@ export function kerasCorrectPad(
  * and swish (the memory-lean `neurostagenet>Swish` activation, see {@link LeanSwish}).
  * Output: [batch, H/32, W/32, 1280] (`top_activation`).
  *
- * Weights are freshly initialized (Keras' initializers, seeded); load trained ones with
+ * Weights are freshly initialized as Keras initializes them (seeded): every convolution kernel from Keras'
+ * `CONV_KERNEL_INITIALIZER` ({@link efficientNetConvInitializer}: truncated normal, fan out, scale 2, with Keras'
+ * truncation correction), biases at zero, BN at gamma 1 / beta 0 / mean 0 / variance 1. Load trained ones with
  * `loadKerasWeights`. Input pixels are 0..255, RGB.
  *
  * The model is a {@link KerasFunctional}: `backbone.trainable = false` freezes every layer inside (BN in inference
@@ -101,9 +104,9 @@ export function buildEfficientNetB0(options: EfficientNetB0Options = {}): KerasF
   const imagenetLayout = options.imagenetLayout ?? true;
   const seed = options.seed ?? 0;
   const seeded = (name: string) => deriveSeed(seed, name);
-  // Keras CONV_KERNEL_INITIALIZER: VarianceScaling(2.0, fan_out, truncated normal).
-  const convInit = (name: string) =>
-    tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: seeded(name) });
+  // Keras CONV_KERNEL_INITIALIZER: VarianceScaling(2.0, fan_out, truncated normal), with Keras' truncation
+  // correction (tfjs' own VarianceScaling 'normal' would start every kernel about 12% narrower).
+  const convInit = (name: string) => efficientNetConvInitializer(seeded(name));
   const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) =>
     layer.apply(x) as tfl.SymbolicTensor;
   const bn = (name: string, x: tfl.SymbolicTensor) => apply(new KerasBatchNormalization({ name, epsilon: 1e-3 }), x);

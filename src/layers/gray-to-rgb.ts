@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
 import { LayerInputError, LayerOptionsError } from './errors.js';
+import { kerasGlorotUniform } from './initializers.js';
 
 /** Options of {@link GrayToRGBProjection}. */
 export interface GrayToRGBProjectionArgs extends BaseLayerArgs {
@@ -46,7 +47,7 @@ export class GrayToRGBProjection extends tfl.layers.Layer {
     }
     this.kernel = this.addWeight(
       'kernel', [3, 3, channels, 3], 'float32',
-      tfl.initializers.glorotUniform({ seed: this.seed }),
+      kerasGlorotUniform(this.seed),
     );
     this.bias = this.addWeight('bias', [3], 'float32', tfl.initializers.zeros());
     this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { [-1]: channels } })];

@@ -67,7 +67,8 @@ export interface NeuroStageNetOptions {
  * frozen; frozen BN layers stay in inference mode during `fit`. The model and its backbone are
  * {@link KerasFunctional}s, so freezing follows Keras at any depth: `model.trainable = false` (e.g. after nesting
  * the model in a larger one) freezes every layer inside, the backbone's BN layers included. Change freezing before
- * compiling (tfjs collects the trainable weights at `compile`).
+ * compiling (tfjs collects the trainable weights at `compile`). Initial weights are drawn as Keras draws them (see
+ * {@link buildEfficientNetB0}; Glorot-uniform kernels elsewhere).
  *
  * @param options See {@link NeuroStageNetOptions}.
  * @returns The functional model `neurostagenet` ({@link KerasFunctional}): input [batch, H, W, 1] → softmax

@@ -1,4 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import { kerasGlorotUniform } from '../../layers/initializers.js';
 import { KerasBatchNormalization } from '../../layers/keras-batch-normalization.js';
 import type { ActivationName } from '../../layers/types.js';
 import { SeededDropout } from '../../layers/seeded-dropout.js';
@@ -41,6 +42,8 @@ export interface DualPoolHeadOutputs {
  * `predictions` Dense(numClasses) with NO activation (logits) and `predictions_softmax` softmax.
  * Keeping the softmax as its own layer leaves the logits reachable for Grad-CAM and calibration; a
  * Keras `predictions` Dense(softmax) layer's weights load into `predictions` unchanged.
+ *
+ * Dense kernels start as Keras' default (Glorot uniform, {@link kerasGlorotUniform}), biases at zero.
  *
  * Not a layer itself: a block builder. Call {@link DualPoolHead.apply} once on a symbolic tensor while building a
  * model; its layers join that model under the names above (Keras' names), so Keras h5 weights and saved checkpoints
@@ -92,7 +95,7 @@ export class DualPoolHead {
       const n = i + 1;
       y = tfl.layers.dense({
         name: `head_dense${n}`, units,
-        kernelInitializer: tfl.initializers.glorotUniform({ seed: seeded(`head_dense${n}/kernel`) }),
+        kernelInitializer: kerasGlorotUniform(seeded(`head_dense${n}/kernel`)),
         kernelRegularizer: i > 0 && this.l2 > 0 ? tfl.regularizers.l2({ l2: this.l2 }) : undefined,
       }).apply(y) as tfl.SymbolicTensor;
       y = new KerasBatchNormalization({ name: `head_bn${n}` }).apply(y) as tfl.SymbolicTensor;
@@ -105,7 +108,7 @@ export class DualPoolHead {
     });
     const logits = tfl.layers.dense({
       name: 'predictions', units: this.numClasses,
-      kernelInitializer: tfl.initializers.glorotUniform({ seed: seeded('predictions/kernel') }),
+      kernelInitializer: kerasGlorotUniform(seeded('predictions/kernel')),
     }).apply(y) as tfl.SymbolicTensor;
     const probabilities = tfl.layers.activation({ name: 'predictions_softmax', activation: 'softmax' })
       .apply(logits) as tfl.SymbolicTensor;

@@ -1,4 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import { kerasGlorotUniform } from '../../layers/initializers.js';
 import { KerasBatchNormalization } from '../../layers/keras-batch-normalization.js';
 import { deriveSeed } from '../../layers/seed.js';
 import { withLeanSwish } from '../../layers/swish.js';
@@ -35,6 +36,9 @@ export interface SEResidualBlockOptions {
  * then `{se}_gap` GAP → `{se}_reduce` Dense(filters/seRatio, swish) → `{se}_expand` Dense(filters,
  * sigmoid) → `{se}_reshape` [1,1,filters] → `{se}_excite` channel-wise multiply. Swish is the memory-lean
  * `neurostagenet>Swish` activation ({@link LeanSwish}).
+ *
+ * Kernels start as Keras' defaults do (Glorot uniform, {@link kerasGlorotUniform}); biases at zero, BN at gamma 1,
+ * beta 0.
  *
  * Not a layer itself: a block builder. Call {@link SEResidualBlock.apply} once on a symbolic tensor while building a
  * functional model; the block's layers become layers of that model under the names above, exactly as in the Keras
@@ -82,8 +86,8 @@ export class SEResidualBlock {
     const sepconv = (name: string, input: tfl.SymbolicTensor) =>
       tfl.layers.separableConv2d({
         name, filters: this.filters, kernelSize: 3, padding: 'same', useBias: true,
-        depthwiseInitializer: tfl.initializers.glorotUniform({ seed: seeded(`${name}/depthwise_kernel`) }),
-        pointwiseInitializer: tfl.initializers.glorotUniform({ seed: seeded(`${name}/pointwise_kernel`) }),
+        depthwiseInitializer: kerasGlorotUniform(seeded(`${name}/depthwise_kernel`)),
+        pointwiseInitializer: kerasGlorotUniform(seeded(`${name}/pointwise_kernel`)),
       }).apply(input) as tfl.SymbolicTensor;
     const bn = (name: string, input: tfl.SymbolicTensor) =>
       new KerasBatchNormalization({ name }).apply(input) as tfl.SymbolicTensor;
@@ -99,7 +103,7 @@ export class SEResidualBlock {
     if (x.shape[x.shape.length - 1] !== this.filters) {
       shortcut = tfl.layers.conv2d({
         name: `${p}_shortcut`, filters: this.filters, kernelSize: 1, padding: 'valid', useBias: true,
-        kernelInitializer: tfl.initializers.glorotUniform({ seed: seeded(`${p}_shortcut/kernel`) }),
+        kernelInitializer: kerasGlorotUniform(seeded(`${p}_shortcut/kernel`)),
       }).apply(x) as tfl.SymbolicTensor;
     }
     y = tfl.layers.add({ name: `${p}_add` }).apply([y, shortcut]) as tfl.SymbolicTensor;
@@ -108,11 +112,11 @@ export class SEResidualBlock {
     let se = tfl.layers.globalAveragePooling2d({ name: `${s}_gap` }).apply(y) as tfl.SymbolicTensor;
     se = tfl.layers.dense({
       name: `${s}_reduce`, units: Math.floor(this.filters / this.seRatio), activation: withLeanSwish(this.seActivation),
-      kernelInitializer: tfl.initializers.glorotUniform({ seed: seeded(`${s}_reduce/kernel`) }),
+      kernelInitializer: kerasGlorotUniform(seeded(`${s}_reduce/kernel`)),
     }).apply(se) as tfl.SymbolicTensor;
     se = tfl.layers.dense({
       name: `${s}_expand`, units: this.filters, activation: 'sigmoid',
-      kernelInitializer: tfl.initializers.glorotUniform({ seed: seeded(`${s}_expand/kernel`) }),
+      kernelInitializer: kerasGlorotUniform(seeded(`${s}_expand/kernel`)),
     }).apply(se) as tfl.SymbolicTensor;
     se = tfl.layers.reshape({ name: `${s}_reshape`, targetShape: [1, 1, this.filters] }).apply(se) as tfl.SymbolicTensor;
     return tfl.layers.multiply({ name: `${s}_excite` }).apply([y, se]) as tfl.SymbolicTensor;
