@@ -14,7 +14,7 @@ import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -43,31 +43,6 @@ export interface BuildBrowserPageResult {
 export class BrowserBuildError extends Error {
   override name = 'BrowserBuildError';
 }
-
-// Node-only code paths the library loads lazily (file IO, workers, native canvas, HDF5, progress bars):
-// left as runtime imports that the page never reaches.
-const NODE_ONLY = [/^node:/, /^@napi-rs\/canvas$/, /^h5wasm$/, /^cli-progress$/];
-
-// pngjs needs Node's zlib and streams. The page decodes PNG with the browser instead (main.ts), so the
-// library's lazy `import('pngjs')` gets a stub that fails clearly if anything still calls it.
-const pngjsStub: Plugin = {
-  name: 'pngjs-stub',
-  setup(b) {
-    b.onResolve({ filter: /^pngjs$/ }, () => ({ path: 'pngjs', namespace: 'pngjs-stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'pngjs-stub' }, () => ({
-      contents: `const fail = () => { throw new Error('pngjs is not bundled in the browser page: PNG images are decoded by the browser'); };
-export const PNG = { sync: { read: fail, write: fail } };`,
-      loader: 'js',
-    }));
-  },
-};
-
-const nodeOnlyExternal: Plugin = {
-  name: 'node-only-external',
-  setup(b) {
-    for (const filter of NODE_ONLY) b.onResolve({ filter }, (args) => ({ path: args.path, external: true }));
-  },
-};
 
 /**
  * Builds the page. The model directory must hold a model.json; every file in it is copied to `<out>/model/`.
@@ -98,7 +73,6 @@ export async function buildBrowserPage(options: BuildBrowserPageOptions = {}): P
     sourcemap: true,
     legalComments: 'linked',
     logLevel: 'warning',
-    plugins: [nodeOnlyExternal, pngjsStub],
   });
   for (const f of ['index.html', 'style.css']) await copyFile(path.join(here, f), path.join(outDir, f));
   for (const f of wasmFiles) await copyFile(path.join(wasmDir, f), path.join(outDir, f));

@@ -3,15 +3,16 @@
  * serves it on localhost, drives Debian's Chromium (headless, via playwright-core), picks sample images and
  * checks the page against Node: same predicted class, same probabilities, and a coloured Grad-CAM overlay.
  *
- * Needs /usr/bin/chromium (Debian package `chromium`; CI's .ci/run installs it) or CHROMIUM_PATH. Without it the
- * test fails with a message saying so: it is not skipped.
+ * Needs Chromium: CHROMIUM_PATH, else /usr/bin/chromium, which is installed from Debian's `chromium` package when it
+ * is missing on a Debian machine where the test runs as root (chromium.ts). Elsewhere the tests are reported as not
+ * run (skipped), with the one command that enables them (`apt-get install -y chromium`, or CHROMIUM_PATH); with
+ * NEUROSTAGENET_REQUIRE_BROWSER=1 (.ci/run sets it) not running them is a failure.
  *
  * The screenshot is kept at <os tmpdir>/neurostagenet-browser-e2e/page.png for a human to look at.
  */
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_REQUIRED, provisionChromium } from './chromium.js';
 import { buildBrowserPage } from '../../examples/browser/build.js';
 import { decodeImage, headFootprint } from '../../src/data/index.js';
 import { encodePng, grayToRgba } from '../../src/explain/index.js';
@@ -30,7 +32,9 @@ import { buildNeuroStageNet, featureModel, logitsModel } from '../../src/models/
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.resolve(here, '..', 'fixtures', 'browser');
 const SHIPPED_MODEL = path.resolve(here, '..', '..', 'models', 'neurostagenet');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const chromiumStatus = provisionChromium();
+const CHROMIUM = chromiumStatus.ok ? chromiumStatus.path : '';
+if (!chromiumStatus.ok) console.warn(`browser e2e NOT RUN: ${chromiumStatus.reason}`);
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT_DIR = path.join(os.tmpdir(), 'neurostagenet-browser-e2e');
 /** Calibration temperature written to the test model's metadata.json: the page must apply it. */
@@ -132,10 +136,20 @@ const reference = new Map<string, { probabilities: number[]; predicted: number }
 let pngFile: string;
 const timings: Record<string, number> = {};
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}. Install Debian's package (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH.`);
+// Without Chromium: one visible test that is skipped (named with the reason and the command that enables the e2e
+// tests), or that fails when the run requires the browser (NEUROSTAGENET_REQUIRE_BROWSER=1, as in .ci/run).
+if (!chromiumStatus.ok) {
+  if (BROWSER_REQUIRED) {
+    it('browser e2e (examples/browser) runs, as NEUROSTAGENET_REQUIRE_BROWSER=1 requires', () => {
+      throw new Error(`NEUROSTAGENET_REQUIRE_BROWSER=1 but the browser e2e test cannot run: ${chromiumStatus.reason}`);
+    });
+  } else {
+    it.skip(`browser e2e (examples/browser) not run: ${chromiumStatus.reason}`, () => undefined);
   }
+}
+
+beforeAll(async () => {
+  if (!chromiumStatus.ok) return;
   let t = performance.now();
   await tf.setBackend('cpu');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'neurostagenet-browser-'));
@@ -200,10 +214,10 @@ afterAll(async () => {
   await browser?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   if (tmp) await rm(tmp, { recursive: true, force: true });
-  console.log(`browser e2e timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
+  if (chromiumStatus.ok) console.log(`browser e2e timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
 });
 
-describe('browser page (examples/browser) in headless Chromium', () => {
+describe.runIf(chromiumStatus.ok)('browser page (examples/browser) in headless Chromium', () => {
   it('classifies sample images like Node does and draws a coloured Grad-CAM overlay', async () => {
     // Sanity of the reference itself: the two images get different classes, with clear margins.
     const jpegRef = reference.get(JPEG_FIXTURE)!;
