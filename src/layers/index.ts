@@ -19,6 +19,5 @@ export {
 } from './initializers.js';
 export { KerasFunctional, kerasModel, setTrainable, findFrozenLayers, type KerasModelArgs } from './freezing.js';
 export { LeanSwish, LEAN_SWISH, leanSwishActivation } from './swish.js';
-export { deriveSeed } from './seed.js';
 export { LayerOptionsError, LayerInputError } from './errors.js';
 export type { ActivationName, BaseLayerArgs, CallKwargs } from './types.js';
