@@ -4,7 +4,13 @@
  * @module
  */
 export { TrainingError } from './errors.js';
-export { categoricalCrossentropyWithSmoothing, type SmoothedCrossentropyOptions, type LossFunction } from './loss.js';
+export {
+  categoricalCrossentropyWithSmoothing,
+  checkLabelSmoothing,
+  LABEL_SMOOTHING_RANGE,
+  type SmoothedCrossentropyOptions,
+  type LossFunction,
+} from './loss.js';
 export { compileNeuroStageNet, type CompileNeuroStageNetOptions } from './compile.js';
 export { trainNeuroStageNet } from './trainer.js';
 export type { DataSubset, EpochRecord, BatchProgress, ProgressReporter, TrainOptions, TrainResult } from './types.js';

@@ -13,6 +13,29 @@ export interface SmoothedCrossentropyOptions {
   fromLogits?: boolean;
 }
 
+/**
+ * The range of label smoothing, closed at both ends as Keras' `label_smoothing` ("float in [0, 1]"): 0 is plain
+ * cross-entropy, 1 turns every target into the uniform distribution (the loss then ignores the labels; allowed
+ * because Keras allows it, useless for training). The one range the loss, the recipes, the trainer and the training
+ * flags check.
+ */
+export const LABEL_SMOOTHING_RANGE: readonly [number, number] = Object.freeze([0, 1]) as readonly [number, number];
+
+/**
+ * Checks a label smoothing factor: one rule and one message for the loss, the recipes and the trainer.
+ * @param value The factor.
+ * @param where Who asks, put before the message (e.g. `'trainNeuroStageNet'`).
+ * @returns The factor.
+ * @throws TrainingError `labelSmoothing must be in [0, 1], got …` when it is not a number in {@link LABEL_SMOOTHING_RANGE}.
+ */
+export function checkLabelSmoothing(value: unknown, where?: string): number {
+  const [lo, hi] = LABEL_SMOOTHING_RANGE;
+  if (typeof value !== 'number' || !(value >= lo && value <= hi)) {
+    throw new TrainingError(`${where ? `${where}: ` : ''}labelSmoothing must be in [${lo}, ${hi}], got ${String(value)}`);
+  }
+  return value;
+}
+
 /** A tfjs loss: one-hot targets and predictions [batch, K] → per-sample losses [batch]. */
 export type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
@@ -26,7 +49,7 @@ export type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
  * (Keras in graph mode silently switches to the logits of a softmax output layer; the two forms
  * agree unless a probability falls below 1e-7.)
  *
- * @param labelSmoothing Smoothing factor in [0, 1]; 0 gives plain cross-entropy.
+ * @param labelSmoothing Smoothing factor in [0, 1] ({@link LABEL_SMOOTHING_RANGE}); 0 gives plain cross-entropy.
  * @param options Whether predictions are logits.
  * @returns A loss function usable as `model.compile({ loss })`.
  */
@@ -34,9 +57,7 @@ export function categoricalCrossentropyWithSmoothing(
   labelSmoothing = 0,
   options: SmoothedCrossentropyOptions = {},
 ): LossFunction {
-  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
-    throw new TrainingError(`labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
-  }
+  checkLabelSmoothing(labelSmoothing, 'categoricalCrossentropyWithSmoothing');
   const fromLogits = options.fromLogits ?? false;
   const loss: LossFunction = (yTrue, yPred) =>
     tf.tidy(() => {

@@ -8,6 +8,7 @@ import { learningRateScheduler } from './callbacks/learning-rate-scheduler.js';
 import { modelCheckpoint } from './callbacks/model-checkpoint.js';
 import { reduceLROnPlateau } from './callbacks/reduce-lr-on-plateau.js';
 import { warmupCosineSchedule } from './learning-rate.js';
+import { checkLabelSmoothing } from './loss.js';
 import type { TrainOptions } from './types.js';
 
 /** Names of the built-in recipes. */
@@ -45,7 +46,7 @@ export interface TrainingRecipe {
   batchSize: number;
   /** Adam learning rate (the peak of the schedule when there is one). */
   learningRate: number;
-  /** Label smoothing of the categorical cross-entropy. */
+  /** Label smoothing of the categorical cross-entropy, in [0, 1] (see `LABEL_SMOOTHING_RANGE`). */
   labelSmoothing: number;
   /** Early-stopping patience, in epochs without a better validation AUC. */
   patience: number;
@@ -139,7 +140,7 @@ export function resolveTrainingRecipe(name: string, overrides: TrainingRecipeOve
   }
   if (!Number.isInteger(recipe.patience) || recipe.patience < 0) throw new TrainingError(`patience must be an integer ≥ 0, got ${recipe.patience}`);
   if (!(recipe.learningRate > 0) || !Number.isFinite(recipe.learningRate)) throw new TrainingError(`learningRate must be > 0, got ${recipe.learningRate}`);
-  if (!(recipe.labelSmoothing >= 0 && recipe.labelSmoothing <= 1)) throw new TrainingError(`labelSmoothing must be in [0, 1], got ${recipe.labelSmoothing}`);
+  checkLabelSmoothing(recipe.labelSmoothing);
   if (!(recipe.mixup >= 0) || !Number.isFinite(recipe.mixup)) throw new TrainingError(`mixup must be ≥ 0 (0 = off), got ${recipe.mixup}`);
   if (!(recipe.warmupEpochs >= 0) || !Number.isFinite(recipe.warmupEpochs)) throw new TrainingError(`warmupEpochs must be ≥ 0, got ${recipe.warmupEpochs}`);
   return recipe;

@@ -8,7 +8,7 @@ import { aggregateByGroup } from '../metrics/group-aggregate.js';
 import { compileNeuroStageNet } from './compile.js';
 import { TrainingError } from './errors.js';
 import { modelNumClasses, runInference } from './inference.js';
-import type { LossFunction } from './loss.js';
+import { checkLabelSmoothing, type LossFunction } from './loss.js';
 import { getLearningRate, setLearningRate } from './learning-rate.js';
 import { resolveProgress } from './progress.js';
 import { findSeedableLayers, withStepSeeds } from './step-seeds.js';
@@ -305,10 +305,7 @@ function checkOptions(model: tfl.LayersModel, options: TrainOptions): Plan {
   if (options.learningRate !== undefined && !(Number.isFinite(options.learningRate) && options.learningRate > 0)) {
     throw new TrainingError(`trainNeuroStageNet: learningRate must be a positive number, got ${String(options.learningRate)}`);
   }
-  const ls = options.labelSmoothing;
-  if (ls !== undefined && !(Number.isFinite(ls) && ls >= 0 && ls < 1)) {
-    throw new TrainingError(`trainNeuroStageNet: labelSmoothing must be in [0, 1), got ${String(ls)}`);
-  }
+  if (options.labelSmoothing !== undefined) checkLabelSmoothing(options.labelSmoothing, 'trainNeuroStageNet');
   const numClasses = modelNumClasses(model);
   checkSubset('train', options.train, model, numClasses);
   const trainCount = options.train.indices ? options.train.indices.length : options.train.source.length;

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { categoricalCrossentropyWithSmoothing } from '../../src/train/loss.js';
+import { LABEL_SMOOTHING_RANGE, categoricalCrossentropyWithSmoothing, checkLabelSmoothing } from '../../src/train/loss.js';
+import { resolveTrainingRecipe } from '../../src/train/recipe.js';
+import { trainNeuroStageNet } from '../../src/train/trainer.js';
+import { makeModel, makeSource } from './helpers.js';
 import { compileNeuroStageNet } from '../../src/train/compile.js';
 import { TrainingError } from '../../src/train/errors.js';
 
@@ -51,6 +54,27 @@ describe('categoricalCrossentropyWithSmoothing', () => {
     const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3], activation: 'softmax' })] });
     expect(() => compileNeuroStageNet(model, { learningRate: 0 })).toThrow(TrainingError);
     expect(() => compileNeuroStageNet(model, { learningRate: 0 })).toThrow(/learningRate must be > 0, got 0/);
+    model.dispose();
+  });
+
+  it('one label-smoothing rule, [0, 1] as Keras: the loss, the recipes and the trainer accept 1 and refuse 1.01 alike', async () => {
+    expect(LABEL_SMOOTHING_RANGE).toEqual([0, 1]);
+    expect(checkLabelSmoothing(0)).toBe(0);
+    expect(checkLabelSmoothing(1)).toBe(1);
+    for (const bad of [1.01, -0.01, Number.NaN, '0.1' as unknown as number]) {
+      expect(() => checkLabelSmoothing(bad)).toThrow(new RegExp(`^labelSmoothing must be in \\[0, 1\\], got ${String(bad)}$`));
+    }
+    expect(() => categoricalCrossentropyWithSmoothing(1)).not.toThrow();
+    expect(resolveTrainingRecipe('seed', { labelSmoothing: 1 }).labelSmoothing).toBe(1);
+    const message = 'labelSmoothing must be in [0, 1], got 1.01';
+    expect(() => categoricalCrossentropyWithSmoothing(1.01)).toThrow(`categoricalCrossentropyWithSmoothing: ${message}`);
+    expect(() => resolveTrainingRecipe('seed', { labelSmoothing: 1.01 })).toThrow(message);
+    const source = makeSource(8);
+    const refused = makeModel();
+    await expect(trainNeuroStageNet(refused, { train: { source }, epochs: 1, labelSmoothing: 1.01, progress: 'none' })).rejects.toThrow(`trainNeuroStageNet: ${message}`);
+    refused.dispose();
+    const model = makeModel();
+    await expect(trainNeuroStageNet(model, { train: { source }, epochs: 1, batchSize: 8, labelSmoothing: 1, progress: 'none' })).resolves.toBeDefined();
     model.dispose();
   });
 
