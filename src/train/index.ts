@@ -1,6 +1,7 @@
 /**
- * `neurostagenet/train`: training NeuroStageNet — the trainer, the recipes, the callbacks tfjs lacks, the smoothed
- * loss, learning-rate schedules, progress reporters and evaluation.
+ * `neurostagenet/train`: training NeuroStageNet — the pipeline (`runTrainingPipeline`: split by person, build,
+ * train, calibrate, evaluate, save with metadata, report) and its command-line flags, the trainer, the recipes, the
+ * callbacks tfjs lacks, the smoothed loss, learning-rate schedules, progress reporters and evaluation.
  * @module
  */
 export { TrainingError } from './errors.js';
@@ -41,3 +42,43 @@ export {
   type LearningRateSchedulerOptions,
   type ScheduledLearningRate,
 } from './callbacks/learning-rate-scheduler.js';
+export {
+  runTrainingPipeline,
+  splitTrainingRows,
+  describeData,
+  type TrainingPipelineOptions,
+  type TrainingPipelineOutputs,
+  type TrainingPipelineResult,
+  type TrainingPipelineFacts,
+  type TrainingPipelineFiles,
+  type TrainingRunRecord,
+  type TrainingRunInfo,
+  type TrainingRows,
+  type SplitPeople,
+  type PipelineTestEvaluation,
+  type DataFacts,
+  type ModelSpec,
+  type BestEpoch,
+  type PipelineData,
+  type RecordedRunOptions,
+  type RecordedSplit,
+  type RecordedCalibration,
+  type RecordedValidation,
+  type RecordedTest,
+} from './pipeline.js';
+export {
+  TRAINING_FLAGS,
+  TRAINING_FLAGS_HELP,
+  parseTrainingFlags,
+  flattenTrainingFlags,
+  trainingFlagsFromRunOptions,
+  monitorFor,
+  TrainingFlagError,
+  type FlagValues,
+  type FlagSpec,
+  type SplitMode,
+  type SplitOutcome,
+  type TrainingFlags,
+  type TrainingRunOptions,
+  type TrainingSplitSettings,
+} from './flags.js';

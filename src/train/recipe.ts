@@ -1,5 +1,5 @@
 // Named training recipes: the seed's (for ImageNet backbone weights) and the from-scratch one that trained the
-// shipped model. One place for their defaults and their callbacks, used by the CLI and examples/train.ts.
+// shipped model. One place for their defaults and their callbacks, used by the training pipeline (runTrainingPipeline).
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { AugmentOptions } from '../data/augment.js';
 import { TrainingError } from './errors.js';
@@ -151,20 +151,18 @@ export function resolveTrainingRecipe(name: string, overrides: TrainingRecipeOve
  * checkpoint in `checkpointDir`, and either the per-step warm-up / cosine schedule or, when the recipe has
  * neither, the seed's learning rate halved after 2 epochs of flat validation loss.
  * @param recipe A resolved recipe ({@link resolveTrainingRecipe}).
- * @param options `checkpointDir`: where the best model is saved; `verbose`: early stopping and the plateau rule
+ * @param options `checkpointDir`: where the best model is saved (no checkpoint without it); `verbose`: early stopping and the plateau rule
  *   print what they do (default true); `monitor`: the figure early stopping and the checkpoint follow, `'val_auc'`
  *   (slices, default) or `'val_person_auc'` (people: use it when the validation data has subjects).
  */
 export function recipeCallbacks(
   recipe: TrainingRecipe,
-  options: { checkpointDir: string; verbose?: boolean; monitor?: 'val_auc' | 'val_person_auc' },
+  options: { checkpointDir?: string; verbose?: boolean; monitor?: 'val_auc' | 'val_person_auc' } = {},
 ): tfl.Callback[] {
   const verbose = options.verbose ?? true;
   const monitor = options.monitor ?? 'val_auc';
-  const callbacks: tfl.Callback[] = [
-    earlyStopping({ monitor, mode: 'max', patience: recipe.patience, restoreBestWeights: true, verbose }),
-    modelCheckpoint({ dir: options.checkpointDir, monitor, saveBestOnly: true }),
-  ];
+  const callbacks: tfl.Callback[] = [earlyStopping({ monitor, mode: 'max', patience: recipe.patience, restoreBestWeights: true, verbose })];
+  if (options.checkpointDir !== undefined) callbacks.push(modelCheckpoint({ dir: options.checkpointDir, monitor, saveBestOnly: true }));
   if (recipe.cosine || recipe.warmupEpochs > 0) {
     const schedule = warmupCosineSchedule({
       peakLr: recipe.learningRate,

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_SMOOTHING_RANGE, categoricalCrossentropyWithSmoothing, checkLabelSmoothing } from '../../src/train/loss.js';
 import { resolveTrainingRecipe } from '../../src/train/recipe.js';
 import { trainNeuroStageNet } from '../../src/train/trainer.js';
+import { parseTrainingFlags } from '../../src/train/flags.js';
 import { makeModel, makeSource } from './helpers.js';
 import { compileNeuroStageNet } from '../../src/train/compile.js';
 import { TrainingError } from '../../src/train/errors.js';
@@ -57,7 +58,7 @@ describe('categoricalCrossentropyWithSmoothing', () => {
     model.dispose();
   });
 
-  it('one label-smoothing rule, [0, 1] as Keras: the loss, the recipes and the trainer accept 1 and refuse 1.01 alike', async () => {
+  it('one label-smoothing rule, [0, 1] as Keras: the loss, the recipes, the trainer and the flags accept 1 and refuse 1.01 alike', async () => {
     expect(LABEL_SMOOTHING_RANGE).toEqual([0, 1]);
     expect(checkLabelSmoothing(0)).toBe(0);
     expect(checkLabelSmoothing(1)).toBe(1);
@@ -66,9 +67,11 @@ describe('categoricalCrossentropyWithSmoothing', () => {
     }
     expect(() => categoricalCrossentropyWithSmoothing(1)).not.toThrow();
     expect(resolveTrainingRecipe('seed', { labelSmoothing: 1 }).labelSmoothing).toBe(1);
+    expect(parseTrainingFlags({ 'label-smoothing': '1' }).recipe.labelSmoothing).toBe(1);
     const message = 'labelSmoothing must be in [0, 1], got 1.01';
     expect(() => categoricalCrossentropyWithSmoothing(1.01)).toThrow(`categoricalCrossentropyWithSmoothing: ${message}`);
     expect(() => resolveTrainingRecipe('seed', { labelSmoothing: 1.01 })).toThrow(message);
+    expect(() => parseTrainingFlags({ 'label-smoothing': '1.01' })).toThrow("--label-smoothing expects a number in [0, 1], got '1.01'");
     const source = makeSource(8);
     const refused = makeModel();
     await expect(trainNeuroStageNet(refused, { train: { source }, epochs: 1, labelSmoothing: 1.01, progress: 'none' })).rejects.toThrow(`trainNeuroStageNet: ${message}`);
