@@ -1,47 +1,61 @@
 /**
- * Ships a trained NeuroStageNet: takes a training run of examples/train.ts, decides on calibration, picks float16 or
- * float32 weights, writes the model directory (model.json + weights.bin + metadata.json), the test-set report (per
- * slice and per person, with intervals over people) and the model card (scripts/model-card.template.md filled with
- * the run's figures).
+ * Ships a trained NeuroStageNet: takes a training run of examples/train.ts (or `neurostagenet train`), picks float16 or
+ * float32 weights, and runs the training pipeline on its best checkpoint (`runTrainingPipeline` with `trainedModel`:
+ * the run's split re-created, the temperature fitted on its validation people and kept only where it helps them, the
+ * test file evaluated once, the model written with metadata.json, the report); then checks the written directory and
+ * writes the model card (scripts/model-card.template.md filled with the run's facts).
  *
  *   npx tsx scripts/ship-model.ts --run runs/scratch128b [--out models/neurostagenet] [--card models/README.md]
  *                                 [--backend tensorflow]
  *
- * Steps: load the run's best checkpoint; re-create the run's stratified validation split (same seed and share);
- * save float32 and float16 copies to a temporary directory and evaluate both on the test file; keep float16 when
- * its test accuracy is within 0.5 points of float32 (else float32, and the card says so); fit the calibration
- * temperature on the kept model's validation logits (never on test) and keep it only if it lowers the validation
- * people's NLL and ECE (else T = 1); evaluate on test before / after calibration;
- * check the size (<= 15 MB); write the model, its metadata, the report and the card; reload the written directory
- * with loadPretrainedNeuroStageNet and check that it predicts what was evaluated.
+ * Steps: load the run's best checkpoint; save float32 and float16 copies to a temporary directory and evaluate both
+ * on the test file; keep float16 when its test accuracy is within 0.5 points of float32 (else float32, and the card
+ * says so); check the size (<= 15 MB); run the pipeline on the kept weights; reload the written directory with
+ * loadPretrainedNeuroStageNet and check that it predicts what was evaluated; write the card.
  *
- * The run's facts come from run.json / history.json (written by examples/train.ts when the run ends). For a run
- * still in progress, they come from flags (--val-fraction, --seed, --image-size, --train-command) and from the
- * epoch lines of the run's log (default: `<run>.log`).
+ * The run's facts come from run.json / history.json (written by the pipeline when the run ends). For a run still in
+ * progress, they come from flags (--val-fraction, --seed, --image-size, --train-command) and from the epoch lines of
+ * the run's log (default: `<run>.log`).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MultiClassMetrics, ParquetImageDataset, applyTemperature, countParams, evaluate, figuresByPerson, chooseTemperature, formatEvaluationReport, formatFigures, loadPretrainedNeuroStageNet, selectBackend, type EvaluationResult, type FiguresByPerson, type Interval, type MultiClassMetricsResult, decideTemperature, type CalibrationDecision, type TemperatureFit } from '../src/index.js';
-import { footprintRange, headFootprints, selectRows, summarizeDataset } from '../src/data/index.js';
-import { loadModel, saveModel, writeEvaluationReport, writeModelMetadata } from '../src/node/index.js';
+import {
+  ParquetImageDataset,
+  decideTemperature,
+  evaluate,
+  loadPretrainedNeuroStageNet,
+  selectBackend,
+  type CalibrationDecision,
+  type EvaluationResult,
+  type FiguresByPerson,
+  type Interval,
+  type MultiClassMetricsResult,
+} from 'neurostagenet';
+import { summarizeDataset, type DatasetSummary } from 'neurostagenet/data';
+import {
+  TRAINING_FLAGS,
+  flattenTrainingFlags,
+  parseTrainingFlags,
+  runTrainingPipeline,
+  trainingFlagsFromRunOptions,
+  type TrainingPipelineFacts,
+  type TrainingRunOptions,
+  type TrainingRunRecord,
+} from 'neurostagenet/train';
+import { loadModel, saveModel } from 'neurostagenet/node';
 
 /** The temperature rule of the library, re-exported for the tests of this script. */
 export { decideTemperature };
-import type { Values } from '../src/cli/args.js';
-import { rowsOf } from '../src/cli/inference.js';
-import { flattenTrainFlags, monitorFor, parseTrainFlags, splitTrainingRows, TRAIN_OPTIONS, type FlatTrainOptions } from '../src/cli/train-options.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED_DATA = resolve(REPO, '..', 'shared', 'data', 'alzheimer-mri-subjects');
 /** The model card's prose, with `{{slot}}` placeholders that {@link renderModelCard} fills. */
 const CARD_TEMPLATE = join(REPO, 'scripts', 'model-card.template.md');
-/** Severity order of the dataset's labels (0 Mild, 1 Moderate, 2 Non, 3 Very Mild). */
-const SEVERITY_ORDER = [2, 3, 0, 1];
 /** float16 is kept when its test accuracy is within this many percentage points of float32 (issue 7). */
 const MAX_FP16_ACCURACY_DROP_POINTS = 0.5;
 /** Size limit of the shipped model (model.json + weights.bin), in MB (10^6 bytes). */
@@ -101,7 +115,7 @@ export interface TrainingLog {
 }
 
 /**
- * Reads the lines examples/train.ts prints: `backend: …`, `split (seed S): A train / B validation rows`,
+ * Reads the lines a training run prints: `backend: …`, `split (seed S): A train / B validation rows`,
  * `NeuroStageNet: {params}; recipe: R` and `epoch i/N  12.3s  loss … val_auc … lr 1.00e-3`.
  * @param text The log.
  * @returns What it found.
@@ -139,24 +153,18 @@ export function parseTrainingLog(text: string): TrainingLog {
   return out;
 }
 
-/** The training recipe, as examples/train.ts's options name it. */
 /** A run's recipe as run.json stores it. */
-export type Recipe = FlatTrainOptions;
+export type Recipe = TrainingRunOptions;
 
 /**
- * The recipe of a training command line, resolved by the same parser as examples/train.ts (used only while a
- * run has not written run.json, which records the resolved options).
+ * The recipe of a training command line, resolved by the library's flag parser (used only while a run has not
+ * written run.json, which records the resolved options).
  * @param args The arguments after `examples/train.ts`.
  * @returns The recipe.
  */
 export function recipeFromTrainArgs(args: string[]): Recipe {
-  const { values } = parseArgs({
-    args,
-    strict: false,
-    allowPositionals: true,
-    options: { ...TRAIN_OPTIONS, backend: { type: 'string' }, out: { type: 'string' } },
-  });
-  return flattenTrainFlags(parseTrainFlags(values as Values));
+  const { values } = parseArgs({ args, strict: false, allowPositionals: true, options: { ...TRAINING_FLAGS, backend: { type: 'string' }, out: { type: 'string' } } });
+  return flattenTrainingFlags(parseTrainingFlags(values));
 }
 
 /** Everything the model card says; built by {@link main}, rendered by {@link renderModelCard}. */
@@ -183,8 +191,11 @@ export interface ModelCardFacts {
   params: { trainable: number; nonTrainable: number; total: number };
   /** The recipe. */
   recipe: Recipe;
-  /** The two files: rows, people and classes, counted from the data. */
-  data: { train: FileFacts; test: FileFacts; check?: string };
+  /**
+   * The two files: rows, people and classes, counted from the data; `dir` the repository-relative folder they are
+   * in; `sharedPeople` the people with slices in both (from the data check).
+   */
+  data: { train: FileFacts; test: FileFacts; check?: string; dir?: string; sharedPeople?: number };
   /** Split row and people counts. */
   split: { trainRows: number; validationRows: number; trainPeople?: number; validationPeople?: number; validationPeoplePerClass?: number[]; description: string };
   /** The training run. */
@@ -227,6 +238,10 @@ export interface FileFacts {
   people?: number;
   /** People per class. */
   classPeople?: number[];
+  /** Slices per person: fewest and most. */
+  slicesPerPerson?: { min: number; max: number };
+  /** Stored image sizes, `'WxH' -> rows`. */
+  sourceSizes?: Record<string, number>;
 }
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
@@ -235,17 +250,12 @@ const pct = (v: number | undefined, digits = 1): string => (v === undefined || !
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
 const minutes = (s: number): string => (s >= 3600 ? `${(s / 3600).toFixed(2)} h` : `${(s / 60).toFixed(1)} min`);
 const iv = (x: Interval | undefined): string => (x === undefined ? 'n/a' : `${f3(x.value)} [${f3(x.low)}, ${f3(x.high)}]`);
+const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+/** A class's short name: `Very_Mild_Demented` -> `Very Mild`. */
+const shortName = (name: string): string => name.replace(/_Demented$/, '').replace(/_/g, ' ');
 
 /** Issue 13's aims on people the model never saw. */
 const AIM = { sliceAccuracy: 0.6, sliceMacroAuc: 0.8, personAccuracy: 0.65 };
-/**
- * From-scratch models trained on exactly this split (figures from issue 13, measured outside this repository):
- * slice accuracy / slice macro AUC / person accuracy on the 41 people of test.parquet where reported.
- */
-const COMPARISON = [
-  { name: 'compact 4-block CNN (PyTorch, flips, early stopping on people)', sliceAccuracy: 0.37, sliceMacroAuc: 0.45 },
-  { name: 'NeuroStageNet in Keras 3.15, all layers from scratch, flips', sliceAccuracy: 0.41, sliceMacroAuc: 0.51 },
-];
 
 /**
  * One plain-language verdict: whether issue 13's aims are met on the test people, which classes are never right.
@@ -281,16 +291,20 @@ function describeAugment(augment: Recipe['augment']): string {
   return augment === false ? 'none' : `${what[String(augment)]} (training only, seeded)`;
 }
 
-function recipeLines(r: Recipe, monitor: string): string[] {
+function recipeLines(r: Recipe, monitor: string, train: FileFacts, names: readonly string[]): string[] {
   const schedule = r.cosine || r.warmupEpochs > 0
     ? `linear warm-up over ${r.warmupEpochs} epoch(s) from ${(r.lr / 10).toExponential(1)} to ${r.lr.toExponential(1)}, then ${r.cosine ? `cosine decay (per step) to ${(r.lr / 100).toExponential(1)} at epoch ${r.epochs}` : 'constant'}`
     : `constant ${r.lr.toExponential(1)}, halved when val_loss has not improved for 2 epochs (min 1e-6)`;
+  const rarest = train.classRows.reduce((b, n, i) => (n < train.classRows[b] ? i : b), 0);
+  const rareNote = r.classWeight === 'balanced-sqrt'
+    ? ` (square root of n / (K·count), a milder correction than balanced for the ${pct(train.classRows[rarest] / train.rows, 0)} ${shortName(names[rarest] ?? String(rarest))} class)`
+    : '';
   return [
-    `- Recipe \`${r.recipe}\` of \`examples/train.ts\`${r.recipe === 'scratch' ? " (the from-scratch recipe; the seed's recipe stays the documented default for users with ImageNet weights)" : ''}.`,
-    `- Backbone: EfficientNetB0 **trained from scratch** (random initialisation${r.backboneWeights ? `; ImageNet weights from ${r.backboneWeights}` : ': no ImageNet weights exist on the build machine'}), ${r.allTrainable ? 'all layers trainable' : 'layers below 150 frozen'}.`,
+    `- Recipe \`${r.recipe}\` of the training pipeline${r.recipe === 'scratch' ? " (the from-scratch recipe; the seed's recipe stays the documented default for users with ImageNet weights)" : ''}.`,
+    `- Backbone: EfficientNetB0 ${r.backboneWeights ? `from the ImageNet weights of ${r.backboneWeights}` : '**trained from scratch** (random initialisation: no ImageNet weights exist on the build machine)'}, ${r.allTrainable ? 'all layers trainable' : 'layers below 150 frozen'}.`,
     `- Input: ${r.imageSize}×${r.imageSize} grayscale, 0–255 (the model rescales and normalises inside).`,
     `- Optimizer: Adam, batch size ${r.batchSize}, learning rate ${schedule}.`,
-    `- Loss: categorical cross-entropy with label smoothing ${r.labelSmoothing}; class weights: ${r.classWeight ?? 'none'}${r.classWeight === 'balanced-sqrt' ? ' (square root of n / (K·count), a milder correction than balanced for the 1% Moderate class)' : ''}.`,
+    `- Loss: categorical cross-entropy with label smoothing ${r.labelSmoothing}; class weights: ${r.classWeight ?? 'none'}${rareNote}.`,
     `- Augmentation: ${describeAugment(r.augment)}.`,
     ...(r.mixup ? [`- Mixup: each training image and its label mixed with another of the batch, weight max(λ, 1 − λ), λ ~ Beta(${r.mixup}, ${r.mixup}) (seeded).`] : []),
     `- Early stopping on \`${monitor}\`${monitor === 'val_person_auc' ? ' (validation macro AUC per person, each person\'s slice probabilities averaged)' : ' (validation macro AUC per slice)'}, patience ${r.patience}, best weights restored; the best checkpoint by it is the shipped model. At most ${r.epochs} epochs.`,
@@ -298,8 +312,23 @@ function recipeLines(r: Recipe, monitor: string): string[] {
 }
 
 function fileLine(what: string, d: FileFacts, names: readonly string[]): string {
-  const classes = names.map((n, c) => `${n} ${d.classRows[c]}${d.classPeople ? ` (${d.classPeople[c]} ${d.classPeople[c] === 1 ? 'person' : 'people'})` : ''}`).join(', ');
+  const classes = names.map((n, c) => `${n} ${d.classRows[c]}${d.classPeople ? ` (${count(d.classPeople[c], 'person', 'people')})` : ''}`).join(', ');
   return `- ${what}: \`${d.name}\`, ${d.rows.toLocaleString('en-US')} slices${d.people !== undefined ? ` of ${d.people} people` : ''}: ${classes}.`;
+}
+
+// The sentence on classes with too few people for a class figure (from the served figures' excluded classes).
+function fewPeopleText(f: ModelCardFacts, names: readonly string[]): string {
+  const excluded = f.test.figures.slices.headline.excludedClasses;
+  if (!excluded.length) return 'Every class has enough test people to enter the class averages.';
+  return excluded
+    .map((e) => {
+      const short = shortName(e.name);
+      const inTrain = f.data.train.classPeople?.[e.class];
+      const inTest = f.data.test.classPeople?.[e.class] ?? 0;
+      const where = inTrain === undefined ? `${count(inTest, 'person', 'people')} in the test file` : `${count(inTrain + inTest, 'person', 'people')} in the two files (${inTrain} training, ${inTest} test)`;
+      return `The ${names[e.class] ?? e.name} class has ${where}: no ${short} figure here is a class figure (its row is ${inTest === 1 ? "one person's" : `${inTest} people's`} slices), and ${short} is left out of every class average (balanced accuracy, macro AUC).`;
+    })
+    .join(' ');
 }
 
 /**
@@ -308,7 +337,7 @@ function fileLine(what: string, d: FileFacts, names: readonly string[]): string 
  * @param f The facts.
  * @param template The card template (`scripts/model-card.template.md`), with `{{slot}}` placeholders.
  * @returns The card.
- * @throws When the template names a slot the facts do not fill.
+ * @throws When the template names a slot the facts do not fill, or leaves one out.
  */
 export function renderModelCard(f: ModelCardFacts, template: string): string {
   const m = f.test.metrics;
@@ -321,11 +350,24 @@ export function renderModelCard(f: ModelCardFacts, template: string): string {
   const personMetrics = served.people?.metrics;
   const cal = f.calibration;
   const keys = ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'val_auc', 'val_person_auc'];
-  const share = `${Math.round((1 - f.recipe.valFraction) * 100)}/${Math.round(f.recipe.valFraction * 100)}`;
+  const { train, test } = f.data;
+  const perPerson = [train, test].map((d) => d.slicesPerPerson).filter((x) => x !== undefined);
+  const sameSlices = perPerson.length === 2 && perPerson.every((x) => x.min === perPerson[0].min && x.max === perPerson[0].min) ? perPerson[0].min : undefined;
+  const sizes = Object.keys({ ...train.sourceSizes, ...test.sourceSizes }).map((k) => k.replace('x', '×'));
+  const halfWidth = Math.max(...[s, p].flatMap((h) => (h ? [(h.accuracy.high - h.accuracy.low) / 2] : [])));
+  const majority = train.classRows.reduce((b, n, i) => (n > train.classRows[b] ? i : b), 0);
+  const split = f.split;
+  const splitMode = !f.recipe.split || f.recipe.split === 'auto' ? (train.people !== undefined ? 'subjects' : 'near-duplicates') : f.recipe.split;
+  const splitBy = splitMode === 'subjects'
+    ? "**by person** (`StratifiedSplit.splitSource`: every person's slices on one side, people stratified by their label)"
+    : splitMode === 'near-duplicates'
+      ? 'by clusters of near-duplicate slices (person proxies: the file has no subject column)'
+      : 'by slice (**a person can have slices on both sides**: validation figures are optimistic)';
   const slots: Record<string, string> = {
     modelDir: f.modelDir,
     date: f.date,
-    testPeople: String(f.data.test.people ?? 'the'),
+    classCount: String(names.length),
+    testPeople: String(test.people ?? 'the'),
     testFile: f.test.file,
     resamples: String(s.resamples),
     bootstrapSeed: String(s.seed),
@@ -336,23 +378,46 @@ export function renderModelCard(f: ModelCardFacts, template: string): string {
       `Class averages cover ${s.classNamesCovered.join(', ')} (${s.excludedClasses.map((e) => `${e.name}: ${e.reason}`).join('; ') || 'all classes'}).`,
     verdict: verdict(served),
     interim: t.complete ? '' : `\n> **Interim card.** The training run was still in progress when this card was generated: figures are for the checkpoint of epoch ${t.bestEpoch ?? '?'} of ${t.plannedEpochs} planned, taken from the run's log.\n`,
-    dataLines: [
-      fileLine('Training', f.data.train, names),
-      fileLine('Test', f.data.test, names),
-      '- Source: `../shared/data/alzheimer-mri-subjects/` (the Kaggle "Alzheimer\'s Dataset (4 class of Images)", 200 people × 32 axial slices, with each slice\'s person and level recovered; see its README). **No person has slices in both files**; every person has all 32 slices.',
-    ].join('\n'),
+    dataLines: [fileLine('Training', train, names), fileLine('Test', test, names)].join('\n'),
+    dataSource: f.data.dir ? `\`${f.data.dir}/\`` : 'the two files above',
+    peopleTotal: train.people !== undefined && test.people !== undefined
+      ? `${train.people + test.people - (f.data.sharedPeople ?? 0)} people${sameSlices ? ` × ${sameSlices} axial slices` : ''}`
+      : 'slices without a subject column',
+    sharedPeopleText: f.data.sharedPeople === undefined
+      ? ''
+      : f.data.sharedPeople === 0
+        ? ` **No person has slices in both files**${sameSlices ? `; every person has all ${sameSlices} slices` : ''}.`
+        : ` **${count(f.data.sharedPeople, 'person has', 'people have')} slices in both files**: their test figures are optimistic.`,
+    labelList: names.map((n, i) => `${i} ${n}`).join(', '),
+    severityOrder: m.ordinalOrder.map((i) => shortName(names[i])).join(' < '),
+    ordinalOrder: `[${m.ordinalOrder.join(', ')}]`,
+    storedSize: sizes.length ? sizes.join(', ') : `decoded at ${f.recipe.imageSize}×${f.recipe.imageSize}`,
+    fewPeopleText: fewPeopleText(f, names),
+    halfWidth: f3(halfWidth),
     dataCheck: f.data.check ? `- Data check (\`neurostagenet inspect train.parquet --compare test.parquet\`): ${f.data.check}` : '',
-    splitText:
-      `Stratified ${share} split of the training file **by person**, seed ${f.recipe.seed} (\`StratifiedSplit.splitSource\`: every person's slices on one side, people stratified by their label): ` +
-      `${f.split.trainPeople ?? '?'} people / ${f.split.trainRows} slices for training, ${f.split.validationPeople ?? '?'} people / ${f.split.validationRows} slices for validation` +
-      `${f.split.validationPeoplePerClass ? ` (${names.map((n, i) => `${n} ${f.split.validationPeoplePerClass?.[i]}`).join(', ')})` : ''}. ` +
-      'Validation chose the checkpoint and the temperature; the test file was used only to report. A validation set of about 24 people is a weak guide: its figures move by about 0.04 per person.',
-    recipeLines: recipeLines(f.recipe, t.monitor).join('\n'),
-    runText:
-      `Run \`${t.runDir}\`${t.backend ? ` on the ${t.backend === 'tensorflow' ? 'tfjs-node (TensorFlow C, CPU) backend' : `${t.backend} backend`}` : ''}: ${t.epochs.length} epoch(s) run of ${t.plannedEpochs} planned` +
-      `${t.stoppedEarly ? ' (stopped early)' : ''}; training wall time ${minutes(t.epochSeconds)} (sum of epoch times${t.wallSeconds ? `; whole run incl. data loading and evaluation ${minutes(t.wallSeconds)}` : ''}) on 2 CPU cores. ` +
-      `Best \`${t.monitor}\` ${f4(t.bestValue)} at epoch ${t.bestEpoch ?? 'n/a'}: that checkpoint is the shipped model (validation per slice: accuracy ${f3(f.validation.accuracy)}, macro AUC ${f3(f.validation.macroAuc)}). ` +
-      `Parameters: ${f.params.total.toLocaleString('en-US')} (${f.params.trainable.toLocaleString('en-US')} trainable).`,
+    splitShare: `${Math.round((1 - f.recipe.valFraction) * 100)}/${Math.round(f.recipe.valFraction * 100)}`,
+    splitBy,
+    splitSeed: String(f.recipe.seed),
+    trainPeople: String(split.trainPeople ?? '?'),
+    trainRows: String(split.trainRows),
+    validationPeople: String(split.validationPeople ?? '?'),
+    validationRows: String(split.validationRows),
+    validationPerClass: split.validationPeoplePerClass ? ` (${names.map((n, i) => `${n} ${split.validationPeoplePerClass?.[i]}`).join(', ')})` : '',
+    validationOnePerson: split.validationPeople ? f3(1 / split.validationPeople) : 'n/a',
+    recipeLines: recipeLines(f.recipe, t.monitor, train, names).join('\n'),
+    runDir: t.runDir,
+    runBackend: t.backend ? ` on the ${t.backend === 'tensorflow' ? 'tfjs-node (TensorFlow C, CPU) backend' : `${t.backend} backend`}` : '',
+    epochsRun: String(t.epochs.length),
+    plannedEpochs: String(t.plannedEpochs),
+    stoppedEarly: t.stoppedEarly ? ' (stopped early)' : '',
+    trainingTime: `${minutes(t.epochSeconds)} (sum of epoch times${t.wallSeconds ? `; whole run incl. data loading and evaluation ${minutes(t.wallSeconds)}` : ''})`,
+    monitor: t.monitor,
+    bestValue: f4(t.bestValue),
+    bestEpoch: String(t.bestEpoch ?? 'n/a'),
+    validationAccuracy: f3(f.validation.accuracy),
+    validationMacroAuc: f3(f.validation.macroAuc),
+    paramsTotal: f.params.total.toLocaleString('en-US'),
+    paramsTrainable: f.params.trainable.toLocaleString('en-US'),
     epochTable: table(
       ['epoch', 'seconds', ...keys, 'lr'],
       t.epochs.map((e) => [
@@ -374,7 +439,7 @@ export function renderModelCard(f: ModelCardFacts, template: string): string {
         ['quadratic kappa, severity order (all classes)', iv(s.quadraticKappa), p ? iv(p.quadraticKappa) : 'n/a'],
       ],
     ),
-    classPeople: names.map((n, i) => `${n} ${f.data.test.classPeople?.[i] ?? '?'}`).join(', '),
+    classPeople: names.map((n, i) => `${n} ${test.classPeople?.[i] ?? '?'}`).join(', '),
     perClassTable: table(
       ['class', 'precision', 'recall', 'F1', 'slices', 'AUC (one-vs-rest)', 'recall per person'],
       served.slices.metrics.perClass.map((q, i) => [q.className, f3(q.precision), f3(q.recall), f3(q.f1), String(q.support), f3(q.auc), personMetrics ? `${f3(personMetrics.perClass[i].recall)} of ${personMetrics.perClass[i].support}` : 'n/a']),
@@ -382,10 +447,11 @@ export function renderModelCard(f: ModelCardFacts, template: string): string {
     confusionTable: table(['true \\ predicted', ...names], served.slices.metrics.confusionMatrix.map((row, i) => [names[i], ...row.map(String)])),
     personConfusionTable: personMetrics ? table(['true \\ predicted', ...names], personMetrics.confusionMatrix.map((row, i) => [names[i], ...row.map(String)])) : '(no subject column)',
     reportLink: f.report.link,
-    calibrationText:
-      `One temperature T = ${cal.fit.temperature.toFixed(3)} was fitted on the logits of the ${f.validation.count} validation slices (${f.validation.people ?? '?'} people)${cal.fit.atBound ? ' (**at the search bound**)' : ''}. ` +
-      `It is kept only if it lowers both NLL and ECE on those people: ${cal.reason}. \`metadata.json\` stores the served temperature and this decision. ` +
-      `On the test file, per slice, the fitted temperature would change ECE ${f4(m.ece)} → ${f4(c.ece)} (shown for information; the decision was made on validation only).`,
+    fittedTemperature: cal.fit.temperature.toFixed(3),
+    atBound: cal.fit.atBound ? ' (**at the search bound**)' : '',
+    calibrationReason: cal.reason,
+    testEceBefore: f4(m.ece),
+    testEceAfter: f4(c.ece),
     calibrationTable: table(
       ['figure', 'validation, T = 1', `validation, T = ${cal.fit.temperature.toFixed(3)}`, 'test, T = 1', `test, T = ${cal.fit.temperature.toFixed(3)}`],
       [
@@ -394,28 +460,26 @@ export function renderModelCard(f: ModelCardFacts, template: string): string {
         ['Brier score (sum over classes)', '', '', f4(m.brier), f4(c.brier)],
       ],
     ),
-    comparisonTable: table(
-      ['model (from scratch, trained on this split)', 'slice accuracy', 'slice macro AUC', 'person accuracy'],
-      [
-        ...COMPARISON.map((b) => [b.name, f3(b.sliceAccuracy), f3(b.sliceMacroAuc), 'n/a']),
-        [`**this model** (${t.epochs.length} epochs)`, `**${iv(s.accuracy)}**`, `**${iv(s.macroAuc)}**`, `**${p ? iv(p.accuracy) : 'n/a'}**`],
-        ['aim (issue 13)', `≥ ${AIM.sliceAccuracy}`, `≥ ${AIM.sliceMacroAuc}`, `≥ ${AIM.personAccuracy}`],
-        ['always "Non_Demented"', f3(f.data.test.classRows[2] / f.data.test.rows), '0.500', f3((f.data.test.classPeople?.[2] ?? NaN) / (f.data.test.people ?? NaN))],
-      ],
-    ),
-    comparisonText:
-      'The comparison rows were measured outside this repository on the same test file (reported in issue 13, macro AUC over the classes present); on the 40 people kept outside the repository, the same models scored higher ' +
-      '(CNN 0.51 / 0.76, Keras NeuroStageNet 0.53 / 0.69 / person 0.53): with about 40 people per set, single figures swing by more than the gaps between models.',
-    storageText:
-      `\`${f.modelDir}/\`: \`model.json\` (topology + weights manifest), \`weights.bin\` (${f.storage.kept}, sha256 \`${f.storage.sha256.slice(0, 16)}…\`), \`metadata.json\` ` +
-      `(class names, ordinal order, served temperature and the calibration decision, image size, training summary, test figures); total ${mb(f.storage.modelBytes)} (limit ${MAX_MODEL_MB} MB). ` +
-      `Weights: float32 ${mb(f.storage.float32Bytes)}, float16 ${mb(f.storage.float16Bytes)}; on the test file float32 scores accuracy ${f4(f.storage.float32.accuracy)} / macro AUC ${f4(f.storage.float32.macroAuc)} per slice, ` +
-      `float16 ${f4(f.storage.float16.accuracy)} / ${f4(f.storage.float16.macroAuc)} (same predicted class for ${pct(f.storage.agreement, 2)} of the slices). ` +
-      (f.storage.forced
-        ? `${f.storage.kept} was chosen by the --weights flag.`
-        : f.storage.kept === 'float16'
-          ? `float16 is within ${MAX_FP16_ACCURACY_DROP_POINTS} accuracy points, so the float16 version is shipped (tfjs restores float32 weights on load).`
-          : `**float16 loses more than ${MAX_FP16_ACCURACY_DROP_POINTS} accuracy points, so float32 is shipped.**`),
+    comparisonRows: [
+      [`**this model** (${t.epochs.length} epochs)`, `**${iv(s.accuracy)}**`, `**${iv(s.macroAuc)}**`, `**${p ? iv(p.accuracy) : 'n/a'}**`],
+      ['aim (issue 13)', `≥ ${AIM.sliceAccuracy}`, `≥ ${AIM.sliceMacroAuc}`, `≥ ${AIM.personAccuracy}`],
+      [`always "${names[majority]}" (the largest training class)`, f3(test.classRows[majority] / test.rows), '0.500', f3((test.classPeople?.[majority] ?? NaN) / (test.people ?? NaN))],
+    ].map((r) => `| ${r.join(' | ')} |`).join('\n'),
+    sha256: f.storage.sha256.slice(0, 16),
+    modelSize: mb(f.storage.modelBytes),
+    maxModelMb: String(MAX_MODEL_MB),
+    float32Size: mb(f.storage.float32Bytes),
+    float16Size: mb(f.storage.float16Bytes),
+    float32Accuracy: f4(f.storage.float32.accuracy),
+    float32MacroAuc: f4(f.storage.float32.macroAuc),
+    float16Accuracy: f4(f.storage.float16.accuracy),
+    float16MacroAuc: f4(f.storage.float16.macroAuc),
+    agreement: pct(f.storage.agreement, 2),
+    weightsDecision: f.storage.forced
+      ? `${f.storage.kept} was chosen by the --weights flag.`
+      : f.storage.kept === 'float16'
+        ? `float16 is within ${MAX_FP16_ACCURACY_DROP_POINTS} accuracy points, so the float16 version is shipped (tfjs restores float32 weights on load).`
+        : `**float16 loses more than ${MAX_FP16_ACCURACY_DROP_POINTS} accuracy points, so float32 is shipped.**`,
     evaluateCommand: f.commands.evaluate,
     shipCommand: f.commands.ship,
     trainCommand: f.commands.train ?? '# the training command was not recorded (run.json missing)',
@@ -433,6 +497,10 @@ export function renderModelCard(f: ModelCardFacts, template: string): string {
   return card.replace(/\n{3,}/g, '\n\n');
 }
 
+/** Numeric flags and their defaults. */
+const NUMERIC_FLAGS = { 'batch-size': 32, 'val-fraction': 0.2, seed: 42, 'image-size': 128, resamples: 2000, 'bootstrap-seed': 0 } as const;
+const STRING_FLAGS = ['run', 'out', 'card', 'report', 'train', 'test', 'backend', 'weights', 'log', 'train-command'] as const;
+
 interface Cli {
   run: string;
   out: string;
@@ -441,72 +509,52 @@ interface Cli {
   train?: string;
   test?: string;
   backend?: string;
-  batchSize: number;
   weights: 'auto' | 'float16' | 'float32';
   log?: string;
+  trainCommand?: string;
+  batchSize: number;
   valFraction: number;
   seed: number;
   imageSize: number;
-  trainCommand?: string;
   resamples: number;
   bootstrapSeed: number;
 }
 
 function parseCli(argv: string[]): Cli | null {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      run: { type: 'string' },
-      out: { type: 'string' },
-      card: { type: 'string' },
-      report: { type: 'string' },
-      train: { type: 'string' },
-      test: { type: 'string' },
-      backend: { type: 'string' },
-      'batch-size': { type: 'string' },
-      weights: { type: 'string' },
-      log: { type: 'string' },
-      'val-fraction': { type: 'string' },
-      seed: { type: 'string' },
-      'image-size': { type: 'string' },
-      'train-command': { type: 'string' },
-      resamples: { type: 'string' },
-      'bootstrap-seed': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const options = Object.fromEntries([...STRING_FLAGS, ...Object.keys(NUMERIC_FLAGS)].map((k) => [k, { type: 'string' as const }]));
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...options, help: { type: 'boolean', short: 'h' } } });
   if (values.help) return null;
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  if (!values.run) throw new UsageError('missing --run DIR (a training run directory of examples/train.ts)');
-  const run = resolve(values.run);
+  const text = values as Record<string, string | undefined>;
+  if (!text.run) throw new UsageError('missing --run DIR (a training run directory of examples/train.ts)');
+  const run = resolve(text.run);
   if (!existsSync(join(run, 'best-model', 'model.json'))) throw new UsageError(`no best-model/model.json in ${run}`);
-  const num = (name: string, raw: string | undefined, d: number): number => {
-    if (raw === undefined) return d;
-    const v = Number(raw);
+  const num = (name: keyof typeof NUMERIC_FLAGS): number => {
+    const raw = text[name];
+    const v = Number(raw ?? NUMERIC_FLAGS[name]);
     if (!Number.isFinite(v)) throw new UsageError(`--${name} expects a number, got '${raw}'`);
     return v;
   };
-  const weights = (values.weights ?? 'auto') as Cli['weights'];
+  const weights = (text.weights ?? 'auto') as Cli['weights'];
   if (!['auto', 'float16', 'float32'].includes(weights)) throw new UsageError(`--weights must be auto, float16 or float32`);
-  const out = resolve(values.out ?? join(REPO, 'models', 'neurostagenet'));
+  const out = resolve(text.out ?? join(REPO, 'models', 'neurostagenet'));
   return {
     run,
     out,
-    card: resolve(values.card ?? join(REPO, 'models', 'README.md')),
-    report: resolve(values.report ?? join(out, 'report')),
-    train: values.train,
-    test: values.test,
-    backend: values.backend,
-    batchSize: num('batch-size', values['batch-size'], 32),
+    card: resolve(text.card ?? join(REPO, 'models', 'README.md')),
+    report: resolve(text.report ?? join(out, 'report')),
+    train: text.train,
+    test: text.test,
+    backend: text.backend,
     weights,
-    log: values.log,
-    valFraction: num('val-fraction', values['val-fraction'], 0.2),
-    seed: num('seed', values.seed, 42),
-    imageSize: num('image-size', values['image-size'], 128),
-    trainCommand: values['train-command'],
-    resamples: num('resamples', values.resamples, 2000),
-    bootstrapSeed: num('bootstrap-seed', values['bootstrap-seed'], 0),
+    log: text.log,
+    trainCommand: text['train-command'],
+    batchSize: num('batch-size'),
+    valFraction: num('val-fraction'),
+    seed: num('seed'),
+    imageSize: num('image-size'),
+    resamples: num('resamples'),
+    bootstrapSeed: num('bootstrap-seed'),
   };
 }
 
@@ -575,6 +623,8 @@ async function dirBytes(dir: string): Promise<number> {
   return (await stat(join(dir, 'model.json'))).size + (await stat(join(dir, 'weights.bin'))).size;
 }
 
+const sha256Of = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
+
 /** What {@link main} returns. */
 export interface ShipResult {
   facts: ModelCardFacts;
@@ -582,25 +632,20 @@ export interface ShipResult {
   card: string;
 }
 
-/**
- * Runs the whole shipping procedure.
- * @param argv Arguments (without node and the script).
- * @returns The facts written, or null after --help.
- */
-export async function main(argv: string[]): Promise<ShipResult | null> {
-  const o = parseCli(argv);
-  if (!o) {
-    console.log(HELP);
-    return null;
-  }
-  const backend = await selectBackend(o.backend);
-  console.log(`backend: ${backend}`);
+/** Where the run's facts come from: run.json / history.json when it has ended, else flags and its log. */
+interface RunFacts {
+  runJson?: Pick<TrainingRunRecord, 'argv' | 'params' | 'wallSeconds' | 'backend'> & { options: Recipe & { trainPath?: string; testPath?: string } };
+  historyJson?: { epochs: Array<{ epoch: number; seconds: number; [k: string]: number | undefined }>; stoppedEarly: boolean };
+  log?: TrainingLog;
+  logFile: string;
+  epochs: EpochFigures[];
+  trainArgs?: string[];
+  recipe: Recipe;
+}
 
-  // 1. The run's facts: run.json / history.json when the run has ended, else flags and the log.
-  interface RunJson { argv: string[]; options: Recipe & { trainPath: string; testPath: string }; params: ModelCardFacts['params']; wallSeconds: number; backend: string }
-  interface HistoryJson { epochs: Array<{ epoch: number; seconds: number; [k: string]: number | undefined }>; stoppedEarly: boolean; seconds: number }
-  const runJson = await readJson<RunJson>(join(o.run, 'run.json'));
-  const historyJson = await readJson<HistoryJson>(join(o.run, 'history.json'));
+async function readRun(o: Cli): Promise<RunFacts> {
+  const runJson = await readJson<RunFacts['runJson']>(join(o.run, 'run.json'));
+  const historyJson = await readJson<RunFacts['historyJson']>(join(o.run, 'history.json'));
   const logFile = o.log ?? `${o.run}.log`;
   const log = existsSync(logFile) ? parseTrainingLog(await readFile(logFile, 'utf8')) : undefined;
   let epochs: EpochFigures[];
@@ -620,25 +665,44 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
     ? { ...runJson.options }
     : { ...recipeFromTrainArgs(trainArgs ?? []), valFraction: o.valFraction, seed: o.seed, imageSize: o.imageSize };
   if (!runJson && !o.trainCommand) console.warn('warning: no run.json and no --train-command: the card\'s recipe shows examples/train.ts defaults');
+  return { runJson, historyJson, log, logFile, epochs, trainArgs, recipe };
+}
+
+function dataCheck(summary: DatasetSummary): string | undefined {
+  const { sliceLevel: level, leakage } = summary;
+  if (!level || !leakage) return undefined;
+  return `${summary.sharedPeople ? `${summary.sharedPeople.count} people in both files; ` : ''}${leakage.countB} of ${leakage.sizeB} test slices have a near-duplicate in training (RMS ≤ ${leakage.threshold} on ${leakage.size}×${leakage.size} thumbnails); ` +
+    `slice levels (head footprint) agree: training median ${f3(level.referenceSpread.median)}, test ${f3(level.comparedSpread.median)}, ` +
+    `${level.comparedInsideReference} of ${level.comparedSpread.count} test slices inside the training range, KS ${f3(level.ks)}.`;
+}
+
+/**
+ * Runs the whole shipping procedure.
+ * @param argv Arguments (without node and the script).
+ * @returns The facts written, or null after --help.
+ */
+export async function main(argv: string[]): Promise<ShipResult | null> {
+  const o = parseCli(argv);
+  if (!o) {
+    console.log(HELP);
+    return null;
+  }
+  const backend = await selectBackend(o.backend);
+  console.log(`backend: ${backend}`);
+
+  // 1. The run's facts and its data.
+  const run = await readRun(o);
+  const { recipe, runJson, log } = run;
   const trainPath = resolve(o.train ?? runJson?.options.trainPath ?? join(SHARED_DATA, 'train.parquet'));
   const testPath = resolve(o.test ?? runJson?.options.testPath ?? join(SHARED_DATA, 'test.parquet'));
   for (const p of [trainPath, testPath]) if (!existsSync(p)) throw new UsageError(`no such file: ${p}`);
-
-  // 2. Data and the run's validation split (re-created from its seed and share, by person when the file has subjects).
   const targetSize = [recipe.imageSize, recipe.imageSize] as const;
   const trainSet = await ParquetImageDataset.fromFile(trainPath, { targetSize });
   const testSet = await ParquetImageDataset.fromFile(testPath, { targetSize });
-  const split = await splitTrainingRows(trainSet, { ...recipe, split: recipe.split ?? 'auto', groupThreshold: recipe.groupThreshold ?? 20 });
-  if (log?.split && (log.split.seed !== recipe.seed || log.split.validationRows !== split.validation.length)) {
-    throw new UsageError(`the run's log says split seed ${log.split.seed} with ${log.split.validationRows} validation rows, but seed ${recipe.seed} / val fraction ${recipe.valFraction} / split ${split.mode} gives ${split.validation.length}`);
-  }
-  console.log(split.description);
-  const monitor = monitorFor(recipe, split);
   const summary = await summarizeDataset(trainSet, { compareWith: testSet });
-  const classNames = [...testSet.classNames];
-  const evalOptions = { batchSize: o.batchSize, classNames, ordinalOrder: SEVERITY_ORDER, bootstrap: { resamples: o.resamples, seed: o.bootstrapSeed } };
+  const testSummary = await summarizeDataset(testSet);
 
-  // 3. float32 and float16 copies, both evaluated on test.
+  // 2. float32 and float16 copies of the best checkpoint, both evaluated on test.
   const tmp = await mkdtemp(join(tmpdir(), 'ship-model-'));
   try {
     // A running training may rewrite best-model/ at any time: work on a consistent copy of it.
@@ -649,209 +713,158 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
     await saveModel(model32, dir32);
     await saveModel(model32, dir16, { quantize: 'float16' });
     const model16 = await loadModel(dir16);
-    let t0 = performance.now();
-    const test32 = await evaluate(model32, testSet, evalOptions);
-    console.log(`float32 on test: accuracy ${f4(test32.metrics.accuracy)}, macro AUC ${f4(test32.metrics.macro.auc)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    t0 = performance.now();
-    const test16 = await evaluate(model16, testSet, evalOptions);
-    console.log(`float16 on test: accuracy ${f4(test16.metrics.accuracy)}, macro AUC ${f4(test16.metrics.macro.auc)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const quick = { batchSize: o.batchSize, bootstrap: { resamples: 100 } };
+    const test32 = await evaluate(model32, testSet, quick);
+    const test16 = await evaluate(model16, testSet, quick);
     const p32 = argmaxRows(test32);
     const p16 = argmaxRows(test16);
     const agreement = p32.reduce((n, p, i) => n + (p === p16[i] ? 1 : 0), 0) / p32.length;
     const dropPoints = 100 * (test32.metrics.accuracy - test16.metrics.accuracy);
     const kept: 'float16' | 'float32' = o.weights === 'auto' ? (Math.abs(dropPoints) <= MAX_FP16_ACCURACY_DROP_POINTS ? 'float16' : 'float32') : o.weights;
+    console.log(`float32 on test: accuracy ${f4(test32.metrics.accuracy)}, macro AUC ${f4(test32.metrics.macro.auc)}; float16: ${f4(test16.metrics.accuracy)}, ${f4(test16.metrics.macro.auc)}`);
     console.log(`keeping ${kept} (float16 accuracy ${dropPoints >= 0 ? '-' : '+'}${Math.abs(dropPoints).toFixed(2)} points, same class for ${pct(agreement, 2)} of test slices)`);
-    const model = kept === 'float16' ? model16 : model32;
     const keptDir = kept === 'float16' ? dir16 : dir32;
-    const testEval = kept === 'float16' ? test16 : test32;
     const modelBytes = await dirBytes(keptDir);
     if (modelBytes > MAX_MODEL_MB * 1e6) throw new Error(`the ${kept} model is ${mb(modelBytes)}, above the ${MAX_MODEL_MB} MB limit: nothing written`);
+    const sha256 = await sha256Of(join(keptDir, 'weights.bin'));
 
-    // 4. Temperature on the validation people's logits, kept only where it helps them; test before / after.
-    t0 = performance.now();
-    const validation = await evaluate(model, trainSet, { ...evalOptions, indices: split.validation });
-    const calibration = chooseTemperature(validation.logits, validation.labels, { numClasses: validation.numClasses });
-    const fit = calibration.fit;
-    const k = testEval.numClasses;
-    const metricOptions = { numClasses: k, classNames, ordinalOrder: SEVERITY_ORDER };
-    const validationPeople = validation.figures.people;
-    console.log(`validation (${validation.labels.length} slices, ${validationPeople?.headline.count ?? '?'} people): accuracy ${f4(validation.metrics.accuracy)}, macro AUC ${f4(validation.metrics.macro.auc)}, per person ${f4(validationPeople?.metrics.macro.auc)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    console.log(`temperature: ${calibration.reason}`);
-    const calibratedProbabilities = applyTemperature(rowsOf(testEval.logits, k), fit.temperature);
-    const calibrated = new MultiClassMetrics(metricOptions).update(testEval.labels, calibratedProbabilities).compute();
-    // The figures users get: the served probabilities (calibrated only when the temperature was kept).
-    const subjects = testSet.subjects;
-    const figures = calibration.kept
-      ? figuresByPerson(testEval.labels, Float32Array.from(calibratedProbabilities.flat()), {
-          ...metricOptions,
-          subjects: subjects && Array.from(testEval.indices, (i) => subjects[i]),
-          resamples: o.resamples,
-          seed: o.bootstrapSeed,
-        })
-      : testEval.figures;
-    console.log(formatFigures(figures, 'the test file\'s subject column'));
-
-    // 5. Facts of the run and the commands. Which epoch the checkpoint is: the best monitored figure of the run,
-    // checked against the figure just measured (a run in progress may have saved a checkpoint before logging it).
-    if (!historyJson && log) epochs = parseTrainingLog(await readFile(logFile, 'utf8')).epochs;
-    const monitored = epochs.map((e) => e.values[monitor] ?? NaN);
-    const measured = monitor === 'val_person_auc' ? validationPeople?.metrics.macro.auc : validation.metrics.macro.auc;
-    const bestIdx = checkpointEpochIndex(monitored, measured);
-    const epochSeconds = epochs.reduce((s, e) => s + e.seconds, 0);
-    const weightsBytes = await readFile(join(keptDir, 'weights.bin'));
-    const shipArgs = ['--run', repoPath(o.run)];
-    if (resolve(o.out) !== join(REPO, 'models', 'neurostagenet')) shipArgs.push('--out', repoPath(o.out));
-    if (o.card !== join(REPO, 'models', 'README.md')) shipArgs.push('--card', repoPath(o.card));
-    if (o.backend) shipArgs.push('--backend', o.backend);
-    const testArg = repoPath(testPath);
-    const evaluateCommand = resolve(o.out) === join(REPO, 'models', 'neurostagenet')
-      ? `npm run cli -- evaluate models/neurostagenet ${testArg}${o.backend ? ` --backend ${o.backend}` : ''}`
-      : `npm run cli -- evaluate ${repoPath(o.out)} ${testArg}${o.backend ? ` --backend ${o.backend}` : ''}`;
-    const fileFacts = (ds: ParquetImageDataset, s: { people?: { count: number; perClass: number[] } }): FileFacts => ({
-      name: basename(ds.file),
-      rows: ds.length,
-      classRows: ds.classCounts(),
-      people: s.people?.count,
-      classPeople: s.people?.perClass,
-    });
-    const testSummary = await summarizeDataset(testSet);
-    const trainSubjects = trainSet.subjects;
-    const peopleOf = (rows: Int32Array) => (trainSubjects ? new Set(Array.from(rows, (i) => trainSubjects[i])) : undefined);
-    const valPeople = peopleOf(split.validation);
-    const valPerClass = valPeople && classNames.map((_, c) => [...valPeople].filter((p) => trainSet.labels[(trainSubjects as readonly string[]).indexOf(p)] === c).length);
-    const check = summary.sliceLevel && summary.leakage
-      ? `${summary.sharedPeople ? `${summary.sharedPeople.count} people in both files; ` : ''}${summary.leakage.countB} of ${summary.leakage.sizeB} test slices have a near-duplicate in training (RMS ≤ ${summary.leakage.threshold} on ${summary.leakage.size}×${summary.leakage.size} thumbnails); ` +
-        `slice levels (head footprint) agree: training median ${f3(summary.sliceLevel.referenceSpread.median)}, test ${f3(summary.sliceLevel.comparedSpread.median)}, ` +
-        `${summary.sliceLevel.comparedInsideReference} of ${summary.sliceLevel.comparedSpread.count} test slices inside the training range, KS ${f3(summary.sliceLevel.ks)}.`
-      : undefined;
-    const facts: ModelCardFacts = {
-      date: new Date().toISOString().slice(0, 10),
-      modelDir: repoPath(o.out),
-      report: { dir: repoPath(o.report), link: relative(dirname(o.card), o.report).split('\\').join('/') || '.' },
-      storage: {
-        kept,
-        forced: o.weights !== 'auto',
-        modelBytes,
-        float32Bytes: (await stat(join(dir32, 'weights.bin'))).size,
-        float16Bytes: (await stat(join(dir16, 'weights.bin'))).size,
-        sha256: createHash('sha256').update(weightsBytes).digest('hex'),
-        float32: { accuracy: test32.metrics.accuracy, macroAuc: test32.metrics.macro.auc },
-        float16: { accuracy: test16.metrics.accuracy, macroAuc: test16.metrics.macro.auc },
-        agreement,
-      },
-      params: runJson?.params ?? log?.params ?? countParams(model32),
-      recipe,
-      data: { train: fileFacts(trainSet, summary), test: fileFacts(testSet, testSummary), check },
-      split: {
-        trainRows: split.train.length,
-        validationRows: split.validation.length,
-        trainPeople: peopleOf(split.train)?.size,
-        validationPeople: valPeople?.size,
-        validationPeoplePerClass: valPerClass,
-        description: split.description,
-      },
-      training: {
-        runDir: repoPath(o.run),
-        complete: runJson !== undefined,
-        source: historyJson ? 'history.json' : 'log',
-        epochs,
-        plannedEpochs: recipe.epochs ?? log?.plannedEpochs ?? epochs.length,
-        monitor,
-        bestEpoch: bestIdx >= 0 ? epochs[bestIdx].epoch : undefined,
-        bestValue: bestIdx >= 0 ? monitored[bestIdx] : undefined,
-        epochSeconds,
-        wallSeconds: runJson?.wallSeconds,
-        backend: runJson?.backend ?? log?.backend,
-        stoppedEarly: historyJson?.stoppedEarly,
-      },
-      validation: {
-        count: validation.labels.length,
-        people: validationPeople?.headline.count,
-        accuracy: validation.metrics.accuracy,
-        macroAuc: validation.metrics.macro.auc,
-        personMacroAuc: validationPeople?.metrics.macro.auc,
-      },
-      calibration,
-      test: { file: basename(testPath), metrics: testEval.metrics, calibrated, figures },
-      commands: {
-        train: trainArgs ? `npx tsx examples/train.ts ${trainArgs.map((a) => (a.startsWith('/') ? repoPath(a) : a)).join(' ')}` : undefined,
-        ship: `npx tsx scripts/ship-model.ts ${shipArgs.join(' ')}`,
-        evaluate: evaluateCommand,
-      },
-      evaluationBackend: backend,
+    // 3. The pipeline on the kept weights: the run's split re-created, calibration on its validation people, the test
+    //    file once, the model with metadata and the report. The card's facts are gathered before anything is written.
+    let facts: ModelCardFacts | undefined;
+    const cardFacts = async (f: TrainingPipelineFacts): Promise<ModelCardFacts> => {
+      if (log?.split && (log.split.seed !== recipe.seed || log.split.validationRows !== f.split.validation.length)) {
+        throw new UsageError(`the run's log says split seed ${log.split.seed} with ${log.split.validationRows} validation rows, but seed ${recipe.seed} / val fraction ${recipe.valFraction} / split ${f.split.mode} gives ${f.split.validation.length}`);
+      }
+      if (!f.test) throw new Error('the pipeline evaluated no test file');
+      // Which epoch the checkpoint is: the best monitored figure of the run, checked against the figure just measured
+      // (a run in progress may have saved a checkpoint before logging it).
+      const epochs = !run.historyJson && log ? parseTrainingLog(await readFile(run.logFile, 'utf8')).epochs : run.epochs;
+      const monitored = epochs.map((e) => e.values[f.monitor] ?? NaN);
+      const measured = f.monitor === 'val_person_auc' ? f.validation.figures.people?.metrics.macro.auc : f.validation.metrics.macro.auc;
+      const bestIdx = checkpointEpochIndex(monitored, measured);
+      const shipArgs = ['--run', repoPath(o.run)];
+      const shippedHere = resolve(o.out) === join(REPO, 'models', 'neurostagenet');
+      if (!shippedHere) shipArgs.push('--out', repoPath(o.out));
+      if (o.card !== join(REPO, 'models', 'README.md')) shipArgs.push('--card', repoPath(o.card));
+      if (o.backend) shipArgs.push('--backend', o.backend);
+      const fileFacts = (d: TrainingPipelineFacts['data']['train'], s: DatasetSummary): FileFacts => ({
+        name: d.name ?? 'data',
+        rows: d.rows,
+        classRows: d.classRows,
+        people: d.people,
+        classPeople: d.classPeople,
+        slicesPerPerson: s.people && { min: s.people.slicesPerPerson.min, max: s.people.slicesPerPerson.max },
+        sourceSizes: s.sourceSizes,
+      });
+      const valPeople = f.validation.figures.people;
+      return {
+        date: new Date().toISOString().slice(0, 10),
+        modelDir: repoPath(o.out),
+        report: { dir: repoPath(o.report), link: relative(dirname(o.card), o.report).split('\\').join('/') || '.' },
+        storage: {
+          kept,
+          forced: o.weights !== 'auto',
+          modelBytes,
+          float32Bytes: (await stat(join(dir32, 'weights.bin'))).size,
+          float16Bytes: (await stat(join(dir16, 'weights.bin'))).size,
+          sha256,
+          float32: { accuracy: test32.metrics.accuracy, macroAuc: test32.metrics.macro.auc },
+          float16: { accuracy: test16.metrics.accuracy, macroAuc: test16.metrics.macro.auc },
+          agreement,
+        },
+        params: runJson?.params ?? log?.params ?? f.params,
+        recipe: { ...f.options },
+        data: {
+          train: fileFacts(f.data.train, summary),
+          test: fileFacts(f.data.test ?? f.data.train, testSummary),
+          check: dataCheck(summary),
+          dir: dirname(trainPath) === dirname(testPath) ? repoPath(dirname(trainPath)) : undefined,
+          sharedPeople: summary.sharedPeople?.count,
+        },
+        split: {
+          trainRows: f.split.train.length,
+          validationRows: f.split.validation.length,
+          trainPeople: f.split.people?.train,
+          validationPeople: f.split.people?.validation,
+          validationPeoplePerClass: f.split.people?.validationPerClass,
+          description: f.split.description,
+        },
+        training: {
+          runDir: repoPath(o.run),
+          complete: runJson !== undefined,
+          source: run.historyJson ? 'history.json' : 'log',
+          epochs,
+          plannedEpochs: recipe.epochs ?? log?.plannedEpochs ?? epochs.length,
+          monitor: f.monitor,
+          bestEpoch: bestIdx >= 0 ? epochs[bestIdx].epoch : undefined,
+          bestValue: bestIdx >= 0 ? monitored[bestIdx] : undefined,
+          epochSeconds: epochs.reduce((s, e) => s + e.seconds, 0),
+          wallSeconds: runJson?.wallSeconds,
+          backend: runJson?.backend ?? log?.backend,
+          stoppedEarly: run.historyJson?.stoppedEarly,
+        },
+        validation: {
+          count: f.validation.labels.length,
+          people: valPeople?.headline.count,
+          accuracy: f.validation.metrics.accuracy,
+          macroAuc: f.validation.metrics.macro.auc,
+          personMacroAuc: valPeople?.metrics.macro.auc,
+        },
+        calibration: f.calibration,
+        test: { file: f.data.test?.name ?? 'test', metrics: f.test.evaluation.metrics, calibrated: f.test.calibrated, figures: f.test.figures },
+        commands: {
+          train: run.trainArgs ? `npx tsx examples/train.ts ${run.trainArgs.map((a) => (a.startsWith('/') ? repoPath(a) : a)).join(' ')}` : undefined,
+          ship: `npx tsx scripts/ship-model.ts ${shipArgs.join(' ')}`,
+          evaluate: `npm run cli -- evaluate ${shippedHere ? 'models/neurostagenet' : repoPath(o.out)} ${repoPath(testPath)}${o.backend ? ` --backend ${o.backend}` : ''}`,
+        },
+        evaluationBackend: backend,
+      };
     };
-
-    // 6. Write the model directory, metadata, report and card.
-    await mkdir(o.out, { recursive: true });
-    for (const file of ['model.json', 'weights.bin']) await copyFile(join(keptDir, file), join(o.out, file));
-    const trainFootprints = await headFootprints(selectRows(trainSet, split.train));
-    const s = figures.slices.headline;
-    const p = figures.people?.headline;
-    await writeModelMetadata(o.out, {
-      classNames,
-      ordinalOrder: SEVERITY_ORDER,
-      temperature: calibration.served,
-      imageSize: [recipe.imageSize, recipe.imageSize],
-      trainingFootprint: footprintRange(trainFootprints),
-      weights: kept,
-      training: {
-        data: `${basename(trainPath)} (${trainSet.length} slices${facts.data.train.people ? ` of ${facts.data.train.people} people` : ''})`,
-        split: { by: split.mode, valFraction: recipe.valFraction, seed: recipe.seed, trainRows: split.train.length, validationRows: split.validation.length, trainPeople: facts.split.trainPeople, validationPeople: facts.split.validationPeople },
-        recipe,
-        monitor,
-        command: facts.commands.train,
-        epochsRun: epochs.length,
-        bestEpoch: facts.training.bestEpoch,
-        bestValue: facts.training.bestValue,
-        trainingSeconds: Math.round(epochSeconds),
-        backend: facts.training.backend,
-        complete: facts.training.complete,
-        backbone: 'EfficientNetB0 trained from scratch (no ImageNet weights)',
+    const model = kept === 'float16' ? model16 : model32;
+    const shipped = await runTrainingPipeline({
+      ...trainingFlagsFromRunOptions(recipe),
+      data: trainSet,
+      test: testSet,
+      trainedModel: model,
+      batchSize: o.batchSize,
+      bootstrap: { resamples: o.resamples, seed: o.bootstrapSeed },
+      out: { model: o.out, report: o.report },
+      quantize: kept === 'float16' ? 'float16' : undefined,
+      log: (line) => console.log(line),
+      metadata: async (f) => {
+        const card = (facts = await cardFacts(f));
+        const t = card.training;
+        return {
+          weights: kept,
+          training: {
+            command: card.commands.train,
+            epochsRun: t.epochs.length,
+            bestEpoch: t.bestEpoch,
+            bestValue: t.bestValue,
+            trainingSeconds: Math.round(t.epochSeconds),
+            backend: t.backend,
+            complete: t.complete,
+            backbone: recipe.backboneWeights ? `EfficientNetB0 from ImageNet weights (${recipe.backboneWeights})` : 'EfficientNetB0 trained from scratch (no ImageNet weights)',
+          },
+          intendedUse: 'research and teaching only; not for diagnosis',
+        };
       },
-      calibration: {
-        temperature: calibration.served,
-        kept: calibration.kept,
-        reason: calibration.reason,
-        fittedTemperature: fit.temperature,
-        fittedOn: `validation people (${validation.labels.length} slices of ${validationPeople?.headline.count ?? '?'} people)`,
-        nllBefore: fit.nllBefore,
-        nllAfter: fit.nllAfter,
-        eceBefore: calibration.validationEce.before,
-        eceAfter: calibration.validationEce.after,
-      },
-      test: {
-        file: basename(testPath),
-        count: s.count,
-        people: p?.count,
-        classesCovered: s.classNamesCovered,
-        accuracy: s.accuracy.value,
-        balancedAccuracy: s.balancedAccuracy.value,
-        macroAuc: s.macroAuc?.value,
-        quadraticKappa: s.quadraticKappa.value,
-        personAccuracy: p?.accuracy.value,
-        personMacroAuc: p?.macroAuc?.value,
-        intervals: { slices: s, people: p },
-        eceUncalibrated: testEval.metrics.ece,
-        eceWithFittedTemperature: calibrated.ece,
-      },
-      intendedUse: 'research and teaching only; not for diagnosis',
     });
-    const title = `NeuroStageNet on ${basename(testPath)}`;
-    const reportOptions = { calibrated, temperature: fit, title, figures, peopleSource: 'the test file\'s subject column' };
-    await writeEvaluationReport(testEval.metrics, o.report, reportOptions);
-    console.log(formatEvaluationReport(testEval.metrics, { ...reportOptions, title: `${title} (${kept} weights, ${backend})` }));
+    if (!facts || !shipped.test) throw new Error('the pipeline returned no test figures');
 
-    // 7. The written directory loads through the public loader and predicts what was evaluated.
-    const shipped = await loadPretrainedNeuroStageNet({ location: o.out });
+    // 4. The written directory holds the weights chosen, loads through the public loader and predicts what was evaluated.
+    if ((await sha256Of(join(o.out, 'weights.bin'))) !== sha256) throw new Error(`${o.out}/weights.bin differs from the ${kept} weights evaluated`);
+    const reloaded = await loadPretrainedNeuroStageNet({ location: o.out });
     const probe = Int32Array.from({ length: Math.min(16, testSet.length) }, (_, i) => i);
-    const again = await evaluate(shipped.model, testSet, { indices: probe, batchSize: o.batchSize, bootstrap: { resamples: 100 } });
+    const again = await evaluate(reloaded.model, testSet, { indices: probe, batchSize: o.batchSize, bootstrap: { resamples: 100 } });
     let maxDiff = 0;
-    for (let i = 0; i < again.probabilities.length; i++) maxDiff = Math.max(maxDiff, Math.abs(again.probabilities[i] - testEval.probabilities[i]));
-    if (maxDiff > 1e-5 || Math.abs(shipped.temperature - calibration.served) > 1e-12) {
+    for (let i = 0; i < again.probabilities.length; i++) maxDiff = Math.max(maxDiff, Math.abs(again.probabilities[i] - shipped.test.evaluation.probabilities[i]));
+    reloaded.model.dispose();
+    if (maxDiff > 1e-5 || Math.abs(reloaded.temperature - shipped.calibration.served) > 1e-12) {
       throw new Error(`the written model in ${o.out} does not reproduce the evaluated one (max probability difference ${maxDiff})`);
     }
-    shipped.model.dispose();
 
+    // 5. The card.
     await mkdir(dirname(o.card), { recursive: true });
     await writeFile(o.card, renderModelCard(facts, await readFile(CARD_TEMPLATE, 'utf8')));
     console.log(`wrote ${o.out} (${kept}, ${mb(modelBytes)}), report ${o.report}, card ${o.card}`);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
-import { flattenTrainFlags, monitorFor, parseTrainFlags, splitTrainingRows } from '../../src/cli/train-options.js';
+import { parseTrainFlags } from '../../src/cli/train-options.js';
+import { flattenTrainingFlags as flattenTrainFlags, monitorFor, TrainingFlagError } from '../../src/train/flags.js';
+import { splitTrainingRows } from '../../src/train/pipeline.js';
 import { ParquetImageDataset, StratifiedSplit, type LabeledImageSource } from '../../src/index.js';
 import { encodePng, makeParquet, pseudoRandom } from '../data/helpers.js';
 import { augmentOption } from '../../src/train/recipe.js';
@@ -152,7 +154,7 @@ describe('training flags (CLI train, examples/train.ts, ship-model)', () => {
     const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: [4, 4] });
     expect(ds.subjects).toBeUndefined();
     const flags = { valFraction: 0.4, seed: 1, groupThreshold: 20, split: 'subjects' as const };
-    await expect(splitTrainingRows(ds, flags)).rejects.toThrow(UsageError);
+    await expect(splitTrainingRows(ds, flags)).rejects.toThrow(TrainingFlagError); // a UsageError (exit 2) in the CLI
     await expect(splitTrainingRows(ds, flags)).rejects.toThrow(/--split subjects: the training file has no subject column \(see --subject-column\)/);
     // The same file with a subject column splits.
     const withSubjects = await makeParquet({ images: [1, 2, 3, 4, 5].map(png), labels: [0, 1, 0, 1, 0], subjects: ['a', 'b', 'c', 'd', 'e'] });

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../examples/train.js';
 import { loadModel } from '../../src/node/index.js';
-import { ParquetImageDataset } from '../../src/index.js';
+import { ParquetImageDataset, loadPretrainedNeuroStageNet } from '../../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sample = resolve(here, '../../examples/data/sample.parquet');
@@ -38,9 +38,9 @@ describe('examples/train.ts', () => {
     expect(summary!.backend).toBe('wasm');
     expect(summary!.epochs).toBe(2);
     expect(summary!.secondsPerEpoch).toHaveLength(2);
-    expect(summary!.test.accuracy).toBeGreaterThanOrEqual(0);
-    expect(summary!.test.accuracy).toBeLessThanOrEqual(1);
-    expect(summary!.test.temperature).toBeGreaterThan(0);
+    expect(summary!.test!.accuracy).toBeGreaterThanOrEqual(0);
+    expect(summary!.test!.accuracy).toBeLessThanOrEqual(1);
+    expect(summary!.test!.temperature).toBeGreaterThan(0);
     for (const f of ['summary.txt', 'history.json', 'run.json', 'best-model/model.json', 'model/model.json', 'report/metrics.json', 'report/report.txt']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
@@ -59,5 +59,21 @@ describe('examples/train.ts', () => {
     tf.dispose([xs, a, b]);
     best.dispose();
     final.dispose();
+
+    // model/ has metadata.json: the temperature decision survives a reload (served T = the fitted one only when kept).
+    const reloaded = await loadPretrainedNeuroStageNet({ location: join(out, 'model') });
+    const meta = reloaded.metadata as { calibration: { kept: boolean; fittedTemperature: number; reason: string } };
+    expect(reloaded.temperature).toBe(summary!.temperature);
+    expect(reloaded.temperature).toBe(summary!.test!.temperature);
+    expect(meta.calibration.kept).toBe(summary!.calibration.kept);
+    expect(meta.calibration.reason).toBe(summary!.calibration.reason);
+    expect(reloaded.temperature).toBe(meta.calibration.kept ? meta.calibration.fittedTemperature : 1);
+    expect(reloaded.classNames).toEqual([...ds.classNames]);
+    expect(reloaded.imageSize).toEqual([32, 32]);
+    reloaded.model.dispose();
+    // run.json is the record ship-model reads back.
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(run.options).toMatchObject({ trainPath: sample, testPath: sample, recipe: 'seed', imageSize: 32, split: 'rows' });
+    expect(run.argv).toContain('--max-train');
   });
 });

@@ -1,9 +1,11 @@
 // runTrainingPipeline on tiny in-memory data (8x8 images, 16 + 8 people) with a tiny model on the cpu backend: the
 // result, the split by person, the files, metadata that reloads with the same temperature decision, the report's
-// calibrated figures only when the temperature is kept, no tensor left after disposing the model.
+// calibrated figures only when the temperature is kept, no tensor left after disposing the model; and the three call
+// sites (CLI train, examples/train.ts, scripts/ship-model.ts) go through it.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,7 @@ import { ALZHEIMER_SEVERITY_ORDER, loadPretrainedNeuroStageNet, type LabeledImag
 import { TrainingFlagError, resolveTrainingRecipe, runTrainingPipeline, type TrainingRunRecord } from 'neurostagenet/train';
 import { makeModel, makeSource } from './helpers.js';
 
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = mkdtempSync(join(tmpdir(), 'nsn-pipeline-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 beforeAll(async () => {
@@ -140,5 +143,25 @@ describe('runTrainingPipeline', () => {
     const noSubjects: LabeledImageSource = { ...data, get: data.get, subjects: undefined };
     await expect(runTrainingPipeline({ data: noSubjects, recipe, split: 'subjects', buildModel: async () => makeModel() })).rejects.toThrow(TrainingFlagError);
     await expect(runTrainingPipeline({ data, recipe, imageSize: 16 })).rejects.toThrow(/images are 8x8, expected 16x16/);
+  });
+});
+
+describe('one pipeline for CLI train, examples/train.ts and scripts/ship-model.ts', () => {
+  const sites = ['src/cli/commands/train.ts', 'examples/train.ts', 'scripts/ship-model.ts'];
+  it.each(sites)('%s calls runTrainingPipeline and none of the steps it wraps', (file) => {
+    const code = readFileSync(join(REPO, file), 'utf8');
+    expect(code).toMatch(/runTrainingPipeline\(/);
+    for (const step of ['trainNeuroStageNet', 'chooseTemperature', 'fitTemperature', 'StratifiedSplit', 'splitTrainingRows', 'recipeCallbacks', 'writeModelMetadata', 'writeEvaluationReport']) {
+      // A call, a construction or an import of the step (prose may name it).
+      expect(code, `${file} uses ${step}`).not.toMatch(new RegExp(`\\bnew\\s+${step}\\b|\\b${step}\\s*\\(|[{,]\\s*${step}\\s*[,}]|\\btype\\s+${step}\\b`));
+    }
+    expect(code, `${file} hard-codes the severity order`).not.toMatch(/\[\s*2\s*,\s*3\s*,\s*0\s*,\s*1\s*\]/);
+  });
+
+  it('examples/train.ts imports only the public entries', () => {
+    const code = readFileSync(join(REPO, 'examples/train.ts'), 'utf8');
+    const from = [...code.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+    expect(from.filter((f) => !f.startsWith('node:'))).toEqual(expect.arrayContaining(['neurostagenet', 'neurostagenet/train']));
+    for (const f of from) expect(f, f).toMatch(/^(node:|neurostagenet(\/(data|train|node))?$)/);
   });
 });
