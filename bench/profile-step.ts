@@ -20,7 +20,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/index.js';
-import { buildNeuroStageNet, compileNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../src/models/index.js';
+import { buildNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../src/models/index.js';
+import { compileNeuroStageNet } from '../src/train/compile.js';
 import { kernelCategory } from './lib/kernel-categories.js';
 import { median, parseArgs, timeSteps } from './lib/stats.js';
 

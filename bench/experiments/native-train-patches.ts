@@ -25,7 +25,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { selectBackend } from '../../src/index.js';
 import { KerasBatchNormalization } from '../../src/layers/index.js';
-import { buildNeuroStageNet, compileNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../../src/models/index.js';
+import { buildNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../../src/models/index.js';
+import { compileNeuroStageNet } from '../../src/train/compile.js';
 import { median, parseArgs } from '../lib/stats.js';
 
 const args = parseArgs(process.argv.slice(2));

@@ -162,12 +162,13 @@ async function run(o: ChildOptions): Promise<BackendResult> {
   const models = await import('../../src/models/index.js').catch((e: unknown) => {
     throw new Error(`src/models is not importable (${e instanceof Error ? e.message : String(e)}); nothing to measure`);
   });
+  const { compileNeuroStageNet } = await import('../../src/train/compile.js');
   const explain = await import('../../src/explain/index.js').catch(() => null);
 
   const build = async (fineTune: boolean): Promise<tfl.LayersModel> => {
     // No backbone weights (offline): weights are random, which does not change the speed.
     const model = await models.buildNeuroStageNet({ inputShape: [o.size, o.size, 1], fineTuneAt: fineTune ? models.DEFAULT_FINE_TUNE_AT : null });
-    return models.compileNeuroStageNet(model);
+    return compileNeuroStageNet(model);
   };
   const probeBatch = 2;
   const common = { warmup: o.warmup, budgetS: o.budgetS, probeBatch };

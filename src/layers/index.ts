@@ -11,13 +11,11 @@ export {
   KerasVarianceScaling,
   kerasGlorotUniform,
   efficientNetConvInitializer,
-  kerasFans,
-  TRUNCATED_NORMAL_STDDEV_CORRECTION,
   type KerasVarianceScalingArgs,
   type KerasFanMode,
   type KerasDistribution,
 } from './initializers.js';
 export { KerasFunctional, kerasModel, setTrainable, findFrozenLayers, type KerasModelArgs } from './freezing.js';
-export { LeanSwish, LEAN_SWISH, leanSwishActivation } from './swish.js';
+export { LeanSwish } from './swish.js';
 export { LayerOptionsError, LayerInputError } from './errors.js';
 export type { ActivationName, BaseLayerArgs, CallKwargs } from './types.js';

@@ -1,5 +1,6 @@
 /**
- * NeuroStageNet: building, its blocks (SEResidualBlock, DualPoolHead), fine-tune freezing, logits access, and (re-exported from ../train) its compile helper and loss.
+ * NeuroStageNet: building, its blocks (SEResidualBlock, DualPoolHead), fine-tune freezing, logits access. (Its compile
+ * helper and loss are in ../train, exported by `neurostagenet/train`.)
  */
 export {
   buildNeuroStageNet,
@@ -23,9 +24,3 @@ export {
   type DualPoolHeadOptions,
   type DualPoolHeadOutputs,
 } from './blocks/index.js';
-export { compileNeuroStageNet, type CompileNeuroStageNetOptions } from '../train/compile.js';
-export {
-  categoricalCrossentropyWithSmoothing,
-  type SmoothedCrossentropyOptions,
-  type LossFunction,
-} from '../train/loss.js';

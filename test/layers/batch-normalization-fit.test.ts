@@ -3,7 +3,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KerasBatchNormalization } from '../../src/layers/index.js';
-import { applyFineTuneFreeze, compileNeuroStageNet } from '../../src/models/index.js';
+import { applyFineTuneFreeze } from '../../src/models/index.js';
+import { compileNeuroStageNet } from '../../src/train/compile.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -6,12 +6,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEfficientNetB0 } from '../../src/index.js';
-import {
-  KerasBatchNormalization,
-  LEAN_SWISH,
-  LeanSwish,
-  leanSwishActivation,
-} from '../../src/layers/index.js';
+import { KerasBatchNormalization, LeanSwish } from '../../src/layers/index.js';
+import { LEAN_SWISH, leanSwishActivation } from '../../src/layers/swish.js';
 import { DualPoolHead, SEResidualBlock } from '../../src/models/index.js';
 import { roundTrip, wrap } from './helpers.js';
 

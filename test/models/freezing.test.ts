@@ -14,7 +14,8 @@ import {
   setTrainable,
 } from '../../src/layers/index.js';
 import { isHeldFrozen } from '../../src/layers/freezing.js';
-import { BACKBONE_NAME, buildNeuroStageNet, compileNeuroStageNet, countParams, getBackbone } from '../../src/models/index.js';
+import { BACKBONE_NAME, buildNeuroStageNet, countParams, getBackbone } from '../../src/models/index.js';
+import { compileNeuroStageNet } from '../../src/train/compile.js';
 import { trainNeuroStageNet } from '../../src/train/trainer.js';
 import { roundTrip } from '../layers/helpers.js';
 import { makeSource } from '../train/helpers.js';

@@ -14,12 +14,11 @@ import {
   KerasFunctional,
   KerasVarianceScaling,
   LayerOptionsError,
-  TRUNCATED_NORMAL_STDDEV_CORRECTION,
   efficientNetConvInitializer,
-  kerasFans,
   kerasGlorotUniform,
   setTrainable,
 } from '../../src/layers/index.js';
+import { TRUNCATED_NORMAL_STDDEV_CORRECTION, kerasFans } from '../../src/layers/initializers.js';
 import { buildNeuroStageNet, getBackbone } from '../../src/models/index.js';
 import { roundTrip } from '../layers/helpers.js';
 
