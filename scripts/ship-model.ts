@@ -43,6 +43,7 @@ import {
   parseTrainingFlags,
   runTrainingPipeline,
   trainingFlagsFromRunOptions,
+  type DataFacts,
   type TrainingPipelineFacts,
   type TrainingRunOptions,
   type TrainingRunRecord,
@@ -226,18 +227,10 @@ export interface ModelCardFacts {
   evaluationBackend: string;
 }
 
-/** Rows, people and class counts of one file. */
-export interface FileFacts {
+/** Rows, people and class counts of one file (the pipeline's `DataFacts`, named), and what its summary says. */
+export interface FileFacts extends DataFacts {
   /** File name. */
   name: string;
-  /** Rows (slices). */
-  rows: number;
-  /** Rows per class. */
-  classRows: number[];
-  /** People, when the file has subjects. */
-  people?: number;
-  /** People per class. */
-  classPeople?: number[];
   /** Slices per person: fewest and most. */
   slicesPerPerson?: { min: number; max: number };
   /** Stored image sizes, `'WxH' -> rows`. */
@@ -747,12 +740,9 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       if (!shippedHere) shipArgs.push('--out', repoPath(o.out));
       if (o.card !== join(REPO, 'models', 'README.md')) shipArgs.push('--card', repoPath(o.card));
       if (o.backend) shipArgs.push('--backend', o.backend);
-      const fileFacts = (d: TrainingPipelineFacts['data']['train'], s: DatasetSummary): FileFacts => ({
+      const fileFacts = (d: DataFacts, s: DatasetSummary): FileFacts => ({
+        ...d,
         name: d.name ?? 'data',
-        rows: d.rows,
-        classRows: d.classRows,
-        people: d.people,
-        classPeople: d.classPeople,
         slicesPerPerson: s.people && { min: s.people.slicesPerPerson.min, max: s.people.slicesPerPerson.max },
         sourceSizes: s.sourceSizes,
       });

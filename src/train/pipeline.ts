@@ -636,7 +636,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
     const best = bestEpoch(training?.history[monitor]);
     const aucs = training?.history.val_auc.filter((v) => Number.isFinite(v)) ?? [];
     const bestValAuc = aucs.length ? Math.max(...aucs) : undefined;
-    if (training) log(`trained ${training.epochs.length} epoch(s) in ${training.seconds.toFixed(0)} s; best ${monitor} ${best?.value.toFixed(4) ?? 'n/a'}${best ? ` (epoch ${best.epoch})` : ''}, best val_auc ${bestValAuc?.toFixed(4) ?? 'n/a'}`);
+    if (training) log(`trained ${training.epochs.length} epoch(s) in ${training.seconds.toFixed(0)} s; best ${monitor} ${best?.value.toFixed(4) ?? 'n/a'}${best ? ` (epoch ${best.epoch})` : ''}${monitor === 'val_auc' ? '' : `, best val_auc ${bestValAuc?.toFixed(4) ?? 'n/a'}`}`);
 
     // 4. Calibrate: one temperature fitted on the validation logits (never on test), served only where it helps them.
     const batchSize = options.batchSize ?? recipe.batchSize;
