@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { kerasFunctionalIO } from '../layers/freezing.js';
 import { ModelIOError } from './errors.js';
 import { nodeFs, nodePath } from '../env/node-builtin.js';
 
@@ -236,10 +237,11 @@ export async function saveModel(model: tfl.LayersModel, dir: string, options: { 
 
 /**
  * Loads a model saved by {@link saveModel} (or any tfjs layers-model directory with a `model.json`).
- * neurostagenet's custom layers are registered when the package is imported, so they reload.
+ * neurostagenet's custom layers are registered when the package is imported, so they reload. Functional models load as
+ * `KerasFunctional` (Keras 3's recursive `trainable`), checkpoints saved before this package built those too.
  * @param dir The directory.
  * @returns The model (not compiled).
  */
 export async function loadModel(dir: string): Promise<tfl.LayersModel> {
-  return tfl.loadLayersModel(nodeFileSystemIO(dir));
+  return tfl.loadLayersModel(kerasFunctionalIO(nodeFileSystemIO(dir)));
 }

@@ -146,3 +146,36 @@ tf.serialization.registerClass(KerasFunctional);
 export function kerasModel(args: KerasModelArgs): KerasFunctional {
   return new KerasFunctional(args);
 }
+
+// Rewrites tfjs' functional class name to KerasFunctional's at every depth of a saved topology.
+function asKerasFunctionalTopology(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(asKerasFunctionalTopology);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = asKerasFunctionalTopology(value);
+  if (out.class_name === 'Model' && typeof out.config === 'object' && out.config !== null && 'layers' in out.config) {
+    out.class_name = KerasFunctional.className;
+  }
+  return out;
+}
+
+/**
+ * Wraps a tfjs load handler so that the functional models of the saved topology (the model and every model nested in
+ * it) load as {@link KerasFunctional}, with Keras 3's recursive `trainable`: e.g. a model saved before this package
+ * built KerasFunctional models, or by plain tfjs. `loadModel` and `loadPretrainedNeuroStageNet` use it; for a model of
+ * your own: `tfl.loadLayersModel(kerasFunctionalIO(tf.io.http(url)))`. Layers, weights and outputs are unchanged.
+ * @param handler A handler with `load()` (e.g. `tf.io.http(url)`, `tf.io.browserFiles(files)`).
+ * @returns A handler whose `load()` returns the same artifacts with the class names rewritten.
+ */
+export function kerasFunctionalIO(handler: tf.io.IOHandler): tf.io.IOHandler {
+  const load = handler.load?.bind(handler);
+  if (!load) throw new TypeError('kerasFunctionalIO needs a handler with load()');
+  return {
+    load: async () => {
+      const artifacts = await load();
+      return artifacts.modelTopology && !(artifacts.modelTopology instanceof ArrayBuffer)
+        ? { ...artifacts, modelTopology: asKerasFunctionalTopology(artifacts.modelTopology) as object }
+        : artifacts;
+    },
+  };
+}

@@ -15,7 +15,7 @@ export {
   type KerasFanMode,
   type KerasDistribution,
 } from './initializers.js';
-export { KerasFunctional, kerasModel, setTrainable, findFrozenLayers, type KerasModelArgs } from './freezing.js';
+export { KerasFunctional, kerasModel, kerasFunctionalIO, setTrainable, findFrozenLayers, type KerasModelArgs } from './freezing.js';
 export { LeanSwish } from './swish.js';
 export { LayerOptionsError, LayerInputError } from './errors.js';
 export type { ActivationName, BaseLayerArgs, CallKwargs } from './types.js';

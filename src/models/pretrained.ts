@@ -2,7 +2,9 @@
  * Loading a trained NeuroStageNet: the one shipped in the package's `models/neurostagenet/` directory, or any
  * model directory / URL holding a tfjs layers model (`model.json` + weights) and an optional `metadata.json`.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { kerasFunctionalIO } from '../layers/freezing.js';
 import { ModelError } from './errors.js';
 import { MODEL_JSON_FILE, loadModel } from '../io/fs-model-io.js';
 import { nodeFs, nodeFsSync, nodePath, nodeUrl } from '../env/node-builtin.js';
@@ -157,7 +159,7 @@ export async function loadPretrainedNeuroStageNet(options: LoadPretrainedOptions
       throw new PretrainedModelNotFoundError(jsonUrl, `cannot fetch ${jsonUrl}: ${(cause as Error).message}`);
     });
     if (!probe.ok) throw new PretrainedModelNotFoundError(jsonUrl, `no model at ${jsonUrl} (HTTP ${probe.status})`);
-    model = await tfl.loadLayersModel(jsonUrl);
+    model = await tfl.loadLayersModel(kerasFunctionalIO(tf.io.http(jsonUrl)));
     metadata = await fetchMetadata(new URL(MODEL_METADATA_FILE, jsonUrl).href);
   } else {
     const dir = text === undefined ? await pretrainedModelDir() : await toDirectory(text);

@@ -18,6 +18,11 @@ import { BACKBONE_NAME, buildNeuroStageNet, countParams, getBackbone } from '../
 import { compileNeuroStageNet } from '../../src/train/compile.js';
 import { trainNeuroStageNet } from '../../src/train/trainer.js';
 import { roundTrip } from '../layers/helpers.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadModel, saveModel } from '../../src/io/fs-model-io.js';
+import { loadPretrainedNeuroStageNet } from '../../src/models/pretrained.js';
 import { makeSource } from '../train/helpers.js';
 
 beforeAll(async () => {
@@ -203,6 +208,53 @@ describe('NeuroStageNet nested in a user model', () => {
     expect(values(head)[0]).not.toEqual(headBefore[0]);
     expect(net.layers.find((l) => l.name === BACKBONE_NAME)).toBe(backbone);
     model.dispose();
+  }, 120_000);
+});
+
+describe('models saved as plain tfjs functional models load as KerasFunctional', () => {
+  it('loadModel: a plain tf.model with a nested plain tf.model reloads as KerasFunctional at both depths, same outputs', async () => {
+    const { outer } = nestedModel('plain');
+    const dir = mkdtempSync(path.join(tmpdir(), 'nsn-plain-'));
+    try {
+      await saveModel(outer, dir);
+      const saved = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { modelTopology: { class_name: string } };
+      expect(saved.modelTopology.class_name).toBe('Model');
+      const reloaded = await loadModel(dir);
+      expect(reloaded).toBeInstanceOf(KerasFunctional);
+      expect(reloaded.getLayer('inner')).toBeInstanceOf(KerasFunctional);
+      const x = tf.ones([2, 8, 8, 1]);
+      const [a, b] = [outer.predict(x) as tf.Tensor, reloaded.predict(x) as tf.Tensor];
+      expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+      tf.dispose([x, a, b]);
+      reloaded.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the shipped model (saved before KerasFunctional existed), nested in a user model: net.trainable = false keeps its backbone BN statistics through model.fit', async () => {
+    const { model: net } = await loadPretrainedNeuroStageNet();
+    expect(net).toBeInstanceOf(KerasFunctional);
+    const backbone = getBackbone(net);
+    expect(backbone).toBeInstanceOf(KerasFunctional);
+    const [h, w] = net.inputs[0].shape.slice(1, 3) as number[];
+    const input = tfl.input({ shape: [h, w, 1] });
+    const head = tfl.layers.dense({ name: 'user_head', units: 2, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 4 }) });
+    const model = tfl.model({ inputs: input, outputs: head.apply(net.apply(input)) as tfl.SymbolicTensor });
+    net.trainable = false;
+    const stemBn = backbone.getLayer('stem_bn') as KerasBatchNormalization;
+    const before = bnState(stemBn);
+    const headBefore = values(head);
+    compileNeuroStageNet(model, { learningRate: 0.05 });
+    const x = tf.tidy(() => tf.mul(tf.randomUniform([2, h, w, 1], 0, 1, 'float32', 7), 255));
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1], 'int32'), 2));
+    const tensorsBefore = tf.memory().numTensors;
+    await model.fit(x, y, { epochs: 1, batchSize: 2, verbose: 0 });
+    expect(bnState(stemBn)).toEqual(before);
+    expect(values(head)[0]).not.toEqual(headBefore[0]);
+    tf.dispose([x, y]);
+    model.dispose();
+    expect(tf.memory().numTensors).toBeLessThan(tensorsBefore);
   }, 120_000);
 });
 
