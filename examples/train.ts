@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { ParquetImageDataset, selectBackend } from 'neurostagenet';
 import { formatDatasetSummary, summarizeDataset } from 'neurostagenet/data';
 import { parseTrainingFlags, runTrainingPipeline, TRAINING_FLAGS, TRAINING_FLAGS_HELP, TrainingFlagError, type TrainingRunRecord } from 'neurostagenet/train';
+import { writeEvaluationReport } from 'neurostagenet/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SAMPLE = join(here, 'data', 'sample.parquet');
@@ -89,6 +90,7 @@ export async function main(argv: string[]): Promise<RunSummary | null> {
     data: train,
     test,
     out,
+    writeReport: writeEvaluationReport, // the report's PNG plots need Node: neurostagenet/node
     runInfo: { argv, trainPath, testPath },
     log: (line) => console.log(line),
   });

@@ -48,7 +48,7 @@ import {
   type TrainingRunOptions,
   type TrainingRunRecord,
 } from 'neurostagenet/train';
-import { loadModel, saveModel } from 'neurostagenet/node';
+import { loadModel, saveModel, writeEvaluationReport } from 'neurostagenet/node';
 
 /** The temperature rule of the library, re-exported for the tests of this script. */
 export { decideTemperature };
@@ -819,6 +819,7 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
       batchSize: o.batchSize,
       bootstrap: { resamples: o.resamples, seed: o.bootstrapSeed },
       out: { model: o.out, report: o.report },
+      writeReport: writeEvaluationReport,
       quantize: kept === 'float16' ? 'float16' : undefined,
       log: (line) => console.log(line),
       metadata: async (f) => {

@@ -15,6 +15,7 @@ import type { EvaluationReportFiles } from '../metrics/report-writer.js';
 import { buildNeuroStageNet, countParams, type ParamCounts } from '../models/neurostagenet.js';
 import { ALZHEIMER_SEVERITY_ORDER, writeModelMetadata, type ModelMetadata } from '../models/pretrained.js';
 import { saveModel } from '../io/fs-model-io.js';
+import { nodeFs, nodePath } from '../env/node-builtin.js';
 import { TrainingError } from './errors.js';
 import { evaluate, type EvaluationResult } from './evaluate.js';
 import {
@@ -224,6 +225,12 @@ export interface TrainingPipelineOptions extends Partial<Omit<TrainingFlags, 're
   bootstrap?: BootstrapOptions;
   /** Where to write: a directory (`model/`, `best-model/`, `history.json`, `run.json`, `report/` in it) or each place. */
   out?: string | TrainingPipelineOutputs;
+  /**
+   * Writes the report: pass `writeEvaluationReport` from neurostagenet/node. Needed when `out` names a report
+   * directory and there is test data (this entry does not import it: the report's PNG plots need Node and the
+   * optional native canvas).
+   */
+  writeReport?: (metrics: MultiClassMetricsResult, dir: string, options: EvaluationReportOptions) => Promise<EvaluationReportFiles>;
   /** Store the model's weights as float16 (half the size; tfjs restores float32 on load). */
   quantize?: 'float16';
   /**
@@ -496,10 +503,11 @@ function resolveOutputs(out: TrainingPipelineOptions['out']): TrainingPipelineOu
 }
 
 async function writeJson(file: string, value: unknown): Promise<string> {
-  const { mkdir, writeFile } = await import('node:fs/promises');
-  const { dirname } = await import('node:path');
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+  const operation = `writing ${file}`;
+  const hint = "leave the pipeline's `out` unset outside Node and keep the returned result instead";
+  const fs = nodeFs(operation, hint);
+  await fs.mkdir(nodePath(operation, hint).dirname(file), { recursive: true });
+  await fs.writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
   return file;
 }
 
@@ -547,7 +555,8 @@ function mergeMetadata(base: ModelMetadata, extra: ModelMetadata | undefined): M
  * figures) and write the report, history.json and run.json.
  *
  * The report's calibrated figures use the temperature only when it was kept. Nothing is written unless `out` says
- * where (Node only). With `trainedModel`, the build and train steps are skipped (shipping a checkpoint).
+ * where (Node only; the report also needs `writeReport`). With `trainedModel`, the build and train steps are skipped
+ * (shipping a checkpoint).
  *
  * @param options Data, recipe and settings (defaults: the seed's recipe, 20% validation by person, seed 42).
  * @returns The model (the caller disposes it), the split with people per side, the training history, the calibration
@@ -558,10 +567,11 @@ function mergeMetadata(base: ModelMetadata, extra: ModelMetadata | undefined): M
  * ```ts
  * import { ParquetImageDataset, loadPretrainedNeuroStageNet } from 'neurostagenet';
  * import { runTrainingPipeline } from 'neurostagenet/train';
+ * import { writeEvaluationReport } from 'neurostagenet/node';
  *
  * const data = await ParquetImageDataset.fromFile('train.parquet', { targetSize: [64, 64] });
  * const test = await ParquetImageDataset.fromFile('test.parquet', { targetSize: [64, 64] });
- * const run = await runTrainingPipeline({ data, test, recipe: 'scratch', out: 'runs/one', log: console.log });
+ * const run = await runTrainingPipeline({ data, test, recipe: 'scratch', out: 'runs/one', writeReport: writeEvaluationReport, log: console.log });
  * console.log(run.split.people, run.calibration.reason, run.test?.figures.people?.headline.accuracy);
  * run.model.dispose();
  * const served = await loadPretrainedNeuroStageNet({ location: 'runs/one/model' }); // temperature = run.calibration.served
@@ -588,6 +598,9 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
   const classNames = [...(options.classNames ?? data.classNames)];
   const ordinalOrder = [...(options.ordinalOrder ?? defaultOrdinalOrder(k))];
   const outputs = resolveOutputs(options.out);
+  if (outputs.report && options.test && !options.writeReport) {
+    throw new TrainingError("runTrainingPipeline: writing the report needs writeReport (writeEvaluationReport from 'neurostagenet/node')");
+  }
   const backend = tf.getBackend();
 
   // 1. Split by person.
@@ -691,10 +704,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
         peopleSource: options.test.subjects ? "the test file's subject column" : undefined,
         ...(calibration.kept ? { calibrated: test.calibrated, temperature: calibration.fit } : {}),
       };
-      if (outputs.report) {
-        const { writeEvaluationReport } = await import('../metrics/report-writer.js');
-        files.report = await writeEvaluationReport(test.evaluation.metrics, outputs.report, reportOptions);
-      }
+      if (outputs.report && options.writeReport) files.report = await options.writeReport(test.evaluation.metrics, outputs.report, reportOptions);
       log(formatEvaluationReport(test.evaluation.metrics, reportOptions));
       if (files.report) log(`report: ${files.report.reportTxt}`);
     }

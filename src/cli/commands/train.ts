@@ -2,6 +2,7 @@
 // person, NeuroStageNet, training with the recipe's callbacks, calibration, test report): runTrainingPipeline does the
 // work; this file reads the arguments and prints.
 import { resolve } from 'node:path';
+import { writeEvaluationReport } from '../../metrics/report-writer.js';
 import { TrainingFlagError } from '../../train/flags.js';
 import { runTrainingPipeline } from '../../train/pipeline.js';
 import { barProgress, lineProgress } from '../../train/progress.js';
@@ -74,7 +75,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
     : useBar ? barProgress(ctx.io.stdout as unknown as NodeJS.WritableStream) : lineProgress((line) => ctx.print(line));
   let run;
   try {
-    run = await runTrainingPipeline({ ...o, progress, data: train, test, out, runInfo: { argv: args, trainPath, testPath }, log: (line) => ctx.print(line) });
+    run = await runTrainingPipeline({ ...o, progress, data: train, test, out, writeReport: writeEvaluationReport, runInfo: { argv: args, trainPath, testPath }, log: (line) => ctx.print(line) });
   } catch (e) {
     if (e instanceof TrainingFlagError) throw new UsageError(e.message, cmd);
     throw e;
