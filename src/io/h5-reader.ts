@@ -1,7 +1,8 @@
 /**
- * Minimal read-only view of an HDF5 file through h5wasm, loaded lazily (h5wasm is ESM-only and ships
- * a 4 MB wasm module, so it is imported only when weights are actually read). The same code path
- * serves Node and browsers: the bytes go into h5wasm's in-memory file system.
+ * Minimal read-only view of an HDF5 file through h5wasm, an optional peer dependency loaded on first use
+ * (h5wasm is ESM-only and 15 MB with its wasm module, so it is imported only when weights are actually read,
+ * and a missing one is reported with `npm install h5wasm`). The same code path serves Node and browsers: the
+ * bytes go into h5wasm's in-memory file system.
  */
 import { ModelIOError } from './errors.js';
 import { nodeFs } from '../env/node-builtin.js';
