@@ -15,7 +15,7 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 /** Backends selectBackend knows, in its default order. */
 export const KNOWN_BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'];
 
-/** Options of {@link selectBackend}. */
+/** Options of {@link index!selectBackend}. */
 export interface SelectBackendOptions {
   /**
    * Where wasm finds its .wasm binaries: a directory prefix (ending in '/') or a map from file name

@@ -332,7 +332,7 @@ const replacedOriginals = new Map<string, tf.KernelConfig>();
  * ({@link WASM_MISSING_GRADIENT_KERNELS}) so that models with (depthwise) convolutions can train on
  * wasm, and replaces its slow Conv2DBackpropInput ({@link WASM_REPLACED_GRADIENT_KERNELS}). Idempotent:
  * kernels already ours are skipped, and a missing kernel that a newer tfjs-backend-wasm provides is
- * left alone. Called by {@link selectBackend} when it picks wasm.
+ * left alone. Called by {@link index!selectBackend} when it picks wasm.
  * @returns The kernel names registered by this call (empty when all were already in place).
  */
 export function registerWasmGradientKernels(): string[] {

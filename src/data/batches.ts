@@ -198,7 +198,7 @@ async function* generateBatches(plan: Plan, epoch: number): AsyncGenerator<Batch
  * @param source Dataset (or any {@link LabeledImageSource}).
  * @param options Batch options.
  * @returns An async iterator of batches.
- * @throws {@link DataOptionError} for bad options (thrown immediately); {@link InvalidLabelError} for a label
+ * @throws {@link data!DataOptionError} for bad options (thrown immediately); {@link InvalidLabelError} for a label
  *   outside `0..numClasses-1` (thrown by the iterator).
  * @example
  * ```ts
@@ -216,7 +216,7 @@ export function iterateBatches(source: LabeledImageSource, options: BatchOptions
 
 /**
  * Number of batches {@link iterateBatches} yields per epoch for these options.
- * @throws {@link DataOptionError} when `batchSize` is not a positive integer.
+ * @throws {@link data!DataOptionError} when `batchSize` is not a positive integer.
  */
 export function countBatches(source: LabeledImageSource, options: Pick<BatchOptions, 'indices' | 'batchSize'> = {}): number {
   const n = options.indices === undefined ? source.length : options.indices.length;

@@ -36,7 +36,7 @@ export interface ParquetImageDatasetOptions {
   /**
    * Column naming the person each row belongs to: read when present (exposed as `subjects`), so that splits and
    * per-person figures count people. Default `'subject'`; `null` ignores it. A column named here that the file lacks
-   * is a {@link MissingColumnError}; the default name is simply skipped when absent. Strings or integers; a null or
+   * is a {@link data!MissingColumnError}; the default name is simply skipped when absent. Strings or integers; a null or
    * empty cell is an {@link InvalidSubjectError}.
    */
   subjectColumn?: string | null;
@@ -185,10 +185,10 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
    * Reads a Parquet file (path, `file:` URL, or its bytes), checks every row and decodes the images.
    * @param pathOrBytes File path or URL (Node), or the file's bytes (anywhere).
    * @param options Columns, class names, target size, error handling, caching, parallelism.
-   * @throws {@link EmptyFileError}, {@link NotParquetError}, {@link TruncatedParquetError}, {@link MissingColumnError};
+   * @throws {@link data!EmptyFileError}, {@link data!NotParquetError}, {@link data!TruncatedParquetError}, {@link data!MissingColumnError};
    *   with `onError: 'throw'` also {@link InvalidLabelError}, {@link InvalidSubjectError}, {@link InvalidSliceError},
-   *   {@link MissingImageError}, {@link ImageDecodeError},
-   *   {@link UnsupportedImageFormatError}, {@link ImageSizeError} for the first bad row.
+   *   {@link MissingImageError}, {@link data!ImageDecodeError},
+   *   {@link data!UnsupportedImageFormatError}, {@link ImageSizeError} for the first bad row.
    */
   static async fromFile(pathOrBytes: string | URL | Uint8Array | ArrayBuffer, options: ParquetImageDatasetOptions = {}): Promise<ParquetImageDataset> {
     const imageColumn = options.imageColumn ?? 'image';

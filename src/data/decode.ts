@@ -108,8 +108,8 @@ function jpegHeader(b: Uint8Array, loc: DataErrorLocation): ImageHeader {
  * Reads format, size, colour mode and bit depth from the header of an encoded image, without decoding pixels.
  * @param bytes Encoded image.
  * @param location File/row/column for error messages.
- * @throws {@link ImageDecodeError} for empty, unrecognised or corrupt headers;
- *   {@link UnsupportedImageFormatError} for recognised formats that are not decoded (GIF, WebP, 12-bit JPEG, ...).
+ * @throws {@link data!ImageDecodeError} for empty, unrecognised or corrupt headers;
+ *   {@link data!UnsupportedImageFormatError} for recognised formats that are not decoded (GIF, WebP, 12-bit JPEG, ...).
  */
 export function readImageHeader(bytes: Uint8Array, location: DataErrorLocation = {}): ImageHeader {
   if (bytes.length === 0) throw new ImageDecodeError('image bytes are empty', location);
@@ -356,7 +356,7 @@ export function decodeImageSync(bytes: Uint8Array, options: DecodeOptions = {}, 
  * @param bytes Encoded image.
  * @param options Target size and resize mode.
  * @returns Pixels and what the header said.
- * @throws {@link ImageDecodeError}, {@link UnsupportedImageFormatError}, {@link ImageSizeError}.
+ * @throws {@link data!ImageDecodeError}, {@link data!UnsupportedImageFormatError}, {@link ImageSizeError}.
  */
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
   checkTargetSize(options.targetSize);

@@ -65,7 +65,7 @@ export interface NearDuplicateGroups {
  * @param source Dataset.
  * @param options Threshold, thumbnail size, size cap, label constraint.
  * @returns Group id per row and statistics.
- * @throws {@link DataOptionError} for a negative threshold or a bad size / cap.
+ * @throws {@link data!DataOptionError} for a negative threshold or a bad size / cap.
  */
 export async function groupNearDuplicates(source: LabeledImageSource, options: NearDuplicateGroupOptions = {}): Promise<NearDuplicateGroups> {
   const threshold = options.threshold ?? 20;

@@ -42,7 +42,7 @@ export function huggingFaceClassNames(metadata: FileMetaData, labelColumn: strin
   return undefined;
 }
 
-/** An optional column to read besides image and label: `required` ones raise {@link MissingColumnError} when absent. */
+/** An optional column to read besides image and label: `required` ones raise {@link data!MissingColumnError} when absent. */
 export interface ExtraColumn {
   /** Column name. */
   name: string;

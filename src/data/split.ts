@@ -61,7 +61,7 @@ export class StratifiedSplit {
    * @param labels Class index of every row (non-negative integers).
    * @param groups Optional group key of every row (same length); rows of one group stay together.
    * @returns Sorted train and test row indices.
-   * @throws {@link DataOptionError} for negative/non-integer labels or a `groups` of another length.
+   * @throws {@link data!DataOptionError} for negative/non-integer labels or a `groups` of another length.
    */
   split(labels: ArrayLike<number>, groups?: ArrayLike<string | number>): SplitIndices {
     const n = labels.length;

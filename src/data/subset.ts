@@ -8,7 +8,7 @@ import type { LabeledImageSource } from './types.js';
  * @param rows Row indices into `source` (each in range; repeats allowed).
  * @returns A source of `rows.length` rows with the same class names and image size (and the picked rows' subjects and
  *   slices when the source has them).
- * @throws {@link DataOptionError} naming the first index out of range.
+ * @throws {@link data!DataOptionError} naming the first index out of range.
  * @example
  * ```ts
  * const firstHundred = selectRows(ds, Int32Array.from({ length: 100 }, (_, i) => i));

@@ -144,7 +144,7 @@ function entryByteLength(spec: tf.io.WeightsManifestEntry, size: number, data: A
  * modules are imported lazily, so bundling this module for a browser is harmless.
  * @param dir Directory (created on save).
  * @param options Saving options.
- * @param options.quantize `'float16'`: store float32 weights as float16 (see {@link saveModel}).
+ * @param options.quantize `'float16'`: store float32 weights as float16 (see {@link node!saveModel}).
  */
 export function nodeFileSystemIO(dir: string, options: { quantize?: 'float16' } = {}): tf.io.IOHandler {
   if (options.quantize !== undefined && options.quantize !== 'float16') {
@@ -215,7 +215,7 @@ export function nodeFileSystemIO(dir: string, options: { quantize?: 'float16' } 
  *
  * With `quantize: 'float16'` the float32 weights are stored as IEEE half floats (round-to-nearest-even), which
  * halves `weights.bin`; the manifest marks them with tfjs' standard `quantization: { dtype: 'float16',
- * original_dtype: 'float32' }`, so {@link loadModel}, `tf.loadLayersModel` (http, browser) and
+ * original_dtype: 'float32' }`, so {@link node!loadModel}, `tf.loadLayersModel` (http, browser) and
  * `loadPretrainedNeuroStageNet` restore float32 weights on load. Half floats keep ~3 significant digits
  * (relative error ≤ 2^-11) for magnitudes 6.1e-5..65504, fewer below. A float32 weight holding a finite value
  * beyond ±65504 stays float32 (rather than becoming Infinity or being clamped); int32 and bool weights are never
@@ -236,7 +236,7 @@ export async function saveModel(model: tfl.LayersModel, dir: string, options: { 
 }
 
 /**
- * Loads a model saved by {@link saveModel} (or any tfjs layers-model directory with a `model.json`).
+ * Loads a model saved by {@link node!saveModel} (or any tfjs layers-model directory with a `model.json`).
  * neurostagenet's custom layers are registered when the package is imported, so they reload. Functional models load as
  * `KerasFunctional` (Keras 3's recursive `trainable`), checkpoints saved before this package built those too.
  * @param dir The directory.

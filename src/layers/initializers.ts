@@ -75,8 +75,8 @@ const DISTRIBUTIONS: Record<string, KerasDistribution> = {
 
 /**
  * Keras 3 `VarianceScaling`, registered as `neurostagenet>KerasVarianceScaling`: with `n` the fan of `mode`
- * ({@link kerasFans}), a truncated normal (cut at ±2 of the underlying normal) whose values have standard deviation
- * sqrt(scale / n) — the underlying normal's is sqrt(scale / n) / 0.87962566 ({@link TRUNCATED_NORMAL_STDDEV_CORRECTION})
+ * (`kerasFans`), a truncated normal (cut at ±2 of the underlying normal) whose values have standard deviation
+ * sqrt(scale / n) — the underlying normal's is sqrt(scale / n) / 0.87962566 (`TRUNCATED_NORMAL_STDDEV_CORRECTION`)
  * —, an untruncated normal of standard deviation sqrt(scale / n), or a uniform on ±sqrt(3 · scale / n).
  *
  * Use it where Keras uses `VarianceScaling`, `GlorotUniform` (`scale 1, fanAvg, uniform`, see

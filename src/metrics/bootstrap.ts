@@ -68,7 +68,7 @@ export interface HeadlineFigures {
   seed: number;
 }
 
-/** Inputs of {@link figuresByPerson}. */
+/** Inputs of {@link index!figuresByPerson}. */
 export interface FiguresByPersonOptions extends BootstrapOptions {
   /** Number of classes K. */
   numClasses: number;
@@ -85,7 +85,7 @@ export interface FiguresByPersonOptions extends BootstrapOptions {
   minPeoplePerClass?: number;
 }
 
-/** One level's full metrics (as {@link MultiClassMetrics} reports them) and its headline figures with intervals. */
+/** One level's full metrics (as {@link index!MultiClassMetrics} reports them) and its headline figures with intervals. */
 export interface LevelFigures {
   /** Every figure of {@link MultiClassMetricsResult} at this level. */
   metrics: MultiClassMetricsResult;
@@ -93,7 +93,7 @@ export interface LevelFigures {
   headline: HeadlineFigures;
 }
 
-/** What {@link figuresByPerson} returns. */
+/** What {@link index!figuresByPerson} returns. */
 export interface FiguresByPerson {
   /** Figures over slices (intervals resample people when subjects are known). */
   slices: LevelFigures;
@@ -122,7 +122,7 @@ export interface FiguresByPerson {
  * @throws {@link MetricsInputError} for mismatched lengths or bad options.
  * @example
  * ```ts
- * const f = figuresByPerson(labels, probabilities, { numClasses: 4, ordinalOrder: [2, 3, 0, 1], subjects: ds.subjects });
+ * const f = figuresByPerson(labels, probabilities, { numClasses: 4, ordinalOrder: ALZHEIMER_SEVERITY_ORDER, subjects: ds.subjects });
  * console.log(f.people?.headline.accuracy); // { value, low, high }
  * ```
  */

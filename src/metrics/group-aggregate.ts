@@ -10,7 +10,7 @@ export interface AggregateByGroupOptions {
   combine?: 'mean' | 'geometric';
 }
 
-/** One row per group: what {@link MultiClassMetrics} takes to score people instead of slices. */
+/** One row per group: what {@link index!MultiClassMetrics} takes to score people instead of slices. */
 export interface GroupedPredictions {
   /** The group key of each output row, in order of first appearance. */
   groups: Array<string | number>;

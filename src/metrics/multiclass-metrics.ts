@@ -4,7 +4,7 @@ import { reliabilityBins, type CalibrationBin } from './reliability.js';
 import { rocCurve, trapezoidArea, type RocCurve } from './roc.js';
 import { formatClassificationReport, type ReportFormatOptions } from './classification-report.js';
 
-/** Options of {@link MultiClassMetrics}. */
+/** Options of {@link index!MultiClassMetrics}. */
 export interface MultiClassMetricsOptions {
   /** Number of classes K (at least 2). */
   numClasses: number;
@@ -146,7 +146,7 @@ function checkOptions(options: MultiClassMetricsOptions, where: string): Require
  *
  * @example
  * ```ts
- * const metrics = new MultiClassMetrics({ numClasses: 4, classNames, ordinalOrder: [2, 3, 0, 1] });
+ * const metrics = new MultiClassMetrics({ numClasses: 4, classNames, ordinalOrder: ALZHEIMER_SEVERITY_ORDER });
  * for (const batch of batches) metrics.update(batch.ys, model.predict(batch.xs));
  * console.log(metrics.format());
  * ```
@@ -258,7 +258,7 @@ export class MultiClassMetrics {
 
 /**
  * Computes every {@link MultiClassMetricsResult} figure from complete arrays (the non-streaming form of
- * {@link MultiClassMetrics}).
+ * {@link index!MultiClassMetrics}).
  * @param labels Class index per sample.
  * @param probabilities Row-major `[N, K]` probabilities.
  * @param options Number of classes, names, severity order, bins.

@@ -17,7 +17,7 @@ export interface EvaluationReportOptions {
   /** Pixel density of the PNGs (default 2). */
   scale?: number;
   /**
-   * Headline figures with intervals per slice and per person ({@link figuresByPerson}, or `evaluate()`'s
+   * Headline figures with intervals per slice and per person ({@link index!figuresByPerson}, or `evaluate()`'s
    * `figures`): adds them to report.txt and metrics.json, and with people `confusion_matrix_people.png` and
    * `roc_curves_people.png`.
    */
@@ -82,7 +82,7 @@ export function formatEvaluationReport(result: MultiClassMetricsResult, options:
 }
 
 /**
- * The headline blocks of {@link figuresByPerson}: per slice, then per person, each with its intervals and the
+ * The headline blocks of {@link index!figuresByPerson}: per slice, then per person, each with its intervals and the
  * classes its averages cover.
  * @param figures Slice and person figures.
  * @param peopleSource Where the people came from (printed with the person block).

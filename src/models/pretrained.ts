@@ -102,7 +102,7 @@ const BROWSER_HINT = 'in a browser, pass options.location as the http(s) URL of 
  * own file to the `package.json` named `neurostagenet` (works from `src/` under tsx and from the built `dist/`).
  * Node only.
  * @returns The directory path (which may not contain a model yet).
- * @throws {@link PretrainedModelNotFoundError} outside Node or when the package root cannot be found.
+ * @throws {@link index!PretrainedModelNotFoundError} outside Node or when the package root cannot be found.
  */
 export async function pretrainedModelDir(): Promise<string> {
   if (!isNode()) {
@@ -132,13 +132,13 @@ export async function pretrainedModelDir(): Promise<string> {
  * Loads a trained NeuroStageNet with its metadata (class names, severity order, calibration temperature).
  *
  * Without `location`, loads the model shipped in the package (`models/neurostagenet/`). neurostagenet's custom
- * layers are registered when the package is imported, so any model saved with {@link saveModel} loads.
+ * layers are registered when the package is imported, so any model saved with {@link node!saveModel} loads.
  * Weights stored as float16 (tfjs weight quantization) are restored to float32 by tfjs.
  *
  * @param options Where the model is (default: the shipped one).
  * @returns The model and its metadata.
- * @throws {@link PretrainedModelNotFoundError} when there is no `model.json` at the location (e.g. no trained
- *   model is shipped); {@link ModelMetadataError} for a bad `metadata.json`; {@link ModelFileError} for
+ * @throws {@link index!PretrainedModelNotFoundError} when there is no `model.json` at the location (e.g. no trained
+ *   model is shipped); {@link ModelMetadataError} for a bad `metadata.json`; {@link node!ModelFileError} for
  *   unreadable model files.
  * @example
  * ```ts
@@ -269,7 +269,7 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
 
 /**
  * Writes a model directory's `metadata.json` (class names, severity order, temperature, anything else), next to
- * the `model.json` written by {@link saveModel}. Node only.
+ * the `model.json` written by {@link node!saveModel}. Node only.
  * @param dir The model directory.
  * @param metadata What to record.
  * @returns The file path written.

@@ -56,7 +56,7 @@ export interface EvaluationResult {
 
 /**
  * Runs the model in inference mode over a data set (or the rows `indices` of it) and computes every metric of
- * {@link MultiClassMetrics}; also returns the probabilities and logits (for calibration, e.g. `fitTemperature`), and
+ * {@link index!MultiClassMetrics}; also returns the probabilities and logits (for calibration, e.g. `fitTemperature`), and
  * `figures`: accuracy, balanced accuracy, macro AUC and kappa per slice and, when the source has `subjects`, per
  * person, with bootstrap intervals over people.
  * No tensor outlives the call.
@@ -64,11 +64,11 @@ export interface EvaluationResult {
  *   0..255 (e.g. NeuroStageNet).
  * @param source Images and labels.
  * @param options Rows, batch size and the metrics' options (class names default to the source's;
- *   `ordinalOrder: [2, 3, 0, 1]` for the Alzheimer stages).
+ *   `ordinalOrder: ALZHEIMER_SEVERITY_ORDER` for the Alzheimer stages).
  * @returns Metrics and predictions.
  * @example
  * ```ts
- * const { metrics, logits, labels, figures } = await evaluate(model, testSet, { ordinalOrder: [2, 3, 0, 1] });
+ * const { metrics, logits, labels, figures } = await evaluate(model, testSet, { ordinalOrder: ALZHEIMER_SEVERITY_ORDER });
  * console.log(metrics.accuracy, metrics.macro.auc);
  * console.log(formatHeadline(figures.people.headline)); // per person, with intervals (when the data has subjects)
  * ```

@@ -26,7 +26,7 @@ const SWITCH_FLAGS = ['no-augment', 'all-trainable', 'cosine'] as const;
 export const TRAINING_FLAGS = Object.freeze({
   ...Object.fromEntries(VALUE_FLAGS.map((name) => [name, { type: 'string' }])),
   ...Object.fromEntries(SWITCH_FLAGS.map((name) => [name, { type: 'boolean' }])),
-}) as { readonly [K in (typeof VALUE_FLAGS)[number]]: FlagSpec<'string'> } & { readonly [K in (typeof SWITCH_FLAGS)[number]]: FlagSpec<'boolean'> };
+}) as Readonly<Record<(typeof VALUE_FLAGS)[number], FlagSpec<'string'>> & Record<(typeof SWITCH_FLAGS)[number], FlagSpec<'boolean'>>>;
 
 /**
  * How the training file is split into train and validation rows: `subjects` by the file's subject column,

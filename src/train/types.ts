@@ -22,7 +22,7 @@ export interface EpochRecord {
   val_loss?: number;
   /** Validation accuracy. */
   val_accuracy?: number;
-  /** Validation macro one-vs-rest ROC AUC ({@link MultiClassMetrics}); `undefined` if no class has an AUC. */
+  /** Validation macro one-vs-rest ROC AUC ({@link index!MultiClassMetrics}); `undefined` if no class has an AUC. */
   val_auc?: number;
   /**
    * Validation macro one-vs-rest ROC AUC per person (each person's slice probabilities averaged), when the

@@ -6,8 +6,8 @@ import { TrainingError } from '../errors.js';
 /** Options of {@link modelCheckpoint}. */
 export interface ModelCheckpointOptions {
   /**
-   * Where to save: a directory (written by {@link saveModel} as `model.json` + `weights.bin` with Node's file
-   * system, on any backend; reload with {@link loadModel}), or a tfjs URL with a scheme such as `indexeddb://name` (passed to `model.save`). `{epoch}` is
+   * Where to save: a directory (written by {@link node!saveModel} as `model.json` + `weights.bin` with Node's file
+   * system, on any backend; reload with {@link node!loadModel}), or a tfjs URL with a scheme such as `indexeddb://name` (passed to `model.save`). `{epoch}` is
    * replaced by the 1-based epoch number, e.g. `ckpt/epoch-{epoch}`.
    */
   dir: string;
