@@ -31,8 +31,8 @@ function reduceToShape(t: tf.Tensor, paramShape: number[]): tf.Tensor {
 
 /**
  * Gradient config for 'FusedBatchNorm' (tf.batchNorm): y = (x - mean) * rsqrt(variance + eps) * scale + offset,
- * with mean, variance, scale, offset broadcast against x. Use it for one step with {@link withFusedBatchNormGradient},
- * or globally with {@link registerFusedBatchNormGradient}.
+ * with mean, variance, scale, offset broadcast against x. Use it for one step with `withFusedBatchNormGradient`,
+ * or globally with `registerFusedBatchNormGradient`.
  */
 export const fusedBatchNormGradConfig: tf.GradConfig = {
   kernelName: tf.FusedBatchNorm,
@@ -68,14 +68,14 @@ export const fusedBatchNormGradConfig: tf.GradConfig = {
 let replaced: tf.GradConfig | undefined;
 
 /**
- * Runs `fn` with {@link fusedBatchNormGradConfig} as tfjs' gradient for 'FusedBatchNorm', then puts back the gradient
+ * Runs `fn` with `fusedBatchNormGradConfig` as tfjs' gradient for 'FusedBatchNorm', then puts back the gradient
  * that was registered before (normally tfjs-core's), so that tfjs' global registry is unchanged afterwards.
  *
  * tfjs reads a kernel's gradient when the forward op runs (it records the gradient function on the tape), so the
  * forward and backward pass of a step must both happen inside `fn`: e.g. `withFusedBatchNormGradient(() =>
  * tf.variableGrads(loss))`. `fn` must be synchronous; no other JavaScript runs while it does, so no other model in the
  * process ever sees the replacement. Nested calls and an already registered replacement
- * ({@link registerFusedBatchNormGradient}) just run `fn`.
+ * (`registerFusedBatchNormGradient`) just run `fn`.
  *
  * @param fn Synchronous work, e.g. one training step.
  * @returns What `fn` returns.
@@ -108,10 +108,10 @@ function restore(previous: tf.GradConfig | undefined): void {
 }
 
 /**
- * Opt-in: replaces tfjs' gradient for 'FusedBatchNorm' with {@link fusedBatchNormGradConfig} globally, for every
+ * Opt-in: replaces tfjs' gradient for 'FusedBatchNorm' with `fusedBatchNormGradConfig` globally, for every
  * backend and every model in the process (tfjs keeps one gradient per kernel name), until
- * {@link unregisterFusedBatchNormGradient}. Idempotent. neurostagenet itself never calls it: its training steps use
- * {@link withFusedBatchNormGradient}. Call it for your own training loops on batch-normalised models (tf.batchNorm
+ * `unregisterFusedBatchNormGradient`. Idempotent. neurostagenet itself never calls it: its training steps use
+ * `withFusedBatchNormGradient`. Call it for your own training loops on batch-normalised models (tf.batchNorm
  * under a gradient). Importing `@tensorflow/tfjs-layers` (or `@tensorflow/tfjs`) registers tfjs-core's gradients
  * again: call this after such imports.
  */
@@ -123,7 +123,7 @@ export function registerFusedBatchNormGradient(): void {
 }
 
 /**
- * Undoes {@link registerFusedBatchNormGradient}: puts back the gradient it replaced (normally tfjs-core's). Does
+ * Undoes `registerFusedBatchNormGradient`: puts back the gradient it replaced (normally tfjs-core's). Does
  * nothing when the replacement is not registered.
  */
 export function unregisterFusedBatchNormGradient(): void {

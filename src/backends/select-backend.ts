@@ -28,7 +28,7 @@ export interface SelectBackendOptions {
    * When wasm is selected, register the gradient kernels tfjs-backend-wasm 4.22 lacks (without them no
    * convolutional model can train on wasm; see {@link registerWasmGradientKernels}). Default true. No other
    * kernel or gradient is registered: the cheaper FusedBatchNorm gradient is used only inside
-   * neurostagenet's own training steps ({@link withFusedBatchNormGradient}), never installed globally.
+   * neurostagenet's own training steps (`withFusedBatchNormGradient`), never installed globally.
    */
   registerTrainingKernels?: boolean;
   /** Told, for each backend skipped, why (package not installed, failed to initialise, ...). */

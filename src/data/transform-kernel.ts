@@ -103,9 +103,9 @@ const kernelFunc: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return { dataId: b.write(values, outShape, 'float32'), shape: outShape, dtype: 'float32' };
 };
 
-/** Interpolation of {@link portableTransform} (as `tf.image.transform`'s). */
+/** Interpolation of `portableTransform` (as `tf.image.transform`'s). */
 export type TransformInterpolation = 'nearest' | 'bilinear';
-/** Fill mode of {@link portableTransform} (as `tf.image.transform`'s). */
+/** Fill mode of `portableTransform` (as `tf.image.transform`'s). */
 export type TransformFillMode = FillMode;
 
 /** Whether `backendName` (default: the active backend) has its own `Transform` kernel (tfjs-node 4.22 has none). */
@@ -148,7 +148,7 @@ export function portableTransform(
 /**
  * Opt-in: registers the portable kernel as `backendName`'s `Transform` kernel when it has none (tfjs-node), so that
  * `tf.image.transform` works there for every model in the process. neurostagenet itself never calls it (augmentation
- * uses {@link portableTransform} directly). Backends with their own kernel keep it.
+ * uses `portableTransform` directly). Backends with their own kernel keep it.
  * @param backendName Backend to register for; default the active one.
  * @returns Whether this call registered it.
  */
@@ -159,7 +159,7 @@ export function registerTransformKernel(backendName: string = tf.getBackend()): 
 }
 
 /**
- * Undoes {@link registerTransformKernel} for `backendName`; a backend's own kernel is never removed.
+ * Undoes `registerTransformKernel` for `backendName`; a backend's own kernel is never removed.
  * @param backendName Backend; default the active one.
  */
 export function unregisterTransformKernel(backendName: string = tf.getBackend()): void {
