@@ -8,7 +8,7 @@ import { pngSamplesToRaw, rawMaxValue, type ImageHeader, type PngSamples, type R
 import { hasNodeBuiltins, nodeModule, nodeOs, nodeUrl, nodeWorkerThreads } from '../env/node-builtin.js';
 
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
 const jpeg = require(workerData.jpegPath);
 const pngReady = import(workerData.pngUrl);
 parentPort.on('message', async (msg) => {
