@@ -20,6 +20,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/index.js';
+import { registerFusedBatchNormGradient } from '../src/kernels/index.js';
 import { buildNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../src/models/index.js';
 import { compileNeuroStageNet } from '../src/train/compile.js';
 import { kernelCategory } from './lib/kernel-categories.js';
@@ -66,6 +67,7 @@ interface KerasProfile {
 
 async function main(): Promise<void> {
   const backend = await selectBackend(backendName);
+  registerFusedBatchNormGradient(); // what trainNeuroStageNet's steps run (trainOnBatch is async: no per-step scope)
   const model = await buildNeuroStageNet({ inputShape: [size, size, 1], fineTuneAt: mode === 'train-all' ? null : DEFAULT_FINE_TUNE_AT });
   compileNeuroStageNet(model);
   const x = tf.randomUniform([batch, size, size, 1], 0, 255, 'float32', 3) as tf.Tensor4D;

@@ -21,6 +21,9 @@ export { LayerOptionsError } from './layers/errors.js';
 export { TrainingError } from './train/errors.js';
 export { MetricsInputError } from './metrics/errors.js';
 export { ExplainError } from './explain/errors.js';
+export { EnvironmentError } from './env/errors.js';
+export { NodeRequiredError } from './env/node-builtin.js';
+export { OptionalDependencyError } from './env/optional-peer.js';
 
 // Backends.
 export {

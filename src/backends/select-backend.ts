@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NeuroStageNetError } from '../errors.js';
+import { EnvironmentError } from '../env/errors.js';
 import { describeError as describe, isModuleNotFound } from '../env/optional-peer.js';
 import { registerWasmGradientKernels } from './wasm-gradient-kernels.js';
 
@@ -44,7 +45,7 @@ export interface SkippedBackend {
 }
 
 /** Thrown when none of the requested backends can run; the message lists each one's reason. */
-export class BackendUnavailableError extends NeuroStageNetError {
+export class BackendUnavailableError extends EnvironmentError {
   /** Each backend tried and why it could not be used. */
   readonly reasons: readonly SkippedBackend[];
 

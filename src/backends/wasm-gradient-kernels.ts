@@ -8,9 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NeuroStageNetError } from '../errors.js';
+import { EnvironmentError } from '../env/errors.js';
 
 /** Thrown when a wasm gradient kernel gets arguments it does not implement (dilation > 1). */
-export class UnsupportedKernelArgumentsError extends NeuroStageNetError {}
+export class UnsupportedKernelArgumentsError extends EnvironmentError {}
 
 type Pads = { top: number; bottom: number; left: number; right: number };
 

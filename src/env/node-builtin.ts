@@ -9,14 +9,14 @@
  *
  * Internal: not exported from the package's entries (only the error class is public).
  */
-import { NeuroStageNetError } from '../errors.js';
+import { EnvironmentError } from './errors.js';
 
 /**
  * Thrown when something that needs Node.js (reading or writing a path, worker threads) is called where Node's
  * built-in modules are not available, e.g. in a browser. The message names what was attempted and what to use
  * instead (typically: pass the file's bytes rather than a path).
  */
-export class NodeRequiredError extends NeuroStageNetError {
+export class NodeRequiredError extends EnvironmentError {
   /** What needed Node, e.g. "reading the Parquet file 'train.parquet'". */
   readonly operation: string;
 

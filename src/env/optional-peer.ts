@@ -7,7 +7,7 @@
  *
  * Internal: the loaders are not exported from the package's entries (only the error class is public).
  */
-import { NeuroStageNetError } from '../errors.js';
+import { EnvironmentError } from './errors.js';
 
 /**
  * Thrown when a feature needs an optional package that is not installed (`reason: 'missing'`) or that is installed
@@ -15,7 +15,7 @@ import { NeuroStageNetError } from '../errors.js';
  * package and the command to install it, e.g. "… needs the optional package @napi-rs/canvas, which is not installed.
  * Install it: npm install @napi-rs/canvas".
  */
-export class OptionalDependencyError extends NeuroStageNetError {
+export class OptionalDependencyError extends EnvironmentError {
   /** The npm package, e.g. `'h5wasm'`. */
   readonly packageName: string;
   /** The command that installs it, e.g. `'npm install h5wasm'`. */
@@ -87,11 +87,21 @@ export interface OptionalPeer<T> {
 }
 
 /**
+ * Imports a package by a specifier known only at run time. Bundlers leave such an import alone, so an optional peer or
+ * a Node-only package never enters an app's bundle through this library, and the CJS build keeps a real `import()`
+ * (esbuild turns a literal `import('pkg')` into `require('pkg')` there, which fails for ESM-only packages such as
+ * h5wasm and fast-png). Node resolves the specifier from this module's file, i.e. the library's own node_modules.
+ * @param specifier The package name.
+ */
+export function importAtRunTime<T>(specifier: string): Promise<T> {
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<T>;
+}
+
+/**
  * Describes an optional peer.
  * @param packageName The npm package.
  * @param feature What needs it, for the message ("Drawing the report plots (PNG)").
- * @param importer The import itself, written as a literal `import('pkg')` at the call site so that Node and bundlers
- *   resolve it relative to the library's own file.
+ * @param importer The import, e.g. `() => importAtRunTime('pkg')` (tests inject a failing one).
  */
 export function optionalPeer<T>(packageName: string, feature: string, importer: () => Promise<T>): OptionalPeer<T> {
   let current = importer;

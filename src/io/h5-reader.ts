@@ -6,7 +6,7 @@
  */
 import { ModelIOError } from './errors.js';
 import { nodeFs } from '../env/node-builtin.js';
-import { optionalPeer } from '../env/optional-peer.js';
+import { importAtRunTime, optionalPeer } from '../env/optional-peer.js';
 
 /** Thrown when an HDF5 file cannot be opened or read. */
 export class H5ReadError extends ModelIOError {}
@@ -45,7 +45,7 @@ let fileCounter = 0;
  * weights imports it on first use, and a missing one gives an OptionalDependencyError naming `npm install h5wasm`.
  * Internal (tests replace the importer).
  */
-export const h5wasmPeer = optionalPeer<H5Module>('h5wasm', 'Reading Keras HDF5 weights (loadKerasWeights)', () => import('h5wasm'));
+export const h5wasmPeer = optionalPeer<H5Module>('h5wasm', 'Reading Keras HDF5 weights (loadKerasWeights)', () => importAtRunTime<H5Module>('h5wasm'));
 
 async function loadH5wasm(): Promise<{ h5: H5Module; FS: EmscriptenFS }> {
   h5Promise ??= h5wasmPeer.load().then(async (h5) => {

@@ -1,5 +1,5 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
-import { optionalPeer } from '../env/optional-peer.js';
+import { importAtRunTime, optionalPeer } from '../env/optional-peer.js';
 import { formatFixed } from './classification-report.js';
 import type { MultiClassMetricsResult } from './multiclass-metrics.js';
 import type { CalibrationBin } from './reliability.js';
@@ -42,7 +42,7 @@ interface Box {
  * neurostagenet does not install it; the plots import it on first use, and a missing one gives an
  * OptionalDependencyError naming `npm install @napi-rs/canvas`. Internal (tests replace the importer).
  */
-export const canvasPeer = optionalPeer('@napi-rs/canvas', 'Drawing the report plots (PNG)', () => import('@napi-rs/canvas'));
+export const canvasPeer = optionalPeer('@napi-rs/canvas', 'Drawing the report plots (PNG)', () => importAtRunTime<typeof import('@napi-rs/canvas')>('@napi-rs/canvas'));
 
 async function newCanvas(width: number, height: number, scale: number) {
   const { createCanvas } = await canvasPeer.load();

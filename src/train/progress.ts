@@ -1,4 +1,5 @@
 import type { BatchProgress, EpochRecord, ProgressReporter } from './types.js';
+import { importAtRunTime } from '../env/optional-peer.js';
 
 /** One plain line summarising an epoch, e.g. `epoch 3/30  41.2s  loss 0.9123  accuracy 0.6012  val_auc 0.8012  lr 5.00e-4`. */
 export function formatEpochLine(record: EpochRecord, epochs: number): string {
@@ -39,7 +40,7 @@ export function barProgress(stream?: NodeJS.WritableStream): ProgressReporter {
   return {
     async epochBegin(info) {
       epochs = info.epochs;
-      const mod = (await import('cli-progress')) as unknown as { default?: unknown; SingleBar?: unknown };
+      const mod = (await importAtRunTime<unknown>('cli-progress')) as { default?: unknown; SingleBar?: unknown };
       const cli = (mod.default ?? mod) as { SingleBar: new (opts: object, preset?: object) => Bar; Presets: { shades_classic: object } };
       bar = new cli.SingleBar(
         {

@@ -102,3 +102,24 @@ describe('registerFusedBatchNormGradient (explicit opt-in)', () => {
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
   });
 });
+
+describe('trainNeuroStageNet', () => {
+  it('runs its steps with the cheaper gradient through a frozen BN and leaves the registry as it found it', async () => {
+    const tfl = await import('@tensorflow/tfjs-layers');
+    const { KerasBatchNormalization } = await import('../../src/layers/keras-batch-normalization.js');
+    const { trainNeuroStageNet } = await import('../../src/train/trainer.js');
+    const { makeSource } = await import('../train/helpers.js');
+    const input = tfl.input({ shape: [8, 8, 1] });
+    const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) });
+    const bn = new KerasBatchNormalization({ name: 'frozen_bn' });
+    bn.trainable = false; // inference mode: tf.batchNorm (FusedBatchNorm) under the conv's gradient
+    let y = bn.apply(conv.apply(tfl.layers.rescaling({ scale: 1 / 255 }).apply(input))) as InstanceType<typeof tfl.SymbolicTensor>;
+    y = tfl.layers.globalAveragePooling2d({}).apply(y) as InstanceType<typeof tfl.SymbolicTensor>;
+    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 4, activation: 'softmax' }).apply(y) as InstanceType<typeof tfl.SymbolicTensor> });
+    const spy = vi.spyOn(fusedBatchNormGradConfig, 'gradFunc');
+    await trainNeuroStageNet(model, { train: { source: makeSource(8, 8, 4) }, epochs: 1, batchSize: 4, augment: false, seed: 1 });
+    expect(spy).toHaveBeenCalled();
+    expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
+    model.dispose();
+  });
+});
