@@ -23,15 +23,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // The package's browser-safe entries (in this repository they resolve to the sources through tsconfig.json's
 // "paths"). Importing the root also registers its custom layers, which tfl.loadLayersModel needs to rebuild NeuroStageNet.
 import { GradCAM, describeModel, overlayHeatmap, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
-import {
-  decodeImage,
-  headFootprint,
-  rawToGray,
-  readImageHeader,
-  resizeBilinearGray,
-  sliceLevelWarning,
-  type RawPixels,
-} from 'neurostagenet/data';
+import { decodeImage, headFootprint, readImageHeader, sliceLevelWarning } from 'neurostagenet/data';
 import { grayToRgba } from 'neurostagenet/explain';
 import { registerWasmGradientKernels } from 'neurostagenet/kernels';
 
@@ -172,32 +164,12 @@ async function loadEverything(): Promise<Loaded> {
 }
 
 /**
- * Decodes PNG/JPEG bytes to grayscale 0..255 at the model's input size. JPEG goes through the library's
- * decodeImage (pure JS). PNG is decoded by the browser (the library's PNG decoder, pngjs, needs Node's zlib);
- * the library's own grayscale conversion and resize then make the same pixels decodeImage would.
+ * Decodes PNG/JPEG bytes to grayscale 0..255 at the model's input size with the library's decodeImage, the same
+ * pure-JS decoder as in Node (so the page sees the pixels the CLI sees).
  */
 async function decodeToGray(bytes: Uint8Array, height: number, width: number): Promise<Float32Array> {
-  const header = readImageHeader(bytes); // clear errors for GIF, WebP, DICOM, corrupt files, ...
-  if (header.format === 'jpeg') return (await decodeImage(bytes, { targetSize: [height, width] })).pixels;
-  const raw = await decodePngInBrowser(bytes);
-  return resizeBilinearGray(rawToGray(raw, header), raw.height, raw.width, height, width);
-}
-
-async function decodePngInBrowser(bytes: Uint8Array): Promise<RawPixels> {
-  // colorSpaceConversion 'none': the stored sample values, not colour-managed ones (as pngjs reads them).
-  const bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), {
-    colorSpaceConversion: 'none',
-    premultiplyAlpha: 'none',
-  });
-  const canvas = document.createElement('canvas');
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  if (ctx == null) throw new Error('this browser has no 2-D canvas to decode the PNG');
-  ctx.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-  return { width: canvas.width, height: canvas.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), channels: 4, maxValue: 255 };
+  readImageHeader(bytes); // clear errors for GIF, WebP, DICOM, corrupt files, ... before any decoding
+  return (await decodeImage(bytes, { targetSize: [height, width] })).pixels;
 }
 
 function drawRgba(canvasId: string, rgba: Uint8ClampedArray, width: number, height: number): void {
