@@ -1,14 +1,13 @@
-// scripts/ship-model.ts without a model: the log parser, the temperature rule, which epoch the checkpoint is, the
-// verdict, and the card rendered from scripts/model-card.template.md with facts built on small synthetic data.
+// scripts/ship-model.ts without a model: the log parser and which epoch the checkpoint is (scripts/training-run.ts),
+// the library's temperature rule it ships under, the verdict, and the card rendered from
+// scripts/model-card.template.md (scripts/model-card.ts) with facts built on small synthetic data.
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MultiClassMetrics, applyTemperature, figuresByPerson, type FiguresByPerson, type Interval, type TemperatureFit } from '../../src/index.js';
-import { checkpointEpochIndex, decideTemperature, parseTrainingLog, recipeFromTrainArgs, renderModelCard, verdict, type ModelCardFacts } from '../../scripts/ship-model.js';
+import { MultiClassMetrics, applyTemperature, decideTemperature, figuresByPerson, type FiguresByPerson, type Interval, type TemperatureFit } from '../../src/index.js';
+import { MODEL_CARD_TEMPLATE, renderModelCard, verdict, type ModelCardFacts } from '../../scripts/model-card.js';
+import { checkpointEpochIndex, parseTrainingLog, recipeFromTrainArgs } from '../../scripts/training-run.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TEMPLATE = readFileSync(join(REPO, 'scripts', 'model-card.template.md'), 'utf8');
+const TEMPLATE = readFileSync(MODEL_CARD_TEMPLATE, 'utf8');
 
 const LOG = `backend: tensorflow
 split (seed 42, by 119 subjects): 3040 train / 768 validation rows (24 validation people)
@@ -71,6 +70,7 @@ function facts(d: ReturnType<typeof synthetic>, options: { complete: boolean; ke
     storage: {
       kept: 'float16', forced: false, modelBytes: 11_850_000, float32Bytes: 23_415_636, float16Bytes: 11_707_818, sha256: 'ab'.repeat(32),
       float32: { accuracy: metrics.accuracy, macroAuc: metrics.macro.auc }, float16: { accuracy: metrics.accuracy, macroAuc: metrics.macro.auc }, agreement: 1,
+      maxModelMb: 15, maxFloat16DropPoints: 0.5,
     },
     params: log.params!,
     recipe: recipeFromTrainArgs(['--recipe', 'scratch', '--class-weight', 'balanced-sqrt', '--epochs', '12']),
@@ -235,5 +235,10 @@ describe('ship-model: model card from the template', () => {
     expect(() => renderModelCard(f, `${TEMPLATE}\n{{noSuchSlot}}\n`)).toThrow(/no value for noSuchSlot/);
     expect(TEMPLATE).toContain('{{verdict}}');
     expect(() => renderModelCard(f, TEMPLATE.replace('{{verdict}}', ''))).toThrow(/does not use verdict/);
+    // Sections: a flag used as a value, a value used as a section, a section left open.
+    expect(TEMPLATE).toContain('{{#calibrationKept}}');
+    expect(() => renderModelCard(f, `${TEMPLATE}\n{{calibrationKept}}\n`)).toThrow(/calibrationKept is a section, not a value/);
+    expect(() => renderModelCard(f, `${TEMPLATE}\n{{#verdict}}x{{/verdict}}\n`)).toThrow(/verdict is a value, not a section/);
+    expect(() => renderModelCard(f, `${TEMPLATE}\n{{#calibrationKept}}x\n`)).toThrow(/section calibrationKept is not closed/);
   });
 });
