@@ -192,6 +192,7 @@ function headlineValues(f: ModelCardFacts): CardValues {
   const majority = train.classRows.reduce((b, n, i) => (n > train.classRows[b] ? i : b), 0);
   return {
     testPeople: String(test.people ?? 'the'),
+    testPeopleLead: test.people === undefined ? 'the people' : `the ${test.people} people`,
     testFile: f.test.file,
     personFigures: p !== undefined,
     sliceCount: String(s.count),
