@@ -34,7 +34,9 @@ import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult 
  * unchanged). Dropout layers still drop, as in Keras.
  *
  * If the model is not compiled, it is compiled with {@link compileNeuroStageNet}: Adam(`learningRate`) and
- * categorical cross-entropy with `labelSmoothing`. The same `seed` on the cpu backend gives the same history
+ * categorical cross-entropy with `labelSmoothing`. That optimizer is then owned by the model (as one tfjs creates
+ * from `compile({ optimizer: 'adam' })`): it stays for a further run, and `model.dispose()` frees its state. An
+ * optimizer the caller compiled the model with stays the caller's to dispose, as in tfjs. The same `seed` on the cpu backend gives the same history
  * (shuffle, augmentation and tfjs `Dropout` masks are all seeded; weight initialisation is the model's).
  *
  * Why a custom loop rather than `model.fit`: `fit` needs all data as tensors or a tf.data pipeline, reports no
@@ -63,6 +65,10 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
 
   if (!model.optimizer) {
     compileNeuroStageNet(model, { learningRate: options.learningRate ?? 5e-4, labelSmoothing: options.labelSmoothing ?? 0.15 });
+    // The Adam created here belongs to the model, as one tfjs creates from `compile({ optimizer: 'adam' })`:
+    // `model.dispose()` frees its state, and a further run continues with it. (tfjs' setter clears the flag when
+    // the optimizer is replaced, so a caller who frees it and sets `model.optimizer = null` never frees it twice.)
+    (model as unknown as { isOptimizerOwned: boolean }).isOptimizerOwned = true;
   } else if (options.learningRate !== undefined) {
     setLearningRate(model.optimizer, options.learningRate);
   }

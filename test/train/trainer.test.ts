@@ -352,3 +352,38 @@ describe('trainNeuroStageNet with a validation subject of two labels', () => {
     expect(warnings[0]).toContain('val-mixed');
   });
 });
+
+describe('trainNeuroStageNet: the optimizer it creates (issue 15)', () => {
+  it('a build → train → dispose cycle leaves no tensor behind (the Adam state goes with the model)', async () => {
+    const cycle = async (): Promise<void> => {
+      const model = makeModel();
+      await trainNeuroStageNet(model, { train: { source, indices: trainIdx }, epochs: 1, batchSize: 8, augment: false, progress: 'none' });
+      model.dispose();
+    };
+    await cycle(); // first-use caches (backend constants) are not a leak
+    const before = tf.memory().numTensors;
+    await cycle();
+    await cycle();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('keeps the Adam state for a further run, and does not free an optimizer the caller compiled with', async () => {
+    const model = makeModel();
+    await trainNeuroStageNet(model, { train: { source, indices: trainIdx }, epochs: 1, batchSize: 8, augment: false, progress: 'none' });
+    const adam = model.optimizer;
+    await trainNeuroStageNet(model, { train: { source, indices: trainIdx }, epochs: 1, batchSize: 8, augment: false, progress: 'none' });
+    expect(model.optimizer).toBe(adam);
+    model.dispose();
+
+    const own = compileTiny(makeModel());
+    await trainNeuroStageNet(own, { train: { source, indices: trainIdx }, epochs: 1, batchSize: 8, augment: false, progress: 'none' });
+    const optimizer = own.optimizer;
+    const withState = tf.memory().numTensors;
+    own.dispose();
+    const afterModel = tf.memory().numTensors;
+    expect(afterModel).toBeLessThan(withState);
+    const beforeOptimizer = tf.memory().numTensors;
+    optimizer.dispose(); // still the caller's: tfjs' rule
+    expect(tf.memory().numTensors).toBeLessThan(beforeOptimizer);
+  });
+});
