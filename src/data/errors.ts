@@ -81,3 +81,9 @@ export class ImageSizeError extends DataError {}
 
 /** An option has a bad value (names the option and the value). */
 export class DataOptionError extends DataError {}
+
+/** The Parquet file compresses a column with a codec this reader cannot decompress (e.g. LZO); names the codec and the column. */
+export class UnsupportedCompressionError extends DataError {}
+
+/** The dataset has no rows: the file holds 0 rows, or every row was skipped with `onError: 'skip'`. Names the file. */
+export class EmptyDatasetError extends DataError {}

@@ -1,6 +1,7 @@
 // Reading the image and label columns of a Parquet file with hyparquet (pure JS: same code in Node and browsers).
 import { parquetMetadata, parquetRead, parquetSchema, type FileMetaData } from 'hyparquet';
-import { EmptyFileError, MissingColumnError, NotParquetError, TruncatedParquetError } from './errors.js';
+import { compressors } from 'hyparquet-compressors';
+import { EmptyFileError, MissingColumnError, NotParquetError, TruncatedParquetError, UnsupportedCompressionError } from './errors.js';
 
 /** Raw cells of the two columns, one entry per Parquet row. */
 export interface ParquetColumns {
@@ -19,6 +20,16 @@ export interface ParquetColumns {
   /** Parquet file metadata. */
   metadata: FileMetaData;
 }
+
+// GZIP, BROTLI, ZSTD, LZ4 and LZ4_RAW from hyparquet-compressors (pure JavaScript: also in browsers). SNAPPY stays
+// hyparquet's built-in decoder (what every file read before used), not the package's WebAssembly one.
+const DECOMPRESSORS = { GZIP: compressors.GZIP, BROTLI: compressors.BROTLI, ZSTD: compressors.ZSTD, LZ4: compressors.LZ4, LZ4_RAW: compressors.LZ4_RAW };
+
+/**
+ * Parquet compression codecs this reader decompresses: UNCOMPRESSED and SNAPPY (hyparquet's own), GZIP, BROTLI,
+ * ZSTD, LZ4 and LZ4_RAW (hyparquet-compressors). Another codec (LZO) is an {@link data!UnsupportedCompressionError}.
+ */
+export const SUPPORTED_PARQUET_CODECS: readonly string[] = Object.freeze(['UNCOMPRESSED', 'SNAPPY', ...Object.keys(DECOMPRESSORS)]);
 
 const MAGIC = [0x50, 0x41, 0x52, 0x31]; // "PAR1"
 
@@ -97,12 +108,27 @@ export async function readParquetColumns(
   if (!imageIsStruct && imageNode.element.type !== 'BYTE_ARRAY') {
     throw new MissingColumnError(`image column '${imageColumn}' has type ${imageNode.element.type}, expected binary or a {bytes, path} struct`, { file, column: imageColumn });
   }
+  const wanted = new Set([imageColumn, labelColumn, ...extraNames]);
+  for (const group of metadata.row_groups) {
+    for (const chunk of group.columns) {
+      const codec = chunk.meta_data?.codec;
+      const column = chunk.meta_data?.path_in_schema.join('.');
+      if (codec === undefined || column === undefined || !wanted.has(chunk.meta_data!.path_in_schema[0])) continue;
+      if (!SUPPORTED_PARQUET_CODECS.includes(codec)) {
+        throw new UnsupportedCompressionError(
+          `column is compressed with ${codec}, which cannot be decompressed here (supported: ${SUPPORTED_PARQUET_CODECS.join(', ')}); rewrite the file with another compression, e.g. pyarrow.parquet.write_table(t, path, compression='zstd')`,
+          { file, column },
+        );
+      }
+    }
+  }
   const numRows = Number(metadata.num_rows);
   let rows: Array<Record<string, unknown>> = [];
   try {
     await parquetRead({
       file: ab,
       metadata,
+      compressors: DECOMPRESSORS,
       columns: [imageColumn, labelColumn, ...extraNames],
       rowFormat: 'object',
       utf8: false, // keep image bytes binary; UTF8-annotated columns (path, string labels) still decode as text
