@@ -1,6 +1,6 @@
 // Command-line parsing for the neurostagenet CLI: subcommand lookup, node:util parseArgs with the global options,
 // and typed numeric options. Every command-line mistake becomes a UsageError (exit code 2).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { NeuroStageNetError } from '../errors.js';
 
@@ -120,6 +120,23 @@ export function intListOption(values: Values, name: string, command?: string): n
  */
 export function requireExistingPath(path: string, what: string, command?: string): string {
   if (!existsSync(path)) throw new UsageError(`${what} '${path}' does not exist`, command);
+  return path;
+}
+
+/**
+ * Checks that an input file exists and is not a directory (both command-line mistakes, exit 2).
+ * @param kind What to give instead of a directory, e.g. 'a Parquet file'.
+ * @throws UsageError naming the path.
+ */
+export function requireInputFile(path: string, command?: string, kind = 'a Parquet file or an image file'): string {
+  requireExistingPath(path, 'file', command);
+  let directory = false;
+  try {
+    directory = statSync(path).isDirectory();
+  } catch {
+    // unreadable: the reader reports it
+  }
+  if (directory) throw new UsageError(`'${path}' is a directory: give ${kind}`, command);
   return path;
 }
 

@@ -7,7 +7,7 @@ import { decodeImage, sniffImageFormat } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
 import type { ImageExample, LabeledImageSource } from '../data/types.js';
 import { loadPretrainedNeuroStageNet, type PretrainedNeuroStageNet } from '../models/pretrained.js';
-import { UsageError, requireExistingPath, stringOption, type Values } from './args.js';
+import { UsageError, requireExistingPath, requireInputFile, stringOption, type Values } from './args.js';
 import type { CliContext } from './context.js';
 
 /** Options shared by the commands that read Parquet files. */
@@ -30,7 +30,7 @@ function columnFlag(values: Values, name: string): string | null | undefined {
 
 /** Opens a Parquet file with the --image-column / --label-column / --subject-column / --slice-column options at `imageSize`. */
 export async function openParquet(path: string, values: Values, imageSize: readonly [number, number], command: string): Promise<ParquetImageDataset> {
-  requireExistingPath(path, 'file', command);
+  requireInputFile(path, command, 'a Parquet file');
   return ParquetImageDataset.fromFile(path, {
     imageColumn: stringOption(values, 'image-column'),
     labelColumn: stringOption(values, 'label-column'),
@@ -71,13 +71,31 @@ export interface ModelInput {
 }
 
 /**
+ * Checks every input path of predict / explain (exists, not a directory) before anything slow (backend, model).
+ * @throws UsageError naming the first bad path.
+ */
+export function checkInputFiles(paths: readonly string[], command: string): void {
+  for (const p of paths) requireInputFile(p, command);
+}
+
+/**
+ * Checks the inputs and the model directory named on the command line (`<model-dir|--pretrained> <input...>`) before
+ * the backend starts or the model loads: a missing input is reported at once.
+ * @throws UsageError naming the first bad path.
+ */
+export function checkModelAndInputs(values: Values, positionals: readonly string[], command: string): void {
+  checkInputFiles(values.pretrained ? positionals : positionals.slice(1), command);
+  if (!values.pretrained && positionals.length > 0) requireExistingPath(positionals[0], 'model directory', command);
+}
+
+/**
  * Reads the inputs: exactly one Parquet file, or one or more PNG / JPEG files (recognised by their bytes).
  * @throws UsageError for a missing file or a Parquet file mixed with others; DataError for unreadable files.
  */
 export async function openInputs(paths: string[], values: Values, model: PretrainedNeuroStageNet, command: string): Promise<ModelInput> {
+  checkInputFiles(paths, command);
   const kinds: Array<'parquet' | 'image'> = [];
   for (const p of paths) {
-    requireExistingPath(p, 'file', command);
     let head: Uint8Array;
     try {
       // Only the magic bytes: the Parquet file itself is read once, by the dataset.

@@ -7,7 +7,7 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { formatEvaluationReport } from '../../metrics/report-format.js';
 import { writeEvaluationReport } from '../../metrics/report-writer.js';
-import { numberOption, parseCommand, stringOption, UsageError } from '../args.js';
+import { numberOption, parseCommand, requireExistingPath, requireInputFile, stringOption, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
@@ -73,6 +73,9 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   if (positionals.length !== expected) {
     throw new UsageError(`${positionals.length < expected ? 'missing argument' : `unexpected argument '${positionals[expected]}'`}: usage: neurostagenet evaluate <model-dir|--pretrained> <file.parquet>`, 'evaluate');
   }
+  // The data file and the model directory first: a wrong path is reported before the backend and the model load.
+  requireInputFile(positionals[positionals.length - 1], 'evaluate', 'a Parquet file');
+  if (!values.pretrained) requireExistingPath(positionals[0], 'model directory', 'evaluate');
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'evaluate');
   const { model, rest } = await openModel(values, positionals, ctx, 'evaluate');
   const ds = await openParquet(rest[0], values, model.imageSize, 'evaluate');

@@ -10,7 +10,7 @@ import { intListOption, numberOption, parseCommand, stringOption, UsageError } f
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { checkSliceLevels, rowsPerClass } from '../inference.js';
-import { MODEL_OPTIONS, PARQUET_OPTIONS, openInputs, openModel } from '../inputs.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
 import { startProgress } from '../progress.js';
 
 export const EXPLAIN_HELP = `Usage: neurostagenet explain <model-dir> <input...> [options]
@@ -59,6 +59,7 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
   if (positionals.length === 0 || (!values.pretrained && positionals.length < 2)) {
     throw new UsageError('missing argument: usage: neurostagenet explain <model-dir|--pretrained> <input...>', 'explain');
   }
+  checkModelAndInputs(values, positionals, 'explain');
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'explain');
   const { model, rest } = await openModel(values, positionals, ctx, 'explain');
   const input = await openInputs(rest, values, model, 'explain');

@@ -6,7 +6,7 @@ import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
-import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openInputs, openModel } from '../inputs.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
 
 export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...> [options]
        neurostagenet predict --pretrained <input...> [options]
@@ -56,6 +56,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   if (positionals.length === 0 || (!values.pretrained && positionals.length < 2)) {
     throw new UsageError('missing argument: usage: neurostagenet predict <model-dir|--pretrained> <input...>', 'predict');
   }
+  checkModelAndInputs(values, positionals, 'predict');
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'predict');
   const { model, rest } = await openModel(values, positionals, ctx, 'predict');
   const input = await openInputs(rest, values, model, 'predict');

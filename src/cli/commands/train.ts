@@ -7,7 +7,7 @@ import { TrainingFlagError } from '../../train/flags.js';
 import { runTrainingPipeline } from '../../train/pipeline.js';
 import { barProgress, lineProgress } from '../../train/progress.js';
 import type { ProgressReporter } from '../../train/types.js';
-import { UsageError, expectPositionals, parseCommand, requireExistingPath, stringOption } from '../args.js';
+import { UsageError, expectPositionals, parseCommand, requireExistingPath, requireInputFile, stringOption } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openParquet } from '../inputs.js';
@@ -56,9 +56,9 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<num
   });
   expectPositionals(positionals, 1, 1, 'train <train.parquet> [--test test.parquet]', cmd);
   const o = parseTrainFlags(values, cmd);
-  const trainPath = requireExistingPath(positionals[0], 'file', cmd);
+  const trainPath = requireInputFile(positionals[0], cmd, 'a Parquet file');
   const testPath = stringOption(values, 'test');
-  if (testPath !== undefined) requireExistingPath(testPath, 'file', cmd);
+  if (testPath !== undefined) requireInputFile(testPath, cmd, 'a Parquet file');
   if (o.backboneWeights !== undefined) requireExistingPath(o.backboneWeights, 'backbone weights file', cmd);
   const out = resolve(stringOption(values, 'out', 'neurostagenet-train') as string);
 

@@ -1,0 +1,66 @@
+// Issue 15: the CLI's error messages in plain words: one line naming the path / layer / package, the right exit code,
+// and checks done before anything slow (backend start, model load).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE, errorLines, runInProcess } from './helpers.js';
+
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'neurostagenet-messages-'));
+});
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+function expectOneLineError(stderr: string, ...fragments: string[]): string {
+  const errors = errorLines(stderr);
+  expect(errors, stderr).toHaveLength(1);
+  expect(errors[0]).toMatch(/^neurostagenet: error: /);
+  for (const f of fragments) expect(errors[0]).toContain(f);
+  expect(stderr).not.toMatch(/\n\s+at /);
+  return errors[0];
+}
+
+describe('a directory where a file is expected', () => {
+  it('predict / explain: exit 2, one line naming the directory (not EISDIR)', async () => {
+    for (const command of ['predict', 'explain']) {
+      const r = await runInProcess([command, '--pretrained', tmp, '--backend', 'cpu', '--out', join(tmp, 'out')]);
+      expect(r.code, r.stderr).toBe(2);
+      const line = expectOneLineError(r.stderr, `'${tmp}' is a directory: give a Parquet file or an image file`);
+      expect(line).not.toContain('EISDIR');
+    }
+  });
+
+  it('inspect / train / evaluate: exit 2, asks for a Parquet file', async () => {
+    for (const args of [['inspect', tmp], ['train', tmp], ['train', SAMPLE, '--test', tmp], ['evaluate', '--pretrained', tmp]]) {
+      const r = await runInProcess([...args, '--backend', 'cpu']);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      const line = expectOneLineError(r.stderr, `'${tmp}' is a directory: give a Parquet file`);
+      expect(line).not.toContain('EISDIR');
+    }
+  });
+});
+
+describe('input paths are checked before the model loads', () => {
+  it('predict: a missing input is named even when the model directory does not exist either', async () => {
+    const r = await runInProcess(['predict', join(tmp, 'no-such-model'), SAMPLE, join(tmp, 'missing.png'), '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(2);
+    expectOneLineError(r.stderr, `file '${join(tmp, 'missing.png')}' does not exist`);
+  });
+
+  it('predict / explain / evaluate --pretrained: no backend started, no model loaded, before the error', async () => {
+    for (const command of ['predict', 'explain', 'evaluate']) {
+      const started = performance.now();
+      const r = await runInProcess([command, '--pretrained', join(tmp, 'missing.parquet'), '--backend', 'cpu']);
+      expect(r.code, r.stderr).toBe(2);
+      expectOneLineError(r.stderr, `file '${join(tmp, 'missing.parquet')}' does not exist`);
+      // The old order printed 'backend: cpu' and 'model: ...' (the shipped model loaded) before the error.
+      expect(r.stderr).not.toMatch(/^(backend|model):/m);
+      expect(performance.now() - started).toBeLessThan(2000);
+    }
+  });
+});
