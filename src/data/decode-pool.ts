@@ -4,7 +4,8 @@
 // string (eval'd), so no worker file has to be located next to the built bundle (tsup bundles this module into shared
 // chunks), under tsx or under vitest; it loads the decoders by absolute path, resolved here from this module's location
 // (jpeg-js is CommonJS: require; fast-png is ESM only: import of its file URL).
-import { pngSamplesToRaw, rawMaxValue, type ImageHeader, type PngSamples, type RawPixels } from './decode.js';
+import { MAX_IMAGE_PIXELS, pngSamplesToRaw, rawMaxValue, type ImageHeader, type PngSamples, type RawPixels } from './decode.js';
+import { ImageSizeError } from './errors.js';
 import { hasNodeBuiltins, nodeModule, nodeOs, nodeUrl, nodeWorkerThreads } from '../env/node-builtin.js';
 
 const WORKER_SOURCE = `
@@ -80,6 +81,7 @@ export async function availableCores(): Promise<number> {
 /**
  * Decodes `jobs` with `threads` worker threads, calling `onResult(i, result)` for each job (in completion
  * order). Workers are started for this call and terminated before it returns.
+ * @throws {@link data!ImageSizeError} when a job's header is over {@link data!MAX_IMAGE_PIXELS} pixels (before any worker starts).
  */
 export async function decodeInWorkers(
   jobs: DecodeJob[],
@@ -87,6 +89,13 @@ export async function decodeInWorkers(
   onResult: (index: number, result: DecodeResult) => void,
   chunkSize = 64,
 ): Promise<void> {
+  // The headers come from readImageHeader, which already rejects these; a job built another way is checked here,
+  // before any bytes reach a worker's inflate.
+  jobs.forEach((j, i) => {
+    if (j.header.width * j.header.height > MAX_IMAGE_PIXELS) {
+      throw new ImageSizeError(`decode job ${i}: image is ${j.header.width}x${j.header.height} (WxH), more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels decoded`);
+    }
+  });
   const { Worker } = nodeWorkerThreads('decoding images on worker threads', 'decode on the main thread (parallel: false)');
   const locations = decoderLocations();
   const workers: WorkerLike[] = [];

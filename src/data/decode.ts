@@ -43,6 +43,25 @@ export interface DecodeOptions {
   resize?: ResizeMode;
 }
 
+/**
+ * Largest image, in pixels (width x height), that is decoded: 100 megapixels, the limit jpeg-js applies to JPEG
+ * (`maxResolutionInMP`), applied to PNG too and checked from the header before any inflate or pixel buffer. A
+ * larger image is an {@link ImageSizeError} naming its size (and the row). Brain MRI slices are far smaller; a
+ * PNG header claiming 20000x20000 would otherwise take several GB and many seconds to decode.
+ */
+export const MAX_IMAGE_PIXELS = 100_000_000;
+
+// Rejects an image larger than MAX_IMAGE_PIXELS before it is decoded.
+function checkPixelCap(header: ImageHeader, location: DataErrorLocation): ImageHeader {
+  if (header.width * header.height > MAX_IMAGE_PIXELS) {
+    throw new ImageSizeError(
+      `${header.format.toUpperCase()} header says ${header.width}x${header.height} (WxH) = ${(header.width * header.height / 1e6).toFixed(1)} megapixels, more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels decoded`,
+      location,
+    );
+  }
+  return header;
+}
+
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 function startsWith(b: Uint8Array, sig: readonly number[], at = 0): boolean {
@@ -109,7 +128,8 @@ function jpegHeader(b: Uint8Array, loc: DataErrorLocation): ImageHeader {
  * @param bytes Encoded image.
  * @param location File/row/column for error messages.
  * @throws {@link data!ImageDecodeError} for empty, unrecognised or corrupt headers;
- *   {@link data!UnsupportedImageFormatError} for recognised formats that are not decoded (GIF, WebP, 12-bit JPEG, ...).
+ *   {@link data!UnsupportedImageFormatError} for recognised formats that are not decoded (GIF, WebP, 12-bit JPEG, ...);
+ *   {@link ImageSizeError} for an image of more than {@link MAX_IMAGE_PIXELS} pixels.
  */
 export function readImageHeader(bytes: Uint8Array, location: DataErrorLocation = {}): ImageHeader {
   if (bytes.length === 0) throw new ImageDecodeError('image bytes are empty', location);
@@ -128,9 +148,9 @@ export function readImageHeader(bytes: Uint8Array, location: DataErrorLocation =
     if (bitDepth < 8 && bytes[28] === 1) {
       throw new UnsupportedImageFormatError(`unsupported PNG: interlaced (Adam7) with ${bitDepth}-bit samples; save it without interlacing or with 8-bit samples`, location);
     }
-    return { format, width, height, colorMode, bitDepth };
+    return checkPixelCap({ format, width, height, colorMode, bitDepth }, location);
   }
-  if (format === 'jpeg') return jpegHeader(bytes, location);
+  if (format === 'jpeg') return checkPixelCap(jpegHeader(bytes, location), location);
   if (format === 'unknown') {
     const head = Array.from(bytes.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
     throw new ImageDecodeError(`not a recognised image (first bytes ${head}); expected PNG or JPEG`, location);
