@@ -45,7 +45,9 @@ import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult 
  * @param model The model to train (changed in place).
  * @param options Data, epochs, recipe, callbacks and progress; see {@link TrainOptions}.
  * @returns The history of the epochs run.
- * @throws {@link TrainingError} for bad options, an image size the model does not take, or a loss that becomes NaN.
+ * @throws {@link TrainingError} for bad options, an image size the model does not take, or a training that diverges:
+ * a step's loss that is NaN or ±Inf, or weights that become so (checked after every step by one reduction over all the
+ * model's weights, trainable or not), naming the epoch and step (1-based).
  * @example
  * ```ts
  * const split = new StratifiedSplit({ testSize: 0.2, seed: 42 }).split(ds.labels);
@@ -152,6 +154,17 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
         if (!Number.isFinite(batchLoss)) {
           throw new TrainingError(`the training loss became ${batchLoss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr})`);
         }
+        // The weights after the step (the loss above is the one before it), trainable and not (BN moving statistics):
+        // one reduction per weight and one number read per step.
+        const sumTensor = weightsSumOf(model);
+        const weightsSum = (await sumTensor.data())[0];
+        sumTensor.dispose();
+        if (!Number.isFinite(weightsSum)) {
+          throw new TrainingError(
+            `the weights became non-finite at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr}; ` +
+              `${describeNonFinite(model)}) while the training loss of the step was ${batchLoss}: the training diverged, lower the learning rate`,
+          );
+        }
         lossSum += batchLoss * m;
         correctSum += correctValue[0];
         seen += m;
@@ -229,6 +242,29 @@ function trainStep(
     optimizer.applyGradients(grads);
     return [value, correct as unknown as tf.Tensor];
   });
+}
+
+/**
+ * `Σ 0·w` over every weight of the model (one scalar the caller disposes): 0 when all are finite, NaN as soon as one
+ * is NaN or ±Inf (0·Inf is NaN), and unlike a plain sum it cannot overflow.
+ */
+function weightsSumOf(model: tfl.LayersModel): tf.Scalar {
+  return tf.tidy(() => {
+    const sums = model.weights.map((w) => tf.sum(tf.mul(w.read(), 0)));
+    return (sums.length === 0 ? tf.scalar(0) : sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar;
+  });
+}
+
+/** The model's weights holding NaN or ±Inf, with their counts (the error path only: reads every weight). */
+function describeNonFinite(model: tfl.LayersModel): string {
+  const bad: string[] = [];
+  for (const w of model.weights) {
+    const values = w.read().dataSync();
+    let count = 0;
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) count += 1;
+    if (count > 0) bad.push(`${w.originalName} has ${count} of ${values.length} values non-finite`);
+  }
+  return bad.length > 0 ? bad.slice(0, 3).join(', ') + (bad.length > 3 ? `, and ${bad.length - 3} more weights` : '') : 'a weight is non-finite';
 }
 
 function countCorrect(probs: tf.Tensor, ys: tf.Tensor): tf.Scalar {

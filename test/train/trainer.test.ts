@@ -387,3 +387,30 @@ describe('trainNeuroStageNet: the optimizer it creates (issue 15)', () => {
     expect(tf.memory().numTensors).toBeLessThan(beforeOptimizer);
   });
 });
+
+describe('trainNeuroStageNet: a diverging training (issue 15)', () => {
+  it('stops with a TrainingError naming the epoch, the step and the weights once a step leaves non-finite weights', async () => {
+    // This rate is Inf in float32: Adam's first step makes the weights ±Inf/NaN while the loss of that step was finite
+    // (it is computed before the update); the old check only saw the NaN loss of the step after.
+    const model = makeModel();
+    const error = await trainNeuroStageNet(model, {
+      train: { source, indices: trainIdx },
+      epochs: 2,
+      batchSize: 8,
+      augment: false,
+      progress: 'none',
+      learningRate: 1e39,
+    }).catch((e: unknown) => e);
+    model.dispose();
+    expect(error).toBeInstanceOf(TrainingError);
+    expect((error as Error).message).toMatch(/weights became non-finite at epoch 1, step 1 /);
+    expect((error as Error).message).toMatch(/kernel has \d+ of \d+ values non-finite/);
+  });
+
+  it('a large but converging rate is not stopped', async () => {
+    const model = compileTiny(makeModel(), 0.05);
+    const result = await trainNeuroStageNet(model, { train: { source, indices: trainIdx }, epochs: 2, batchSize: 8, augment: false, progress: 'none' });
+    expect(result.epochs).toHaveLength(2);
+    model.dispose();
+  });
+});
