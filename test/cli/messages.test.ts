@@ -1,10 +1,11 @@
 // Issue 15: the CLI's error messages in plain words: one line naming the path / layer / package, the right exit code,
 // and checks done before anything slow (backend start, model load).
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE, errorLines, runInProcess } from './helpers.js';
+import { CLI, REPO, SAMPLE, errorLines, lines, runInProcess, type RunResult } from './helpers.js';
 
 let tmp: string;
 
@@ -62,5 +63,50 @@ describe('input paths are checked before the model loads', () => {
       expect(r.stderr).not.toMatch(/^(backend|model):/m);
       expect(performance.now() - started).toBeLessThan(2000);
     }
+  });
+});
+
+/** Runs the CLI in a child process whose module resolution hides @tensorflow/tfjs-node (whatever is installed). */
+function runWithoutTfjsNode(args: string[]): Promise<RunResult> {
+  const hooks = join(REPO, 'test/fixtures/backends/register-tfjs-node-hooks.mjs');
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', hooks, CLI, ...args], {
+      cwd: REPO,
+      env: { ...process.env, NSN_TFJS_NODE: 'absent', NO_COLOR: '1', FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+describe('--backend tensorflow without @tensorflow/tfjs-node installed', () => {
+  it('one clean line: not installed, how to install it; exit 2', async () => {
+    const r = await runWithoutTfjsNode(['predict', '--pretrained', SAMPLE, '--backend', 'tensorflow']);
+    expect(r.code, r.stderr).toBe(2);
+    // Exactly one line on stderr: the old output was a 'backend tensorflow skipped: ...' note and then the same text
+    // again in the error, joined as 'available:; - tensorflow: ...'.
+    expect(lines(r.stderr), r.stderr).toHaveLength(1);
+    const line = r.stderr.trim();
+    expect(line).toMatch(/^neurostagenet: error: the tensorflow backend needs @tensorflow\/tfjs-node, which is not installed: npm install @tensorflow\/tfjs-node /);
+    expect(line).toContain('install-tfjs-node-from-wheel.sh');
+    expect(line).toContain('--backend wasm or cpu');
+    expect(line).not.toMatch(/:;|; -|tfjs-node-gpu/);
+    expect(line.match(/not installed/g)).toHaveLength(1);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a list falls back to the next backend, with one plain note why', async () => {
+    const p = await runWithoutTfjsNode(['predict', '--pretrained', SAMPLE, '--limit', '1', '--backend', 'tensorflow,cpu']);
+    expect(p.code, p.stderr).toBe(0);
+    const notes = lines(p.stderr).filter((l) => l.startsWith('backend'));
+    expect(notes).toEqual([
+      expect.stringMatching(/^backend tensorflow skipped: needs @tensorflow\/tfjs-node, which is not installed: npm install @tensorflow\/tfjs-node /),
+      'backend: cpu',
+    ]);
   });
 });
