@@ -13,6 +13,7 @@ import { availableCores, decodeInWorkers, workersAvailable, type DecodeJob } fro
 import {
   DataError,
   DataOptionError,
+  EmptyDatasetError,
   ImageSizeError,
   InvalidLabelError,
   InvalidSliceError,
@@ -26,11 +27,18 @@ import { nodeFs } from '../env/node-builtin.js';
 export interface ParquetImageDatasetOptions {
   /** Image column: plain binary, or a struct with `bytes` (and optionally `path`) as HuggingFace writes. Default `'image'`. */
   imageColumn?: string;
-  /** Label column: integers (class indices) or strings (class names). Default `'label'`. */
+  /**
+   * Label column: integers (class indices), digit strings (`'0'`, `'2'`: also class indices) or strings (class names,
+   * looked up in `classNames`). Default `'label'`.
+   */
   labelColumn?: string;
   /**
-   * Class names indexed by label. Default: the file's HuggingFace `ClassLabel` names when present; else, for
-   * integer labels `['0', '1', '2', '3']`, for string labels the sorted distinct strings.
+   * Class names indexed by label. Default: the file's HuggingFace `ClassLabel` names when present; else
+   * `['0', '1', '2', '3']` for integer (or digit-string) labels. String labels need one of the two: the names are
+   * never taken from the strings a file holds (a class missing from one file would shift every later label), so a
+   * string label without `classNames` or metadata is an {@link InvalidLabelError} naming the row and the value.
+   * Pass the model's class names (e.g. `ALZHEIMER_CLASS_NAMES`). A string label equal to a class name maps to its
+   * index; a digit string that is not a class name is read as an index.
    */
   classNames?: readonly string[];
   /**
@@ -188,7 +196,9 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
    * @throws {@link data!EmptyFileError}, {@link data!NotParquetError}, {@link data!TruncatedParquetError}, {@link data!MissingColumnError};
    *   with `onError: 'throw'` also {@link InvalidLabelError}, {@link InvalidSubjectError}, {@link InvalidSliceError},
    *   {@link MissingImageError}, {@link data!ImageDecodeError},
-   *   {@link data!UnsupportedImageFormatError}, {@link ImageSizeError} for the first bad row.
+   *   {@link data!UnsupportedImageFormatError}, {@link ImageSizeError} for the first bad row;
+   *   {@link InvalidLabelError} for string labels without `classNames` or ClassLabel metadata;
+   *   {@link data!EmptyDatasetError} when the file has 0 rows or every row was skipped.
    */
   static async fromFile(pathOrBytes: string | URL | Uint8Array | ArrayBuffer, options: ParquetImageDatasetOptions = {}): Promise<ParquetImageDataset> {
     const imageColumn = options.imageColumn ?? 'image';
@@ -305,6 +315,14 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
       const error = failures.get(row) as DataError;
       return { row, reason: error.reason, error };
     });
+    if (kept.length === 0) {
+      throw new EmptyDatasetError(
+        n === 0
+          ? 'the file has 0 rows: there is nothing to train on or evaluate'
+          : `all ${n} rows were skipped (onError: 'skip'); the first: row ${skipped[0].row}: ${skipped[0].reason}`,
+        { file },
+      );
+    }
     const keptLabels = Int32Array.from(kept, (r) => labels[r]);
     return new ParquetImageDataset({
       file,
@@ -471,6 +489,11 @@ function labelText(v: unknown): string | undefined {
   return undefined;
 }
 
+// Digit strings ("0", "2", "13") are class indices, like integer cells.
+const DIGITS = /^[0-9]+$/;
+
+// Class names come from the `classNames` option or the file's ClassLabel metadata, never from the strings a file
+// happens to hold (a class absent from one file would shift every later label).
 function resolveClassNames(given: readonly string[] | undefined, fromMetadata: string[] | undefined, cells: unknown[], file: string, column: string): string[] {
   if (given !== undefined) {
     if (!Array.isArray(given) || given.length === 0 || !given.every((s) => typeof s === 'string') || new Set(given).size !== given.length) {
@@ -479,23 +502,31 @@ function resolveClassNames(given: readonly string[] | undefined, fromMetadata: s
     return [...given];
   }
   if (fromMetadata) return fromMetadata;
-  const strings = new Set<string>();
-  for (const c of cells) {
-    const s = labelText(c);
-    if (s !== undefined) strings.add(s);
+  for (let row = 0; row < cells.length; row++) {
+    const s = labelText(cells[row]);
+    if (s !== undefined && !DIGITS.test(s)) {
+      throw new InvalidLabelError(
+        `label '${s}' is a class name but no class names were given and the file has no ClassLabel metadata: pass classNames ` +
+          `(e.g. the model's class names, or ALZHEIMER_CLASS_NAMES) so that names map to the same indices in every file`,
+        { file, row, column },
+      );
+    }
   }
-  return strings.size > 0 ? [...strings].sort() : ['0', '1', '2', '3'];
+  return ['0', '1', '2', '3'];
 }
 
 function toLabel(v: unknown, classNames: readonly string[], index: Map<string, number>, loc: { file: string; row: number; column: string }): number {
   if (v === null || v === undefined) throw new InvalidLabelError('label is null', loc);
   const text = labelText(v);
+  let num: number;
   if (text !== undefined) {
     const k = index.get(text);
-    if (k === undefined) throw new InvalidLabelError(`label '${text}' is not one of the class names ${JSON.stringify(classNames)}`, loc);
-    return k;
+    if (k !== undefined) return k;
+    if (!DIGITS.test(text)) throw new InvalidLabelError(`label '${text}' is not one of the class names ${JSON.stringify(classNames)}`, loc);
+    num = Number(text);
+  } else {
+    num = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
   }
-  const num = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
   if (!Number.isInteger(num)) throw new InvalidLabelError(`label ${String(v)} is not an integer class index`, loc);
   if (num < 0 || num >= classNames.length) {
     throw new InvalidLabelError(`label ${num} is out of range 0..${classNames.length - 1} (${classNames.length} classes)`, loc);

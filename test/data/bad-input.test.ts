@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { DataError, ImageSizeError, ParquetImageDataset, decodeImage, readImageHeader } from '../../src/data/index.js';
 import { MAX_IMAGE_PIXELS } from '../../src/data/decode.js';
+import { EmptyDatasetError, InvalidLabelError } from '../../src/data/errors.js';
 import { encodePng, makeParquet, pseudoRandom } from './helpers.js';
 
 const png = (seed: number, w = 4, h = 3) => encodePng({ width: w, height: h, colorType: 0, bitDepth: 8, samples: pseudoRandom(w * h, 256, seed) });
@@ -55,5 +56,57 @@ describe('decodeInWorkers pixel cap', () => {
     const { decodeInWorkers } = await import('../../src/data/decode-pool.js');
     const header = { format: 'png' as const, width: 20000, height: 20000, colorMode: 'gray' as const, bitDepth: 8 };
     await expect(decodeInWorkers([{ bytes: pngClaiming(20000, 20000), header }], 1, () => {})).rejects.toThrow(ImageSizeError);
+  });
+});
+
+describe('string labels need class names (issue 15)', () => {
+  const NAMES = ['Mild_Demented', 'Moderate_Demented', 'Non_Demented', 'Very_Mild_Demented'];
+  const images = [png(1), png(2), png(3), png(4)];
+
+  it('without classNames or metadata: an InvalidLabelError naming file, row, column and value, saying to pass classNames', async () => {
+    const bytes = await makeParquet({ images, labels: ['Mild_Demented', 'Non_Demented', 'Very_Mild_Demented', 'Non_Demented'], labelType: 'utf8' });
+    const e = await rejection(ParquetImageDataset.fromFile(bytes, { name: 'test.parquet', targetSize: SMALL }));
+    expect(e).toBeInstanceOf(InvalidLabelError);
+    expect([e.file, e.row, e.column]).toEqual(['test.parquet', 0, 'label']);
+    expect(e.message).toMatch(/label 'Mild_Demented'.*pass classNames/);
+    // Thrown whatever onError says: it is about the whole file, not one row.
+    await expect(ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, onError: 'skip' })).rejects.toThrow(InvalidLabelError);
+  });
+
+  it('with classNames, a file lacking a class keeps every label at its own index (no shift)', async () => {
+    // No Moderate_Demented here: numbering by the strings present would make Non_Demented 1 instead of 2.
+    const bytes = await makeParquet({ images, labels: ['Mild_Demented', 'Non_Demented', 'Very_Mild_Demented', 'Non_Demented'], labelType: 'utf8' });
+    const ds = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, classNames: NAMES });
+    expect(Array.from(ds.labels)).toEqual([0, 2, 3, 2]);
+    expect(ds.classNames).toEqual(NAMES);
+  });
+
+  it('digit strings are class indices: "0", "2", "3" stay 0, 2, 3 (with or without classNames)', async () => {
+    const bytes = await makeParquet({ images: images.slice(0, 3), labels: ['0', '2', '3'], labelType: 'utf8' });
+    const plain = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL });
+    expect(Array.from(plain.labels)).toEqual([0, 2, 3]);
+    expect(plain.classNames).toEqual(['0', '1', '2', '3']);
+    const named = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, classNames: NAMES });
+    expect(Array.from(named.labels)).toEqual([0, 2, 3]);
+    const outOfRange = await makeParquet({ images: images.slice(0, 1), labels: ['7'], labelType: 'utf8' });
+    await expect(ParquetImageDataset.fromFile(outOfRange, { targetSize: SMALL })).rejects.toThrow(/label 7 is out of range 0\.\.3/);
+  });
+});
+
+describe('empty datasets (issue 15)', () => {
+  it('a file of 0 rows is an EmptyDatasetError naming the file', async () => {
+    const bytes = await makeParquet({ images: [], labels: [] });
+    const e = await rejection(ParquetImageDataset.fromFile(bytes, { name: 'empty.parquet', targetSize: SMALL }));
+    expect(e).toBeInstanceOf(EmptyDatasetError);
+    expect(e.file).toBe('empty.parquet');
+    expect(e.message).toMatch(/0 rows.*file empty\.parquet/);
+  });
+
+  it('every row skipped is an EmptyDatasetError naming the file and the first reason', async () => {
+    const junk = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const bytes = await makeParquet({ images: [junk, junk], labels: [0, 1] });
+    const e = await rejection(ParquetImageDataset.fromFile(bytes, { name: 'bad.parquet', targetSize: SMALL, onError: 'skip' }));
+    expect(e).toBeInstanceOf(EmptyDatasetError);
+    expect(e.message).toMatch(/all 2 rows were skipped.*row 0: not a recognised image.*file bad\.parquet/);
   });
 });
