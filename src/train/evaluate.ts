@@ -66,6 +66,8 @@ export interface EvaluationResult {
  * @param options Rows, batch size and the metrics' options (class names default to the source's;
  *   `ordinalOrder: ALZHEIMER_SEVERITY_ORDER` for the Alzheimer stages).
  * @returns Metrics and predictions.
+ * @throws `TrainingError` when the source's images are not the size the model takes (both sizes named, as the
+ *   trainer checks them), or the model is not a single-output classifier.
  * @example
  * ```ts
  * const { metrics, logits, labels, figures } = await evaluate(model, testSet, { ordinalOrder: ALZHEIMER_SEVERITY_ORDER });
@@ -79,7 +81,7 @@ export async function evaluate(
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
   const { indices, batchSize, onProgress, tta, bootstrap, minPeoplePerClass, ...metricOptions } = options;
-  const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress, tta });
+  const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress, tta, caller: 'evaluate: the' });
   const k = pass.numClasses;
   const metrics = new MultiClassMetrics({
     ...metricOptions,

@@ -63,10 +63,29 @@ function isSeparateSoftmax(layer: tfl.layers.Layer): boolean {
 }
 
 /**
+ * Checks that `source`'s images fit the model's input `[N, H, W, 1]` (the trainer and {@link runInference} share it).
+ * @param model The classifier.
+ * @param source The images (`imageSize` is `[height, width]`).
+ * @param what The caller and the images, for the message (e.g. `"trainNeuroStageNet: train"`, `"evaluate: the"`).
+ * @throws {@link TrainingError} naming both sizes and the two ways to make them agree.
+ */
+export function checkImageSize(model: tfl.LayersModel, source: Pick<LabeledImageSource, 'imageSize'>, what: string): void {
+  const inputShape = model.inputs[0]?.shape ?? [];
+  const [h, w] = source.imageSize;
+  if (inputShape.length !== 4 || inputShape[1] !== h || inputShape[2] !== w || inputShape[3] !== 1) {
+    throw new TrainingError(
+      `${what} images are ${h}x${w}x1 but model '${model.name}' takes [${inputShape.slice(1).join(', ')}]` +
+        ` (load the data with targetSize [${inputShape[1]}, ${inputShape[2]}] or use a model built for [${h}, ${w}, 1])`,
+    );
+  }
+}
+
+/**
  * Runs the model in inference mode over `indices` of `source` and collects labels, probabilities, logits (when
  * asked and reachable) and the summed loss (when `loss` is given). With `tta: 'flip'` the probabilities are the mean
  * of the slice's and its left-right mirror image's, and no logits are read (the caller takes log-probabilities).
  * Every tensor is disposed before returning.
+ * @throws {@link TrainingError} when the source's images do not fit the model's input (see {@link checkImageSize}).
  */
 export async function runInference(
   model: tfl.LayersModel,
@@ -78,11 +97,14 @@ export async function runInference(
     withLogits?: boolean;
     tta?: TestTimeAugmentation;
     onProgress?: (rowsDone: number, rowsTotal: number) => void;
+    /** The caller and the images, for the image-size error (see {@link checkImageSize}). */
+    caller?: string;
   },
 ): Promise<InferencePass> {
   const flip = options.tta === 'flip';
   if (options.tta !== undefined && options.tta !== 'none' && !flip) throw new TrainingError(`tta must be 'none' or 'flip', got '${String(options.tta)}'`);
   const k = modelNumClasses(model);
+  checkImageSize(model, source, options.caller ?? 'inference: the');
   const n = options.indices ? options.indices.length : source.length;
   const batchSize = options.batchSize ?? 32;
   const twoHeaded = options.withLogits && !flip ? logitsAndProbabilitiesModel(model) : null;

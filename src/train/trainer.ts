@@ -7,7 +7,7 @@ import { MultiClassMetrics } from '../metrics/multiclass-metrics.js';
 import { aggregateByGroup } from '../metrics/group-aggregate.js';
 import { compileNeuroStageNet } from './compile.js';
 import { TrainingError } from './errors.js';
-import { modelNumClasses, runInference } from './inference.js';
+import { checkImageSize, modelNumClasses, runInference } from './inference.js';
 import { checkLabelSmoothing, type LossFunction } from './loss.js';
 import { getLearningRate, setLearningRate } from './learning-rate.js';
 import { resolveProgress } from './progress.js';
@@ -280,6 +280,7 @@ async function validate(
   personWarning: { warned: boolean },
 ): Promise<Pick<EpochRecord, 'val_loss' | 'val_accuracy' | 'val_auc' | 'val_person_auc'>> {
   const pass = await runInference(model, validation.source, {
+    caller: 'trainNeuroStageNet: validation',
     indices: validation.indices,
     batchSize: plan.validationBatchSize,
     loss: lossFn,
@@ -376,14 +377,7 @@ function checkSubset(name: string, subset: DataSubset | undefined, model: tfl.La
   if (!source || typeof source.get !== 'function' || !source.labels) {
     throw new TrainingError(`trainNeuroStageNet: ${name}.source must be a LabeledImageSource (e.g. a ParquetImageDataset)`);
   }
-  const inputShape = model.inputs[0]?.shape ?? [];
-  const [h, w] = source.imageSize;
-  if (inputShape.length !== 4 || inputShape[1] !== h || inputShape[2] !== w || inputShape[3] !== 1) {
-    throw new TrainingError(
-      `trainNeuroStageNet: ${name} images are ${h}x${w}x1 but model '${model.name}' takes [${inputShape.slice(1).join(', ')}]` +
-        ` (load the data with targetSize [${inputShape[1]}, ${inputShape[2]}] or build the model for [${h}, ${w}, 1])`,
-    );
-  }
+  checkImageSize(model, source, `trainNeuroStageNet: ${name}`);
   if (source.classNames.length > numClasses) {
     throw new TrainingError(
       `trainNeuroStageNet: ${name} has ${source.classNames.length} classes but the model predicts ${numClasses}`,

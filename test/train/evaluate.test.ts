@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/train/evaluate.js';
+import { TrainingError } from '../../src/train/errors.js';
 import { compileTiny, makeModel, makeSource } from './helpers.js';
 
 beforeAll(async () => {
@@ -118,5 +119,17 @@ describe('evaluate with test-time augmentation', () => {
     const none = await evaluate(model, source, { indices: rows, tta: 'none' });
     rows.forEach((_, i) => expect(none.probabilities[i * 4]).toBeCloseTo(plain[i][0], 6));
     await expect(evaluate(model, source, { indices: rows, tta: 'rotate' as 'flip' })).rejects.toThrow("tta must be 'none' or 'flip', got 'rotate'");
+  });
+});
+
+describe('evaluate: images of another size (issue 15)', () => {
+  it('throws a TrainingError naming both sizes before running the model, as the trainer does', async () => {
+    const model = makeModel({ size: 8 });
+    const before = tf.memory().numTensors;
+    const error = await evaluate(model, makeSource(4, 16)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TrainingError);
+    expect((error as Error).message).toMatch(/^evaluate: the images are 16x16x1 but model '.*' takes \[8, 8, 1\]/);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
   });
 });
