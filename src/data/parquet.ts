@@ -84,12 +84,13 @@ export async function readParquetColumns(
     ? (bytes.buffer as ArrayBuffer)
     : (bytes.slice().buffer as ArrayBuffer);
   let metadata: FileMetaData;
+  let top: ReturnType<typeof parquetSchema>['children'];
   try {
     metadata = parquetMetadata(ab);
+    top = parquetSchema(metadata).children; // a corrupt footer can parse yet describe an impossible schema tree
   } catch (e) {
     throw new TruncatedParquetError(`Parquet footer cannot be read: ${(e as Error).message}`, { file }, { cause: e });
   }
-  const top = parquetSchema(metadata).children;
   const names = top.map((c) => c.element.name);
   const imageNode = top.find((c) => c.element.name === imageColumn);
   if (!imageNode) throw new MissingColumnError(`no image column '${imageColumn}'; columns are ${names.join(', ')}`, { file, column: imageColumn });
