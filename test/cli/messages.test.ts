@@ -110,3 +110,30 @@ describe('--backend tensorflow without @tensorflow/tfjs-node installed', () => {
     ]);
   });
 });
+
+describe('explain: an unknown --layer', () => {
+  it('names the bad layer, suggests at most 10 (closest, the default, the last feature maps) and how to list all; exit 2', async () => {
+    const out = join(tmp, 'explain-out');
+    const r = await runInProcess(['explain', '--pretrained', SAMPLE, '--layer', 'se_excit', '--backend', 'cpu', '--out', out]);
+    expect(r.code, r.stderr).toBe(2);
+    const line = expectOneLineError(r.stderr, "no layer 'se_excit' in the model; try: se_excite (default), ", "'neurostagenet explain --pretrained --list-layers'");
+    const suggested = line.slice(line.indexOf('try: ') + 5, line.indexOf('; list them all')).split(', ');
+    expect(suggested.length).toBeGreaterThan(1);
+    expect(suggested.length).toBeLessThanOrEqual(10);
+    // The old message listed every outer layer, input and classifier head included.
+    expect(line).not.toMatch(/gray_input|head_dense1|predictions_softmax|Its layers are/);
+
+    const typo = await runInProcess(['explain', '--pretrained', SAMPLE, '--layer', 'top_activaton', '--backend', 'cpu', '--out', out]);
+    expect(typo.code, typo.stderr).toBe(2);
+    expectOneLineError(typo.stderr, "no layer 'top_activaton' in the model; try: efficientnetb0/top_activation, ", 'se_excite (default)');
+  });
+
+  it('--list-layers prints every layer path with its output shape, the default marked; no input needed', async () => {
+    const r = await runInProcess(['explain', '--pretrained', '--list-layers', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^se_excite +Multiply +\[\?, 2, 2, 256\] +default$/m);
+    expect(r.stdout).toMatch(/^efficientnetb0\/top_activation +Activation +\[\?, 2, 2, 1280\] +\*$/m);
+    expect(r.stdout).toMatch(/^predictions +Dense +\[\?, 4\]$/m);
+    expect(r.stdout).toMatch(/^\d+ layers; \* = a spatial feature map/m);
+  });
+});

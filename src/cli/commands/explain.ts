@@ -11,6 +11,7 @@ import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { checkSliceLevels, rowsPerClass } from '../inference.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
+import { checkLayer, layerTable } from '../layers.js';
 import { startProgress } from '../progress.js';
 
 export const EXPLAIN_HELP = `Usage: neurostagenet explain <model-dir> <input...> [options]
@@ -29,6 +30,7 @@ Options
   --out DIR               output directory (default ./neurostagenet-explain)
   --method M              gradcam (default) | gradcam++
   --layer NAME            layer to explain (default: the last spatial feature map, 'se_excite')
+  --list-layers           print the model's layers (path, class, output shape) and exit; no input needed
   --class C               class to explain: 'predicted' (default), an index 0..3 or a class name
   --rows LIST             Parquet rows to explain, e.g. 0,5,9 (default: one per class, --limit in all)
   --limit N               number of Parquet rows when --rows is not given (default 4)
@@ -39,6 +41,7 @@ Options
 Examples
   neurostagenet explain --pretrained scan.png --out heatmaps
   neurostagenet explain ./run/model test.parquet --rows 3,17,42 --method gradcam++
+  neurostagenet explain --pretrained --list-layers
 `;
 
 /** Runs `explain`; returns the exit code. */
@@ -51,17 +54,25 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
     class: { type: 'string' },
     rows: { type: 'string' },
     limit: { type: 'string' },
+    'list-layers': { type: 'boolean' },
   });
   const method = stringOption(values, 'method', 'gradcam') as CamMethod;
   if (method !== 'gradcam' && method !== 'gradcam++') throw new UsageError(`--method must be gradcam or gradcam++, got '${method}'`, 'explain');
   const limit = numberOption(values, 'limit', 4, { integer: true, min: 1 }, 'explain');
   const rowsWanted = intListOption(values, 'rows', 'explain');
-  if (positionals.length === 0 || (!values.pretrained && positionals.length < 2)) {
-    throw new UsageError('missing argument: usage: neurostagenet explain <model-dir|--pretrained> <input...>', 'explain');
+  const listOnly = values['list-layers'] === true;
+  if (listOnly ? !values.pretrained && positionals.length === 0 : positionals.length === 0 || (!values.pretrained && positionals.length < 2)) {
+    throw new UsageError(`missing argument: usage: neurostagenet explain <model-dir|--pretrained> ${listOnly ? '--list-layers' : '<input...>'}`, 'explain');
   }
   checkModelAndInputs(values, positionals, 'explain');
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'explain');
   const { model, rest } = await openModel(values, positionals, ctx, 'explain');
+  if (listOnly) {
+    for (const line of layerTable(model.model)) ctx.print(line);
+    return 0;
+  }
+  const layerArg = stringOption(values, 'layer');
+  if (layerArg !== undefined) checkLayer(model.model, layerArg, values.pretrained ? '--pretrained' : positionals[0]);
   const input = await openInputs(rest, values, model, 'explain');
   const classArg = stringOption(values, 'class', 'predicted') as string;
   let classIndex: number | 'predicted' = 'predicted';
@@ -87,7 +98,7 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
 
   const out = resolve(stringOption(values, 'out', 'neurostagenet-explain') as string);
   await mkdir(out, { recursive: true });
-  const cam = new GradCAM(model.model, { layerName: stringOption(values, 'layer'), method });
+  const cam = new GradCAM(model.model, { layerName: layerArg, method });
   ctx.note(`${method}: layer '${cam.layerName}', ${rows.length} image(s), ${backend}`);
   await checkSliceLevels(model, src, rows, ctx);
   const [h, w] = model.imageSize;
