@@ -14,7 +14,7 @@ export type LabelsInput = ArrayLike<number> | ReadonlyArray<ArrayLike<number>> |
  */
 export type MatrixInput = ReadonlyArray<ArrayLike<number>> | Float32Array | Float64Array | tf.Tensor;
 
-// Duck-typed so that tensors from another copy of tfjs-core are recognised too.
+/** True for a tfjs tensor (duck-typed, so that tensors from another copy of tfjs-core are recognised too). */
 export function isTensor(x: unknown): x is tf.Tensor {
   return (
     typeof x === 'object' &&
@@ -28,7 +28,7 @@ function isNested(x: ArrayLike<unknown>): x is ReadonlyArray<ArrayLike<number>> 
   return x.length > 0 && typeof x[0] === 'object' && x[0] !== null;
 }
 
-// First index of the row maximum, like np.argmax.
+/** First index of the maximum of `data[offset .. offset + k)`, like `np.argmax`. */
 export function argmaxRow(data: ArrayLike<number>, offset: number, k: number): number {
   let best = 0;
   let bestValue = data[offset];
@@ -137,4 +137,36 @@ export function readMatrix(input: MatrixInput, numClasses: number, what: string)
     }
   }
   return { data, n };
+}
+
+/**
+ * The tolerance of {@link checkRowSums}: a row may sum to `s` with `|1 - s| ≤ ROW_SUM_ATOL + ROW_SUM_RTOL · |s|`,
+ * NumPy's `np.allclose(1, s)` defaults as scikit-learn's `roc_auc_score(multi_class='ovr')` applies them. Float32
+ * softmax rows (and their means: test-time augmentation, a person's slices) are well inside it.
+ */
+export const ROW_SUM_RTOL = 1e-5;
+/** Absolute part of the row-sum tolerance (see {@link ROW_SUM_RTOL}). */
+export const ROW_SUM_ATOL = 1e-8;
+
+/**
+ * Checks that every row of a row-major `[n, k]` probability matrix sums to 1, as scikit-learn's multiclass
+ * `roc_auc_score` does (it raises "Target scores need to be probabilities for multiclass roc_auc, i.e. they should
+ * sum up to 1.0 over classes"; see {@link ROW_SUM_RTOL} for the tolerance).
+ * @param data Row-major probabilities.
+ * @param n Number of rows.
+ * @param k Number of classes.
+ * @param what Argument name used in error messages.
+ * @throws {@link MetricsInputError} naming the first row that does not, and its sum.
+ */
+export function checkRowSums(data: ArrayLike<number>, n: number, k: number, what: string): void {
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += data[i * k + j];
+    if (!(Math.abs(1 - sum) <= ROW_SUM_ATOL + ROW_SUM_RTOL * Math.abs(sum))) {
+      throw new MetricsInputError(
+        `${what}: row ${i} sums to ${sum}; expected probabilities that sum to 1 over the ${k} classes ` +
+          `(within ${ROW_SUM_RTOL} relative, as scikit-learn's roc_auc_score): pass softmax outputs, or divide each row by its sum`,
+      );
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { MetricsInputError } from './errors.js';
-import { argmaxRow, readLabels, readMatrix, type LabelsInput, type MatrixInput } from './inputs.js';
+import { argmaxRow, checkRowSums, readLabels, readMatrix, type LabelsInput, type MatrixInput } from './inputs.js';
 import { reliabilityBins, type CalibrationBin } from './reliability.js';
 import { rocCurve, trapezoidArea, type RocCurve } from './roc.js';
 import { formatClassificationReport, type ReportFormatOptions } from './classification-report.js';
@@ -181,8 +181,11 @@ export class MultiClassMetrics {
   /**
    * Adds a batch. Tensors are read synchronously and not disposed (they stay the caller's).
    * @param labels True classes: indices `[N]` or one-hot `[N, K]`.
-   * @param probabilities Predicted class probabilities `[N, K]` (each in [0, 1]; rows should sum to 1).
+   * @param probabilities Predicted class probabilities `[N, K]`: each in [0, 1], each row summing to 1 (within
+   *   1e-5 relative, as scikit-learn's multiclass `roc_auc_score` requires; float32 softmax rows pass).
    * @returns `this`, for chaining.
+   * @throws {@link MetricsInputError} for a bad label, a value outside [0, 1] or a row that does not sum to 1
+   *   (naming the row and its sum).
    */
   update(labels: LabelsInput, probabilities: MatrixInput): this {
     const k = this.numClasses;
@@ -201,6 +204,7 @@ export class MultiClassMetrics {
         );
       }
     }
+    checkRowSums(data, n, k, 'MultiClassMetrics.update probabilities');
     if (n > 0) {
       this.labelChunks.push(y);
       this.probabilityChunks.push(data);
@@ -260,8 +264,9 @@ export class MultiClassMetrics {
  * Computes every {@link MultiClassMetricsResult} figure from complete arrays (the non-streaming form of
  * {@link index!MultiClassMetrics}).
  * @param labels Class index per sample.
- * @param probabilities Row-major `[N, K]` probabilities.
+ * @param probabilities Row-major `[N, K]` probabilities, each row summing to 1 (as {@link MultiClassMetrics.update}).
  * @param options Number of classes, names, severity order, bins.
+ * @throws {@link MetricsInputError} for bad options, labels, sizes, or a row that does not sum to 1.
  */
 export function computeMetrics(
   labels: Int32Array,
@@ -274,6 +279,7 @@ export function computeMetrics(
   if (probabilities.length !== n * k) {
     throw new MetricsInputError(`computeMetrics: ${probabilities.length} probabilities for ${n} samples x ${k} classes`);
   }
+  checkRowSums(probabilities, n, k, 'computeMetrics probabilities');
 
   for (let i = 0; i < n; i++) {
     if (!(labels[i] >= 0 && labels[i] < k)) {

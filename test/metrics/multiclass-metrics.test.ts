@@ -252,3 +252,31 @@ describe('helpers', () => {
     expect(() => trapezoidArea([0, 1], [1])).toThrow(/2 x values but 1 y values/);
   });
 });
+
+describe('MultiClassMetrics: rows that do not sum to 1 (issue 15)', () => {
+  it('rejects them as scikit-learn roc_auc_score(multi_class="ovr") does, naming the row and its sum', () => {
+    const metrics = new MultiClassMetrics({ numClasses: 3 });
+    const error = (() => {
+      try {
+        metrics.update([0, 1], [[0.7, 0.2, 0.1], [0.5, 0.5, 0.5]]);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(MetricsInputError);
+    expect((error as Error).message).toMatch(/row 1 sums to 1\.5; expected probabilities that sum to 1/);
+    expect(() => metrics.update([0], [[0.3, 0.3, 0.3]])).toThrow(/row 0 sums to 0\.9|row 0 sums to 0\.8999/);
+    // Nothing was added by the rejected batches.
+    expect(() => metrics.compute()).toThrow(/no samples/);
+  });
+
+  it('accepts float32 softmax rows (np.allclose tolerance: 1e-5 relative)', () => {
+    const logits = tf.tensor2d([[30, -4, 2.5, 0.1], [1e-3, 2e-3, -1e-3, 0], [-80, 80, 3, 3]]);
+    const probs = tf.softmax(logits);
+    const metrics = new MultiClassMetrics({ numClasses: 4 }).update([0, 1, 1], probs);
+    expect(metrics.compute().accuracy).toBeGreaterThan(0);
+    tf.dispose([logits, probs]);
+    expect(() => new MultiClassMetrics({ numClasses: 2 }).update([0, 1], [[0.6, 0.400004], [1 - 2e-6, 0]])).not.toThrow();
+    expect(() => new MultiClassMetrics({ numClasses: 2 }).update([0, 1], [[0.6, 0.40003], [0.5, 0.5]])).toThrow(/row 0 sums to/);
+  });
+});
