@@ -1,5 +1,5 @@
 import { createRng, mixSeed, shuffleInPlace } from '../random.js';
-import { DataOptionError } from './errors.js';
+import { DataOptionError, EmptyDatasetError } from './errors.js';
 import type { LabeledImageSource } from './types.js';
 
 /** Options of {@link StratifiedSplit}. */
@@ -61,10 +61,12 @@ export class StratifiedSplit {
    * @param labels Class index of every row (non-negative integers).
    * @param groups Optional group key of every row (same length); rows of one group stay together.
    * @returns Sorted train and test row indices.
-   * @throws {@link data!DataOptionError} for negative/non-integer labels or a `groups` of another length.
+   * @throws {@link data!DataOptionError} for negative/non-integer labels or a `groups` of another length;
+   *   {@link data!EmptyDatasetError} for 0 rows (nothing to split: both sides would be empty).
    */
   split(labels: ArrayLike<number>, groups?: ArrayLike<string | number>): SplitIndices {
     const n = labels.length;
+    if (n === 0) throw new EmptyDatasetError('nothing to split: 0 rows (both the train and the test side would be empty)');
     for (let i = 0; i < n; i++) {
       if (!Number.isInteger(labels[i]) || labels[i] < 0) throw new DataOptionError(`labels[${i}] = ${labels[i]} is not a non-negative integer`);
     }
@@ -84,8 +86,12 @@ export class StratifiedSplit {
    * sides and makes validation figures optimistic.
    * @param source Labels and, when known, the subject of every row.
    * @returns Sorted train and test row indices.
+   * @throws {@link data!EmptyDatasetError} for a source of 0 rows, naming its `file` when it has one.
    */
-  splitSource(source: Pick<LabeledImageSource, 'labels' | 'subjects'>): SplitIndices {
+  splitSource(source: Pick<LabeledImageSource, 'labels' | 'subjects'> & { file?: string }): SplitIndices {
+    if (source.labels.length === 0) {
+      throw new EmptyDatasetError('nothing to split: the source has 0 rows', typeof source.file === 'string' ? { file: source.file } : {});
+    }
     return this.split(source.labels, source.subjects);
   }
 

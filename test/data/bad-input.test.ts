@@ -110,3 +110,14 @@ describe('empty datasets (issue 15)', () => {
     expect(e.message).toMatch(/all 2 rows were skipped.*row 0: not a recognised image.*file bad\.parquet/);
   });
 });
+
+describe('StratifiedSplit of nothing (issue 15)', () => {
+  it('0 rows is an EmptyDatasetError (naming the file of a source that has one), not two empty sides', async () => {
+    const { StratifiedSplit } = await import('../../src/data/split.js');
+    const split = new StratifiedSplit({ testSize: 0.2, seed: 1 });
+    expect(() => split.split([])).toThrow(EmptyDatasetError);
+    const e = (() => { try { split.splitSource({ labels: new Int32Array(0), file: 'x.parquet' }); } catch (err) { return err as DataError; } })();
+    expect(e).toBeInstanceOf(EmptyDatasetError);
+    expect(e!.message).toMatch(/0 rows \(file x\.parquet\)/);
+  });
+});
