@@ -19,6 +19,8 @@ export {
   ImageDecodeError,
   ImageSizeError,
   DataOptionError,
+  EmptyDatasetError,
+  UnsupportedCompressionError,
   type DataErrorLocation,
 } from './errors.js';
 export {
@@ -33,6 +35,7 @@ export {
   sniffImageFormat,
   resizeBilinearGray,
   rawToGray,
+  MAX_IMAGE_PIXELS,
   type RawPixels,
   type ColorMode,
   type DecodeOptions,
