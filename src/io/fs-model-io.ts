@@ -138,6 +138,103 @@ function entryByteLength(spec: tf.io.WeightsManifestEntry, size: number, data: A
 }
 
 /**
+ * Bytes one manifest entry takes in the weight data: its stored dtype's size times its element count (float16 /
+ * uint16 quantization 2, uint8 1, float32 / int32 4, bool 1, complex64 8); `undefined` for strings, whose size
+ * depends on the data.
+ * @param spec The manifest entry.
+ * @returns The byte count, or `undefined` when it cannot be known from the manifest.
+ */
+export function manifestEntryByteLength(spec: tf.io.WeightsManifestEntry): number | undefined {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  const q = spec.quantization?.dtype;
+  if (q !== undefined) return q === 'uint8' ? size : size * 2; // 'float16' | 'uint16'
+  switch (spec.dtype) {
+    case 'float32':
+    case 'int32':
+      return size * 4;
+    case 'bool':
+      return size;
+    case 'complex64':
+      return size * 8;
+    default:
+      return undefined;
+  }
+}
+
+// Checks a weights group's files hold exactly the bytes its manifest entries need (a truncated or foreign file
+// otherwise gives tfjs' RangeError without the file's name, or silently wrong weights).
+function checkWeightBytes(weights: readonly tf.io.WeightsManifestEntry[], actual: number, what: string, jsonPath: string): void {
+  let expected = 0;
+  for (const spec of weights) {
+    const n = manifestEntryByteLength(spec);
+    if (n === undefined) return; // string weights: their size is in the data
+    expected += n;
+  }
+  if (expected !== actual) {
+    throw new ModelFileError(
+      `${what} has ${actual} bytes but the manifest in '${jsonPath}' needs ${expected} for its ${weights.length} weights` +
+        ` (${actual < expected ? 'the file is truncated' : 'the file has extra bytes'}: it does not belong to this model.json; save the model again)`,
+    );
+  }
+}
+
+/**
+ * Checks that a loaded model's weights hold no NaN or ±Inf (a model file with them loads, but every prediction is
+ * NaN). One reduction per weight, read once.
+ * @param model The loaded model.
+ * @param where Where it was loaded from (for the message).
+ * @throws {@link ModelFileError} naming the first weights with non-finite values and their counts.
+ */
+export function checkFiniteWeights(model: tfl.LayersModel, where: string): void {
+  const weights = model.weights.filter((w) => w.dtype === 'float32');
+  if (weights.length === 0) return;
+  const counts = tf.tidy(() => tf.stack(weights.map((w) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(w.read())), 'int32')))));
+  const values = counts.dataSync();
+  counts.dispose();
+  const bad: string[] = [];
+  let total = 0;
+  values.forEach((c, i) => {
+    if (c > 0) {
+      total += 1;
+      if (bad.length < 3) bad.push(`'${weights[i].originalName}' has ${c} of ${weights[i].shape.reduce((a: number, b) => a * (b ?? 1), 1)} values NaN or ±Inf`);
+    }
+  });
+  if (total > 0) {
+    throw new ModelFileError(
+      `${where}: weight ${bad.join(', ')}${total > bad.length ? ` (and ${total - bad.length} more weights)` : ''}; ` +
+        'every prediction would be NaN: the model was saved from a diverged training, use an earlier checkpoint',
+    );
+  }
+}
+
+/**
+ * Checks the manifest's weight shapes against the model built from the topology, after tfjs refused the weights:
+ * names the first weight whose shapes disagree (tfjs' own message names no weight). Disposes what it builds.
+ */
+async function explainShapeMismatch(artifacts: tf.io.ModelArtifacts, where: string): Promise<ModelFileError | undefined> {
+  if (!artifacts.modelTopology || artifacts.modelTopology instanceof ArrayBuffer || !artifacts.weightSpecs) return undefined;
+  let built: tfl.LayersModel | undefined;
+  try {
+    built = (await tfl.models.modelFromJSON({ modelTopology: artifacts.modelTopology } as Parameters<typeof tfl.models.modelFromJSON>[0])) as tfl.LayersModel;
+    const specs = new Map(artifacts.weightSpecs.map((spec) => [spec.name, spec]));
+    for (const w of built.weights) {
+      const spec = specs.get(w.originalName);
+      if (spec && (spec.shape.length !== w.shape.length || spec.shape.some((d, i) => d !== w.shape[i]))) {
+        return new ModelFileError(
+          `${where}: weight '${w.originalName}' is [${spec.shape.join(', ')}] in the manifest but the model's layer needs [${w.shape.join(', ')}]` +
+            ' (the weights are of another model: save the model again)',
+        );
+      }
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    built?.dispose();
+  }
+}
+
+/**
  * A tfjs `IOHandler` that saves to / loads from a directory on the Node file system as `model.json`
  * (topology + weights manifest, tfjs' layers-model format) and one `weights.bin`. Works on every
  * backend (cpu, wasm, tfjs-node): tfjs' own `file://` handler exists only with tfjs-node. Node
@@ -194,15 +291,20 @@ export function nodeFileSystemIO(dir: string, options: { quantize?: 'float16' } 
         const buffers: ArrayBuffer[] = [];
         for (const group of manifest) {
           specs.push(...group.weights);
+          const files: string[] = [];
+          let groupBytes = 0;
           for (const path of group.paths) {
             const file = join(dirname(jsonPath), path);
+            files.push(file);
             try {
               const bytes = await readFile(file);
               buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+              groupBytes += bytes.byteLength;
             } catch (cause) {
               throw new ModelFileError(`Cannot read weights file '${file}': ${(cause as Error).message}`, { cause });
             }
           }
+          checkWeightBytes(group.weights, groupBytes, files.length === 1 ? `weights file '${files[0]}'` : `weights files ${files.map((f) => `'${f}'`).join(' + ')}`, jsonPath);
         }
         return [specs, tf.io.CompositeArrayBuffer.join(buffers)];
       });
@@ -239,9 +341,53 @@ export async function saveModel(model: tfl.LayersModel, dir: string, options: { 
  * Loads a model saved by {@link node!saveModel} (or any tfjs layers-model directory with a `model.json`).
  * neurostagenet's custom layers are registered when the package is imported, so they reload. Functional models load as
  * `KerasFunctional` (Keras 3's recursive `trainable`), checkpoints saved before this package built those too.
+ *
+ * The weights are checked: a `weights.bin` of another size than the manifest needs (float16-quantized entries
+ * count 2 bytes), a weight whose shape in the manifest is not the model's, and NaN / ±Inf values each give a
+ * {@link ModelFileError} naming the file (with expected and actual bytes) or the weight (with the count).
  * @param dir The directory.
  * @returns The model (not compiled).
+ * @throws {@link ModelFileError} for a missing, unreadable, mis-sized, mis-shaped or non-finite model file.
  */
 export async function loadModel(dir: string): Promise<tfl.LayersModel> {
-  return tfl.loadLayersModel(kerasFunctionalIO(nodeFileSystemIO(dir)));
+  return loadCheckedLayersModel(nodeFileSystemIO(dir), dir);
+}
+
+/**
+ * Loads a layers model through `handler` as `KerasFunctional` (see {@link node!loadModel}), checking its weights:
+ * a weight whose manifest shape disagrees with the model, and NaN / ±Inf values, are {@link ModelFileError}s naming
+ * the weight. Used by {@link node!loadModel} and `loadPretrainedNeuroStageNet`.
+ * @param handler Where the model's artifacts come from (a directory, tfjs' http handler...).
+ * @param where The model's location, for messages.
+ * @returns The model (not compiled).
+ * @throws {@link ModelFileError} for unreadable, mis-sized, mis-shaped or non-finite weights.
+ */
+export async function loadCheckedLayersModel(handler: tf.io.IOHandler, where: string): Promise<tfl.LayersModel> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  const keeping: tf.io.IOHandler = {
+    load: async () => {
+      artifacts = await handler.load!();
+      // The directory handler checks each file; this is the check for any other handler (http: the weights fetched).
+      if (artifacts.weightSpecs && artifacts.weightData) {
+        checkWeightBytes(artifacts.weightSpecs, tf.io.CompositeArrayBuffer.join(artifacts.weightData).byteLength, `the weight data of '${where}'`, where);
+      }
+      return artifacts;
+    },
+  };
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(kerasFunctionalIO(keeping));
+  } catch (e) {
+    if (e instanceof ModelIOError || !artifacts) throw e;
+    const explained = await explainShapeMismatch(artifacts, where);
+    if (explained) throw explained;
+    throw e;
+  }
+  try {
+    checkFiniteWeights(model, where);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

@@ -3,10 +3,9 @@
  * model directory / URL holding a tfjs layers model (`model.json` + weights) and an optional `metadata.json`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { kerasFunctionalIO } from '../layers/freezing.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { ModelError } from './errors.js';
-import { MODEL_JSON_FILE, loadModel } from '../io/fs-model-io.js';
+import { MODEL_JSON_FILE, loadCheckedLayersModel, loadModel } from '../io/fs-model-io.js';
 import { nodeFs, nodeFsSync, nodePath, nodeUrl } from '../env/node-builtin.js';
 import type { FootprintRange } from '../data/slice-level.js';
 
@@ -133,13 +132,15 @@ export async function pretrainedModelDir(): Promise<string> {
  *
  * Without `location`, loads the model shipped in the package (`models/neurostagenet/`). neurostagenet's custom
  * layers are registered when the package is imported, so any model saved with {@link node!saveModel} loads.
- * Weights stored as float16 (tfjs weight quantization) are restored to float32 by tfjs.
+ * Weights stored as float16 (tfjs weight quantization) are restored to float32 by tfjs. The weights are checked as
+ * {@link node!loadModel} checks them (size against the manifest, shapes against the model, no NaN / ±Inf), over
+ * http too.
  *
  * @param options Where the model is (default: the shipped one).
  * @returns The model and its metadata.
  * @throws {@link index!PretrainedModelNotFoundError} when there is no `model.json` at the location (e.g. no trained
  *   model is shipped); {@link ModelMetadataError} for a bad `metadata.json`; {@link node!ModelFileError} for
- *   unreadable model files.
+ *   unreadable, mis-sized, mis-shaped or non-finite model files.
  * @example
  * ```ts
  * const { model, classNames, temperature } = await loadPretrainedNeuroStageNet();
@@ -159,7 +160,7 @@ export async function loadPretrainedNeuroStageNet(options: LoadPretrainedOptions
       throw new PretrainedModelNotFoundError(jsonUrl, `cannot fetch ${jsonUrl}: ${(cause as Error).message}`);
     });
     if (!probe.ok) throw new PretrainedModelNotFoundError(jsonUrl, `no model at ${jsonUrl} (HTTP ${probe.status})`);
-    model = await tfl.loadLayersModel(kerasFunctionalIO(tf.io.http(jsonUrl)));
+    model = await loadCheckedLayersModel(tf.io.http(jsonUrl), jsonUrl);
     metadata = await fetchMetadata(new URL(MODEL_METADATA_FILE, jsonUrl).href);
   } else {
     const dir = text === undefined ? await pretrainedModelDir() : await toDirectory(text);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -265,5 +265,68 @@ describe('saveModel with quantize: float16', () => {
   it('rejects weight data that does not match its manifest, naming the weight', () => {
     expect(() => quantizeWeightsFloat16([{ name: 'dense/kernel', shape: [4], dtype: 'float32' }], new ArrayBuffer(8))).toThrow(/dense\/kernel/);
     expect(() => quantizeWeightsFloat16([{ name: 'x', shape: [1], dtype: 'float32' }], new ArrayBuffer(8))).toThrow(ModelFileError);
+  });
+});
+
+describe('loadModel: model files checked on load (issue 15)', () => {
+  // A tiny model saved to a fresh temp directory, to be corrupted by each test.
+  async function savedTiny(options: { quantize?: 'float16' } = {}): Promise<{ path: string; model: tfl.LayersModel }> {
+    const path = mkdtempSync(join(dir, 'bad-'));
+    const x0 = tfl.input({ shape: [4, 4, 1] });
+    const flat = tfl.layers.flatten().apply(x0) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'head', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }).apply(flat) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: x0, outputs: out, name: 'tiny' });
+    await saveModel(model, path, options);
+    return { path, model };
+  }
+
+  it('a truncated weights.bin is a ModelFileError naming the file, the expected and the actual bytes (float32 and float16)', async () => {
+    for (const quantize of [undefined, 'float16'] as const) {
+      const { path, model } = await savedTiny({ quantize });
+      const bin = join(path, 'weights.bin');
+      const bytes = readFileSync(bin);
+      const expected = quantize ? (16 * 3 + 3) * 2 : (16 * 3 + 3) * 4;
+      expect(bytes.byteLength).toBe(expected);
+      writeFileSync(bin, bytes.subarray(0, bytes.byteLength - 10));
+      const error = await loadModel(path).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelFileError);
+      expect((error as Error).message).toContain(bin);
+      expect((error as Error).message).toMatch(new RegExp(`has ${expected - 10} bytes but .* needs ${expected} `));
+      expect((error as Error).message).toMatch(/truncated/);
+      model.dispose();
+    }
+  });
+
+  it('a weight whose manifest shape disagrees with the model is a ModelFileError naming the weight', async () => {
+    const { path, model } = await savedTiny();
+    const jsonFile = join(path, 'model.json');
+    const json = JSON.parse(readFileSync(jsonFile, 'utf8')) as tf.io.ModelJSON;
+    // Same byte count (16x3 = 8x6), other shape: only the shape check can see it.
+    const kernel = json.weightsManifest[0].weights.find((w) => w.name.endsWith('kernel'))!;
+    kernel.shape = [8, 6];
+    writeFileSync(jsonFile, JSON.stringify(json));
+    const error = await loadModel(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelFileError);
+    expect((error as Error).message).toMatch(/weight 'head\/kernel' is \[8, 6\] in the manifest but the model's layer needs \[16, 3\]/);
+    model.dispose();
+  });
+
+  it('NaN / Inf weights are a ModelFileError naming the weight and the count; finite ones load', async () => {
+    const { path, model } = await savedTiny();
+    const before = tf.memory().numTensors;
+    const good = await loadModel(path);
+    good.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const bin = join(path, 'weights.bin');
+    const bytes = readFileSync(bin);
+    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    values[0] = NaN;
+    values[5] = Infinity;
+    writeFileSync(bin, new Uint8Array(values.buffer));
+    const error = await loadModel(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelFileError);
+    expect((error as Error).message).toMatch(/weight 'head\/kernel' has 2 of 48 values NaN or ±Inf/);
+    expect(tf.memory().numTensors).toBe(before); // the refused model is disposed
+    model.dispose();
   });
 });
