@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, ModelFileError, nodeFileSystemIO, saveModel } from '../../src/node/index.js';
+import { loadPretrainedNeuroStageNet } from '../../src/index.js';
 import { float32ToFloat16Bits, quantizeWeightsFloat16 } from '../../src/io/fs-model-io.js';
 import {
   GrayToRGBProjection,
@@ -328,5 +329,37 @@ describe('loadModel: model files checked on load (issue 15)', () => {
     expect((error as Error).message).toMatch(/weight 'head\/kernel' has 2 of 48 values NaN or ±Inf/);
     expect(tf.memory().numTensors).toBe(before); // the refused model is disposed
     model.dispose();
+  });
+
+  it('loadPretrainedNeuroStageNet over http checks the weights too (truncated data, NaN values)', async () => {
+    const { path, model } = await savedTiny();
+    const server = createServer((req, res) => {
+      const file = join(path, (req.url ?? '/').replace(/^\/+/, ''));
+      if (!existsSync(file)) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      res.end(readFileSync(file));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`;
+      const bin = join(path, 'weights.bin');
+      const bytes = readFileSync(bin);
+      writeFileSync(bin, bytes.subarray(0, 100));
+      const truncated = await loadPretrainedNeuroStageNet({ location: url }).catch((e: unknown) => e);
+      expect(truncated).toBeInstanceOf(ModelFileError);
+      expect((truncated as Error).message).toMatch(new RegExp(`weight data of '${url}' has 100 bytes but .* needs ${bytes.byteLength} `));
+      const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      values[1] = NaN;
+      writeFileSync(bin, new Uint8Array(values.buffer));
+      const nan = await loadPretrainedNeuroStageNet({ location: url }).catch((e: unknown) => e);
+      expect(nan).toBeInstanceOf(ModelFileError);
+      expect((nan as Error).message).toMatch(/weight 'head\/kernel' has 1 of 48 values NaN or ±Inf/);
+    } finally {
+      server.close();
+      model.dispose();
+    }
   });
 });
