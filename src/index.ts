@@ -51,6 +51,8 @@ export {
   MODEL_METADATA_FILE,
   loadPretrainedNeuroStageNet,
   describeModel,
+  withDataClassNames,
+  defaultClassNames,
   PretrainedModelNotFoundError,
   ModelMetadataError,
   type ModelMetadata,

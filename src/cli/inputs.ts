@@ -6,7 +6,7 @@ import { ParquetImageDataset } from '../data/dataset.js';
 import { decodeImage, sniffImageFormat } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
 import type { ImageExample, LabeledImageSource } from '../data/types.js';
-import { loadPretrainedNeuroStageNet, type PretrainedNeuroStageNet } from '../models/pretrained.js';
+import { loadPretrainedNeuroStageNet, withDataClassNames, type PretrainedNeuroStageNet } from '../models/pretrained.js';
 import { UsageError, requireExistingPath, requireInputFile, stringOption, type Values } from './args.js';
 import type { CliContext } from './context.js';
 
@@ -68,6 +68,8 @@ export interface ModelInput {
   nameOf(i: number): string;
   /** Row of the input file (Parquet) or index of the image argument. */
   rowOf(i: number): number;
+  /** The model description to use with this input (a model without class names takes a Parquet file's). */
+  model: PretrainedNeuroStageNet;
 }
 
 /**
@@ -122,7 +124,7 @@ export async function openInputs(paths: string[], values: Values, model: Pretrai
     if (ds.classNames.length !== model.classNames.length) {
       throw new DataError(`the file has ${ds.classNames.length} classes but the model predicts ${model.classNames.length}`, { file: paths[0] });
     }
-    return { source: ds, labelled: true, nameOf: (i) => `${basename(paths[0])} row ${ds.sourceRows[i]}`, rowOf: (i) => ds.sourceRows[i] };
+    return { source: ds, labelled: true, nameOf: (i) => `${basename(paths[0])} row ${ds.sourceRows[i]}`, rowOf: (i) => ds.sourceRows[i], model: withDataClassNames(model, ds.classNames) };
   }
   const images: Float32Array[] = [];
   for (const p of paths) {
@@ -134,7 +136,7 @@ export async function openInputs(paths: string[], values: Values, model: Pretrai
     }
   }
   const source = new ImageFilesSource(paths, images, model.classNames, model.imageSize);
-  return { source, labelled: false, nameOf: (i) => paths[i], rowOf: (i) => i };
+  return { source, labelled: false, nameOf: (i) => paths[i], rowOf: (i) => i, model };
 }
 
 /** The --pretrained flag. */

@@ -31,9 +31,12 @@ export const PRETRAINED_MODEL_DIR = 'neurostagenet';
  * kept (e.g. training details for the model card).
  */
 export interface ModelMetadata {
-  /** Class names indexed by output index. Default {@link ALZHEIMER_CLASS_NAMES} (for 4 outputs). */
+  /** Class names indexed by output index. Default `class_0` .. `class_{k-1}` (see {@link describeModel}). */
   classNames?: string[];
-  /** Severity order of the classes (for ordinal metrics). Default {@link ALZHEIMER_SEVERITY_ORDER} (for 4 outputs). */
+  /**
+   * Severity order of the classes (for ordinal metrics). Default {@link ALZHEIMER_SEVERITY_ORDER} when `classNames`
+   * are {@link ALZHEIMER_CLASS_NAMES}, else label order.
+   */
   ordinalOrder?: number[];
   /** Temperature fitted on validation logits (temperature scaling); divide the logits by it. Default 1. */
   temperature?: number;
@@ -59,6 +62,13 @@ export interface PretrainedNeuroStageNet {
   model: tfl.LayersModel;
   /** Class names indexed by output index. */
   classNames: string[];
+  /**
+   * Where {@link PretrainedNeuroStageNet.classNames} come from: `'metadata'` (the model's `metadata.json`), `'data'`
+   * (the evaluated file's label metadata, {@link withDataClassNames}) or `'default'` (none recorded: the generic `class_0` .. `class_{k-1}`, whatever the number of outputs; a
+   * 4-output model is not assumed to be the Alzheimer one). Always set by {@link loadPretrainedNeuroStageNet} and
+   * {@link describeModel}; optional so that a hand-made description (e.g. of an untrained model) may omit it.
+   */
+  classNamesSource?: 'metadata' | 'default' | 'data';
   /** Severity order of the classes. */
   ordinalOrder: number[];
   /** Calibration temperature (1 when the metadata has none): `softmax(logits / temperature)` are calibrated probabilities. */
@@ -221,8 +231,20 @@ function parseMetadata(raw: string, where: string): ModelMetadata {
 }
 
 /**
- * Class names, severity order, temperature and image size of a model, from its metadata with the Alzheimer
- * dataset's defaults; checks they fit the model's output size.
+ * The class names of a model whose metadata records none: `class_0` .. `class_{k-1}`.
+ * @param k Number of outputs.
+ * @returns The generic names.
+ */
+export function defaultClassNames(k: number): string[] {
+  return Array.from({ length: k }, (_, i) => `class_${i}`);
+}
+
+/**
+ * Class names, severity order, temperature and image size of a model, from its metadata; checks they fit the
+ * model's output size. Without metadata class names the classes are `class_0` .. `class_{k-1}`
+ * (`classNamesSource: 'default'`), even for 4 outputs: only the metadata says a model is the Alzheimer one. The
+ * severity order defaults to {@link ALZHEIMER_SEVERITY_ORDER} when the class names are {@link ALZHEIMER_CLASS_NAMES},
+ * else to label order.
  * @param model A single-output classifier taking `[N, H, W, C]` images.
  * @param metadata The model's metadata (`{}` for none).
  * @param location Where the model came from (for messages).
@@ -236,11 +258,14 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
   if (model.outputs.length !== 1 || typeof k !== 'number' || inShape.length !== 4 || typeof inShape[1] !== 'number' || typeof inShape[2] !== 'number') {
     throw new ModelMetadataError(`${location}: expected a classifier [N, H, W, C] -> [N, classes], got [${inShape.join(', ')}] -> [${outShape.join(', ')}]`);
   }
-  const classNames = metadata.classNames ?? (k === ALZHEIMER_CLASS_NAMES.length ? [...ALZHEIMER_CLASS_NAMES] : Array.from({ length: k }, (_, i) => String(i)));
+  const classNamesSource: PretrainedNeuroStageNet['classNamesSource'] = metadata.classNames === undefined ? 'default' : 'metadata';
+  const classNames = metadata.classNames ?? defaultClassNames(k);
   if (!Array.isArray(classNames) || classNames.length !== k || !classNames.every((n) => typeof n === 'string')) {
     throw new ModelMetadataError(`${location}: metadata classNames ${JSON.stringify(classNames)} must be ${k} strings (the model has ${k} outputs)`);
   }
-  const ordinalOrder = metadata.ordinalOrder ?? (k === ALZHEIMER_SEVERITY_ORDER.length ? [...ALZHEIMER_SEVERITY_ORDER] : Array.from({ length: k }, (_, i) => i));
+  // The Alzheimer severity order only for the Alzheimer classes; unnamed classes keep label order.
+  const isAlzheimer = classNames.length === ALZHEIMER_CLASS_NAMES.length && classNames.every((n, i) => n === ALZHEIMER_CLASS_NAMES[i]);
+  const ordinalOrder = metadata.ordinalOrder ?? (isAlzheimer ? [...ALZHEIMER_SEVERITY_ORDER] : Array.from({ length: k }, (_, i) => i));
   const sorted = Array.isArray(ordinalOrder) ? [...ordinalOrder].sort((a, b) => a - b) : [];
   if (sorted.length !== k || sorted.some((v, i) => v !== i)) {
     throw new ModelMetadataError(`${location}: metadata ordinalOrder ${JSON.stringify(ordinalOrder)} must be a permutation of 0..${k - 1}`);
@@ -259,6 +284,7 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
   return {
     model,
     classNames: [...classNames],
+    classNamesSource,
     ordinalOrder: [...ordinalOrder],
     temperature,
     imageSize: [inShape[1], inShape[2]],
@@ -282,4 +308,25 @@ export async function writeModelMetadata(dir: string, metadata: ModelMetadata): 
   const file = join(dir, MODEL_METADATA_FILE);
   await writeFile(file, `${JSON.stringify(metadata, null, 2)}\n`);
   return file;
+}
+
+/**
+ * A model description whose class names come from the data when the model records none: a model without metadata
+ * class names (`classNamesSource: 'default'`) evaluated on a file whose label metadata names its classes takes the
+ * file's names (`classNamesSource: 'data'`), and the Alzheimer severity order when those are the Alzheimer classes.
+ * Otherwise the description is returned unchanged: the model's own names always win.
+ * @param model A description from {@link describeModel} / {@link loadPretrainedNeuroStageNet}.
+ * @param dataClassNames The data's class names (e.g. `ds.classNames`).
+ * @returns The description to use with that data.
+ */
+export function withDataClassNames(model: PretrainedNeuroStageNet, dataClassNames: readonly string[]): PretrainedNeuroStageNet {
+  if (model.classNamesSource !== 'default' || dataClassNames.length !== model.classNames.length) return model;
+  const isAlzheimer = dataClassNames.every((n, i) => n === ALZHEIMER_CLASS_NAMES[i]) && dataClassNames.length === ALZHEIMER_CLASS_NAMES.length;
+  const labelOrder = model.ordinalOrder.every((v, i) => v === i);
+  return {
+    ...model,
+    classNames: [...dataClassNames],
+    classNamesSource: 'data',
+    ordinalOrder: isAlzheimer && labelOrder ? [...ALZHEIMER_SEVERITY_ORDER] : [...model.ordinalOrder],
+  };
 }

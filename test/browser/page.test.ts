@@ -25,7 +25,7 @@ import { BROWSER_REQUIRED, provisionChromium } from './chromium.js';
 import { buildBrowserPage } from '../../examples/browser/build.js';
 import { decodeImage, headFootprint } from '../../src/data/index.js';
 import { encodePng, grayToRgba } from '../../src/explain/index.js';
-import { loadPretrainedNeuroStageNet } from '../../src/index.js';
+import { ALZHEIMER_CLASS_NAMES, loadPretrainedNeuroStageNet } from '../../src/index.js';
 import { saveModel } from '../../src/node/index.js';
 import { buildNeuroStageNet, featureModel, logitsModel } from '../../src/models/index.js';
 
@@ -190,7 +190,7 @@ beforeAll(async () => {
   const [fJpeg, fPng] = [headFootprint(jpegPixels, 128, 128), headFootprint(pngSourcePixels, 128, 128)];
   if (Math.abs(fJpeg - fPng) < 2e-3) throw new Error(`the fixtures' head footprints are too close to test the level caution: ${fJpeg}, ${fPng}`);
   const trainingFootprint = { p1: fJpeg - 1e-3, median: fJpeg, p99: fJpeg + 1e-3 };
-  await writeFile(path.join(modelDir, 'metadata.json'), JSON.stringify({ temperature: TEMPERATURE, trainingFootprint }));
+  await writeFile(path.join(modelDir, 'metadata.json'), JSON.stringify({ classNames: ALZHEIMER_CLASS_NAMES, temperature: TEMPERATURE, trainingFootprint }));
   timings.modelMs = performance.now() - t;
 
   reference.set(JPEG_FIXTURE, await nodePrediction(lm, jpegPixels));

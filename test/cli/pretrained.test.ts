@@ -51,13 +51,15 @@ describe('loadPretrainedNeuroStageNet', () => {
     }
   });
 
-  it('loads a directory (path, model.json path or file: URL) with the Alzheimer defaults, same outputs', async () => {
+  it('loads a directory (path, model.json path or file: URL) with generic class names without metadata, same outputs', async () => {
     for (const location of [dir, join(dir, 'model.json'), pathToFileURL(dir)]) {
       const before = tf.memory().numTensors;
       const net = await loadPretrainedNeuroStageNet({ location });
       expect(net.location).toBe(dir);
-      expect(net.classNames).toEqual(['Mild_Demented', 'Moderate_Demented', 'Non_Demented', 'Very_Mild_Demented']);
-      expect(net.ordinalOrder).toEqual([2, 3, 0, 1]);
+      // Issue 15: a 4-output model without metadata is not assumed to be the Alzheimer one.
+      expect(net.classNames).toEqual(['class_0', 'class_1', 'class_2', 'class_3']);
+      expect(net.classNamesSource).toBe('default');
+      expect(net.ordinalOrder).toEqual([0, 1, 2, 3]);
       expect(net.temperature).toBe(1);
       expect(net.trainingFootprint).toBeUndefined();
       expect(net.imageSize).toEqual([32, 32]);
@@ -79,6 +81,7 @@ describe('loadPretrainedNeuroStageNet', () => {
       const net = await loadPretrainedNeuroStageNet({ location: dir });
       expect(net.trainingFootprint).toEqual(trainingFootprint);
       expect(net.classNames).toEqual(['a', 'b', 'c', 'd']);
+      expect(net.classNamesSource).toBe('metadata');
       expect(net.ordinalOrder).toEqual([0, 1, 2, 3]);
       expect(net.temperature).toBe(2.5);
       expect(net.metadata.data).toBe('x');

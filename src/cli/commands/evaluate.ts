@@ -8,6 +8,7 @@ import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { formatEvaluationReport } from '../../metrics/report-format.js';
 import { writeEvaluationReport } from '../../metrics/report-writer.js';
 import { numberOption, parseCommand, requireExistingPath, requireInputFile, stringOption, UsageError } from '../args.js';
+import { withDataClassNames } from '../../models/pretrained.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
@@ -77,8 +78,10 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   requireInputFile(positionals[positionals.length - 1], 'evaluate', 'a Parquet file');
   if (!values.pretrained) requireExistingPath(positionals[0], 'model directory', 'evaluate');
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'evaluate');
-  const { model, rest } = await openModel(values, positionals, ctx, 'evaluate');
-  const ds = await openParquet(rest[0], values, model.imageSize, 'evaluate');
+  const opened = await openModel(values, positionals, ctx, 'evaluate');
+  const { rest } = opened;
+  const ds = await openParquet(rest[0], values, opened.model.imageSize, 'evaluate');
+  const model = withDataClassNames(opened.model, ds.classNames); // a model without class names takes the file's
   if (ds.classNames.length !== model.classNames.length) {
     throw new UsageError(`${rest[0]} has ${ds.classNames.length} classes but the model predicts ${model.classNames.length}`, 'evaluate');
   }

@@ -66,14 +66,16 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
   }
   checkModelAndInputs(values, positionals, 'explain');
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'explain');
-  const { model, rest } = await openModel(values, positionals, ctx, 'explain');
+  const opened = await openModel(values, positionals, ctx, 'explain');
+  const { rest } = opened;
   if (listOnly) {
-    for (const line of layerTable(model.model)) ctx.print(line);
+    for (const line of layerTable(opened.model.model)) ctx.print(line);
     return 0;
   }
   const layerArg = stringOption(values, 'layer');
-  if (layerArg !== undefined) checkLayer(model.model, layerArg, values.pretrained ? '--pretrained' : positionals[0]);
-  const input = await openInputs(rest, values, model, 'explain');
+  if (layerArg !== undefined) checkLayer(opened.model.model, layerArg, values.pretrained ? '--pretrained' : positionals[0]);
+  const input = await openInputs(rest, values, opened.model, 'explain');
+  const { model } = input;
   const classArg = stringOption(values, 'class', 'predicted') as string;
   let classIndex: number | 'predicted' = 'predicted';
   if (classArg !== 'predicted') {

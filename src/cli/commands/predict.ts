@@ -58,8 +58,10 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   }
   checkModelAndInputs(values, positionals, 'predict');
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'predict');
-  const { model, rest } = await openModel(values, positionals, ctx, 'predict');
-  const input = await openInputs(rest, values, model, 'predict');
+  const opened = await openModel(values, positionals, ctx, 'predict');
+  const { rest } = opened;
+  const input = await openInputs(rest, values, opened.model, 'predict');
+  const { model } = input;
   const n = Math.min(limit, input.source.length);
   const indices = Int32Array.from({ length: n }, (_, i) => i);
   const t0 = performance.now();
