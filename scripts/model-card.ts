@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_FINE_TUNE_AT, type CalibrationDecision, type FiguresByPerson, type Interval, type MultiClassMetricsResult } from 'neurostagenet';
 import type { NearDuplicateReport, SliceLevelComparison } from 'neurostagenet/data';
-import type { DataFacts } from 'neurostagenet/train';
+import type { DataFacts, RecordedValidation } from 'neurostagenet/train';
 import type { EpochFigures, Recipe } from './training-run.js';
 
 /** Path of the card's template, with the placeholders {@link renderModelCard} fills. */
@@ -66,7 +66,7 @@ export interface ModelCardFacts {
     stoppedEarly?: boolean;
   };
   /** Validation figures of the shipped weights. */
-  validation: { count: number; people?: number; accuracy: number; macroAuc: number | undefined; personMacroAuc?: number };
+  validation: RecordedValidation;
   /** The temperature fitted on validation people, and whether it was kept. */
   calibration: CalibrationDecision;
   /** Test metrics: per slice before / after the fitted temperature, and the served figures with intervals. */

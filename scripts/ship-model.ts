@@ -27,7 +27,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ParquetImageDataset, evaluate, loadPretrainedNeuroStageNet, selectBackend, type EvaluationResult } from 'neurostagenet';
 import { summarizeDataset, type DatasetSummary } from 'neurostagenet/data';
-import { runTrainingPipeline, trainingFlagsFromRunOptions, type DataFacts, type TrainingPipelineFacts } from 'neurostagenet/train';
+import { recordedValidation, runTrainingPipeline, trainingFlagsFromRunOptions, type DataFacts, type TrainingPipelineFacts } from 'neurostagenet/train';
 import { loadModel, saveModel, writeEvaluationReport } from 'neurostagenet/node';
 import { MODEL_CARD_TEMPLATE, f4, mb, pct, renderModelCard, type FileFacts, type ModelCardFacts } from './model-card.js';
 import { UsageError, checkpointEpochIndex, currentEpochs, readRun, snapshotCheckpoint } from './training-run.js';
@@ -235,7 +235,6 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
         slicesPerPerson: s.people && { min: s.people.slicesPerPerson.min, max: s.people.slicesPerPerson.max },
         sourceSizes: s.sourceSizes,
       });
-      const valPeople = f.validation.figures.people;
       return {
         date: new Date().toISOString().slice(0, 10),
         modelDir: repoPath(o.out),
@@ -284,13 +283,7 @@ export async function main(argv: string[]): Promise<ShipResult | null> {
           backend: runJson?.backend ?? log?.backend,
           stoppedEarly: run.historyJson?.stoppedEarly,
         },
-        validation: {
-          count: f.validation.labels.length,
-          people: valPeople?.headline.count,
-          accuracy: f.validation.metrics.accuracy,
-          macroAuc: f.validation.metrics.macro.auc,
-          personMacroAuc: valPeople?.metrics.macro.auc,
-        },
+        validation: recordedValidation(f),
         calibration: f.calibration,
         test: { file: f.data.test?.name ?? 'test', metrics: f.test.evaluation.metrics, calibrated: f.test.calibrated, figures: f.test.figures },
         commands: {

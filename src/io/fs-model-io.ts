@@ -116,25 +116,20 @@ export function quantizeWeightsFloat16(
   return { specs: outSpecs, data: out.buffer };
 }
 
-// Bytes of one unquantized weight in tfjs' buffer layout (strings: a uint32 length before each value).
+// Bytes per element of the fixed-size dtypes in tfjs' weight buffers (strings vary: a uint32 length before each value).
+const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+
+// Bytes of one unquantized weight in tfjs' buffer layout.
 function entryByteLength(spec: tf.io.WeightsManifestEntry, size: number, data: ArrayBuffer, offset: number): number {
-  switch (spec.dtype) {
-    case 'float32':
-    case 'int32':
-      return size * 4;
-    case 'bool':
-      return size;
-    case 'complex64':
-      return size * 8;
-    case 'string': {
-      const view = new DataView(data);
-      let n = 0;
-      for (let i = 0; i < size; i++) n += 4 + view.getUint32(offset + n, true);
-      return n;
-    }
-    default:
-      throw new ModelFileError(`weight '${spec.name}' has an unknown dtype '${String(spec.dtype)}'`);
+  if (spec.dtype === 'string') {
+    const view = new DataView(data);
+    let n = 0;
+    for (let i = 0; i < size; i++) n += 4 + view.getUint32(offset + n, true);
+    return n;
   }
+  const bytes = DTYPE_BYTES[spec.dtype];
+  if (bytes === undefined) throw new ModelFileError(`weight '${spec.name}' has an unknown dtype '${String(spec.dtype)}'`);
+  return size * bytes;
 }
 
 /**
@@ -148,17 +143,8 @@ export function manifestEntryByteLength(spec: tf.io.WeightsManifestEntry): numbe
   const size = spec.shape.reduce((a, b) => a * b, 1);
   const q = spec.quantization?.dtype;
   if (q !== undefined) return q === 'uint8' ? size : size * 2; // 'float16' | 'uint16'
-  switch (spec.dtype) {
-    case 'float32':
-    case 'int32':
-      return size * 4;
-    case 'bool':
-      return size;
-    case 'complex64':
-      return size * 8;
-    default:
-      return undefined;
-  }
+  const bytes = DTYPE_BYTES[spec.dtype];
+  return bytes === undefined ? undefined : size * bytes;
 }
 
 // Checks a weights group's files hold exactly the bytes its manifest entries need (a truncated or foreign file

@@ -63,6 +63,7 @@ export {
   type RecordedRunOptions,
   type RecordedSplit,
   type RecordedCalibration,
+  recordedValidation,
   type RecordedValidation,
   type RecordedTest,
 } from './pipeline.js';

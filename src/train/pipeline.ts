@@ -736,6 +736,23 @@ async function buildDefault(spec: ModelSpec): Promise<tfl.LayersModel> {
 }
 
 // metadata.json: what predict / evaluate / explain and loadPretrainedNeuroStageNet read, and the run's summary.
+/**
+ * The validation figures of a run as run.json records them (slices, people, accuracy, macro AUC per slice and per
+ * person); the model card reads the same.
+ * @param f The pipeline's facts.
+ * @returns The recorded validation figures.
+ */
+export function recordedValidation(f: TrainingPipelineFacts): RecordedValidation {
+  const people = f.validation.figures.people;
+  return {
+    rows: f.validation.labels.length,
+    people: people?.headline.count,
+    accuracy: f.validation.metrics.accuracy,
+    macroAuc: f.validation.metrics.macro.auc,
+    personMacroAuc: people?.metrics.macro.auc,
+  };
+}
+
 function metadataOf(f: TrainingPipelineFacts): ModelMetadata {
   const { calibration: c, split, data } = f;
   const valPeople = f.validation.figures.people?.headline.count;
@@ -805,7 +822,6 @@ function recordOf(f: TrainingPipelineFacts, info: TrainingRunInfo | undefined, f
   const e = f.test?.evaluation;
   const slices = f.test?.figures.slices.headline;
   const people = f.test?.figures.people?.headline;
-  const valPeople = f.validation.figures.people;
   return {
     argv: info?.argv && [...info.argv],
     options: { ...(info?.trainPath ? { trainPath: info.trainPath } : {}), ...(info?.testPath ? { testPath: info.testPath } : {}), ...f.options },
@@ -821,13 +837,7 @@ function recordOf(f: TrainingPipelineFacts, info: TrainingRunInfo | undefined, f
     split: { mode: f.split.mode, description: f.split.description, trainRows: f.split.train.length, validationRows: f.split.validation.length, people: f.split.people },
     temperature: f.calibration.served,
     calibration: { kept: f.calibration.kept, fittedTemperature: f.calibration.fit.temperature, reason: f.calibration.reason, validationEce: f.calibration.validationEce },
-    validation: {
-      rows: f.validation.labels.length,
-      people: valPeople?.headline.count,
-      accuracy: f.validation.metrics.accuracy,
-      macroAuc: f.validation.metrics.macro.auc,
-      personMacroAuc: valPeople?.metrics.macro.auc,
-    },
+    validation: recordedValidation(f),
     test: e && f.test && slices
       ? {
           rows: e.labels.length,

@@ -83,7 +83,7 @@ function facts(d: ReturnType<typeof synthetic>, options: { complete: boolean; ke
       runDir: 'runs/x', complete: options.complete, source: 'log', epochs: log.epochs, plannedEpochs: 12, monitor: 'val_person_auc',
       bestEpoch: 2, bestValue: 0.665, epochSeconds: 571.7, backend: 'tensorflow',
     },
-    validation: { count: 768, people: 24, accuracy: 0.5, macroAuc: 0.57, personMacroAuc: 0.665 },
+    validation: { rows: 768, people: 24, accuracy: 0.5, macroAuc: 0.57, personMacroAuc: 0.665 },
     calibration,
     test: { file: 'test.parquet', metrics, calibrated, figures },
     commands: { train: 'npx tsx examples/train.ts a b', ship: 'npx tsx scripts/ship-model.ts --run runs/x', evaluate: 'npm run cli -- evaluate models/neurostagenet t.parquet' },
