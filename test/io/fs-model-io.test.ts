@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,21 @@ import {
   SeededDropout,
 } from '../../src/layers/index.js';
 import { DualPoolHead, SEResidualBlock, applyFineTuneFreeze, buildNeuroStageNet, countParams, getBackbone } from '../../src/models/index.js';
+
+/** A static file server of `dir` on a free local port (404 for missing files), listening when it resolves. */
+async function serveDirectory(dir: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const file = join(dir, (req.url ?? '/').replace(/^\/+/, ''));
+    if (!existsSync(file)) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return server;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'neurostagenet-io-'));
 
@@ -200,16 +215,7 @@ describe('saveModel with quantize: float16', () => {
     const model = smallModel();
     const half = join(dir, 'fp16-http');
     await saveModel(model, half, { quantize: 'float16' });
-    const server = createServer((req, res) => {
-      const file = join(half, (req.url ?? '/').replace(/^\/+/, ''));
-      if (!existsSync(file)) {
-        res.statusCode = 404;
-        res.end();
-        return;
-      }
-      res.end(readFileSync(file));
-    });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const server = await serveDirectory(half);
     try {
       const { port } = server.address() as AddressInfo;
       const viaHttp = await tfl.loadLayersModel(`http://127.0.0.1:${port}/model.json`);
@@ -333,16 +339,7 @@ describe('loadModel: model files checked on load (issue 15)', () => {
 
   it('loadPretrainedNeuroStageNet over http checks the weights too (truncated data, NaN values)', async () => {
     const { path, model } = await savedTiny();
-    const server = createServer((req, res) => {
-      const file = join(path, (req.url ?? '/').replace(/^\/+/, ''));
-      if (!existsSync(file)) {
-        res.statusCode = 404;
-        res.end();
-        return;
-      }
-      res.end(readFileSync(file));
-    });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const server = await serveDirectory(path);
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`;
       const bin = join(path, 'weights.bin');
