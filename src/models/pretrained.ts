@@ -230,6 +230,11 @@ function parseMetadata(raw: string, where: string): ModelMetadata {
   return value as ModelMetadata;
 }
 
+// Whether class names are the Alzheimer dataset's, in its label order (they bring its severity order).
+function isAlzheimerClassNames(names: readonly string[]): boolean {
+  return names.length === ALZHEIMER_CLASS_NAMES.length && names.every((n, i) => n === ALZHEIMER_CLASS_NAMES[i]);
+}
+
 /**
  * The class names of a model whose metadata records none: `class_0` .. `class_{k-1}`.
  * @param k Number of outputs.
@@ -264,8 +269,7 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
     throw new ModelMetadataError(`${location}: metadata classNames ${JSON.stringify(classNames)} must be ${k} strings (the model has ${k} outputs)`);
   }
   // The Alzheimer severity order only for the Alzheimer classes; unnamed classes keep label order.
-  const isAlzheimer = classNames.length === ALZHEIMER_CLASS_NAMES.length && classNames.every((n, i) => n === ALZHEIMER_CLASS_NAMES[i]);
-  const ordinalOrder = metadata.ordinalOrder ?? (isAlzheimer ? [...ALZHEIMER_SEVERITY_ORDER] : Array.from({ length: k }, (_, i) => i));
+  const ordinalOrder = metadata.ordinalOrder ?? (isAlzheimerClassNames(classNames) ? [...ALZHEIMER_SEVERITY_ORDER] : Array.from({ length: k }, (_, i) => i));
   const sorted = Array.isArray(ordinalOrder) ? [...ordinalOrder].sort((a, b) => a - b) : [];
   if (sorted.length !== k || sorted.some((v, i) => v !== i)) {
     throw new ModelMetadataError(`${location}: metadata ordinalOrder ${JSON.stringify(ordinalOrder)} must be a permutation of 0..${k - 1}`);
@@ -321,12 +325,11 @@ export async function writeModelMetadata(dir: string, metadata: ModelMetadata): 
  */
 export function withDataClassNames(model: PretrainedNeuroStageNet, dataClassNames: readonly string[]): PretrainedNeuroStageNet {
   if (model.classNamesSource !== 'default' || dataClassNames.length !== model.classNames.length) return model;
-  const isAlzheimer = dataClassNames.every((n, i) => n === ALZHEIMER_CLASS_NAMES[i]) && dataClassNames.length === ALZHEIMER_CLASS_NAMES.length;
   const labelOrder = model.ordinalOrder.every((v, i) => v === i);
   return {
     ...model,
     classNames: [...dataClassNames],
     classNamesSource: 'data',
-    ordinalOrder: isAlzheimer && labelOrder ? [...ALZHEIMER_SEVERITY_ORDER] : [...model.ordinalOrder],
+    ordinalOrder: isAlzheimerClassNames(dataClassNames) && labelOrder ? [...ALZHEIMER_SEVERITY_ORDER] : [...model.ordinalOrder],
   };
 }
