@@ -4,8 +4,8 @@
  * Loads the trained NeuroStageNet shipped in models/neurostagenet/ on the fastest installed backend, classifies
  * the bundled sample (examples/data/sample.parquet: four people, one per stage, 32 axial slices each), prints one
  * stage per person (the mean of their slices' probabilities), writes an evaluation report (metrics.json,
- * report.txt, confusion matrix, ROC curves, reliability diagram) and Grad-CAM overlays (a middle slice of each
- * person) to ./demo-output, and prints where and how long it took.
+ * report.txt, confusion matrix, ROC curves, reliability diagram) and labelled LayerCAM overlays (a middle slice of
+ * each person: true and predicted stage, colour scale, flat maps marked) to ./demo-output, and prints where and how long it took.
  *
  *   npm run demo -- [--backend tensorflow|wasm|cpu] [--out demo-output] [--images 128] [--gradcam 4] [--model dir]
  *
@@ -32,13 +32,11 @@ import {
   buildNeuroStageNet,
   evaluate,
   loadPretrainedNeuroStageNet,
-  overlayHeatmap,
   selectBackend,
   type PretrainedNeuroStageNet,
 } from 'neurostagenet';
-import { colorizeHeatmap, grayToRgba, sideBySide } from 'neurostagenet/explain';
 import { headFootprints, selectRows, sliceLevelWarning } from 'neurostagenet/data';
-import { writeEvaluationReport, writePng } from 'neurostagenet/node';
+import { renderExplanationPng, writeEvaluationReport } from 'neurostagenet/node';
 
 const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), 'data', 'sample.parquet');
 
@@ -151,7 +149,8 @@ async function main(): Promise<void> {
     console.log(warning ? `slice levels: ${warning}` : `slice levels: all ${rows.length} images lie within the model's training levels`);
   }
 
-  // 5. Grad-CAM: a middle slice of each stage's person, "input | overlay | heatmap" PNGs of the predicted class.
+  // 5. Explanations (LayerCAM by default): a middle slice of each stage's person, labelled "input | overlay | heatmap"
+  //    PNGs of the predicted class (true and predicted stage, colour scale; flat maps marked, as the CLI does).
   const camRows = perClass.map((list) => list.find((i) => rows.includes(i))).filter((i): i is number => i !== undefined).slice(0, camCount);
   if (camRows.length > 0) {
     const [h, w] = net.imageSize;
@@ -164,18 +163,21 @@ async function main(): Promise<void> {
     x.dispose();
     const camDir = join(out, 'gradcam');
     await mkdir(camDir, { recursive: true });
-    console.log(`Grad-CAM (layer '${cam.layerName}'):`);
+    console.log(`${cam.method} (layer '${cam.layerName}'):`);
     for (let j = 0; j < camRows.length; j++) {
       const e = explanations[j];
-      const gray = examples[j].image;
-      const panel = sideBySide(
-        [grayToRgba(gray, w, h), { data: overlayHeatmap(gray, e.heatmap), width: w, height: h }, colorizeHeatmap(e.heatmap, w, h, 'jet')],
-        { gap: 4, scale: 2 },
-      );
+      const calibrated = applyTemperature([e.logits], net.temperature)[0];
+      const png = await renderExplanationPng(examples[j].image, e, {
+        classNames: net.classNames,
+        trueClass: examples[j].label,
+        probabilities: calibrated,
+        caption: `${cam.method} · ${cam.layerName}`,
+      });
       const file = join(camDir, `row${camRows[j]}_${net.classNames[examples[j].label]}.png`);
-      await writePng(file, panel);
+      await writeFile(file, png);
+      const flag = e.status === 'ok' ? '' : ` [map ${e.status}]`;
       console.log(`  row ${String(camRows[j]).padEnd(4)} true ${net.classNames[examples[j].label].padEnd(19)} predicted ${net.classNames[e.predictedClass].padEnd(19)} ` +
-        `p=${applyTemperature([e.logits], net.temperature)[0][e.predictedClass].toFixed(3)}  ${file}`);
+        `p=${calibrated[e.predictedClass].toFixed(3)}  ${file}${flag}`);
     }
   }
 

@@ -4,7 +4,7 @@
  *
  *   npx tsx examples/explain.ts [--model <dir with model.json>] [--keras-weights <neurostagenet .h5>]
  *       [--data ../shared/data/alzheimer-mri-subjects/test.parquet] [--out examples/out/explain] [--n 4]
- *       [--layer se_excite] [--method gradcam|gradcam++] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]
+ *       [--layer se_excite] [--method layercam|gradcam|gradcam++|hirescam] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]
  *
  * Without --model the example builds NeuroStageNet and loads the Keras reference's random weights
  * (../shared/golden/keras-neurostagenet-seed1/neurostagenet_random_seed1.h5) when present, or --keras-weights:
@@ -18,9 +18,10 @@ import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { GradCAM, ParquetImageDataset, buildNeuroStageNet, overlayHeatmap, selectBackend, type CamMethod } from 'neurostagenet';
-import { colorizeHeatmap, compareWithRandom, grayToRgba, sideBySide } from 'neurostagenet/explain';
-import { loadKerasWeights, loadModel, writePng } from 'neurostagenet/node';
+import { GradCAM, ParquetImageDataset, buildNeuroStageNet, selectBackend, type CamMethod } from 'neurostagenet';
+import { CAM_METHODS, DEFAULT_CAM_METHOD, compareWithRandom } from 'neurostagenet/explain';
+import { loadKerasWeights, loadModel, renderExplanationPng } from 'neurostagenet/node';
+import { writeFile } from 'node:fs/promises';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,7 +31,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: path.join('examples', 'out', 'explain') },
     n: { type: 'string', default: '4' },
     layer: { type: 'string' },
-    method: { type: 'string', default: 'gradcam' },
+    method: { type: 'string', default: DEFAULT_CAM_METHOD },
     backend: { type: 'string' },
     steps: { type: 'string', default: '16' },
     bench: { type: 'boolean', default: false },
@@ -40,7 +41,7 @@ const { values: args } = parseArgs({
 
 const USAGE = `Usage: npx tsx examples/explain.ts [--model <dir with model.json>] [--keras-weights <neurostagenet .h5>]
     [--data ../shared/data/alzheimer-mri-subjects/test.parquet] [--out examples/out/explain] [--n 4]
-    [--layer se_excite] [--method gradcam|gradcam++] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]`;
+    [--layer se_excite] [--method layercam|gradcam|gradcam++|hirescam] [--backend tensorflow|wasm|cpu] [--steps 16] [--bench]`;
 
 async function main(): Promise<void> {
   if (args.help) {
@@ -86,16 +87,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < rows.length; i++) {
     const e = explanations[i];
     const gray = examples[i].image;
-    const panel = sideBySide(
-      [
-        grayToRgba(gray, w, h),
-        { data: overlayHeatmap(gray, e.heatmap, { colormap: 'jet', alpha: 0.4 }), width: w, height: h },
-        colorizeHeatmap(e.heatmap, w, h, 'viridis'),
-      ],
-      { gap: 4, scale: 2 },
-    );
+    const png = await renderExplanationPng(gray, e, { classNames: ds.classNames, trueClass: examples[i].label, caption: `${cam.method} · ${cam.layerName}` });
     const file = path.join(args.out as string, `explain_row${rows[i]}_${ds.classNames[examples[i].label]}.png`);
-    await writePng(file, panel);
+    await writeFile(file, png);
     const cmp = await compareWithRandom(model, gray, e.heatmap, e.classIndex, { steps: Number(args.steps), randomRepeats: 2, seed: 1 });
     console.log(
       `${String(rows[i]).padEnd(4)} ${ds.classNames[examples[i].label].padEnd(16)} ${`${ds.classNames[e.predictedClass]} (${e.probabilities[e.predictedClass].toFixed(2)})`.padEnd(23)} ` +
@@ -110,7 +104,7 @@ async function main(): Promise<void> {
 /** Times `explain` at batch 1 and 16 (after one warm-up call) on random 0..255 images. */
 async function bench(model: tfl.LayersModel): Promise<void> {
   const [, h, w, c] = model.inputs[0].shape as number[];
-  for (const method of ['gradcam', 'gradcam++'] as const) {
+  for (const method of CAM_METHODS) {
     const cam = new GradCAM(model, { layerName: args.layer, method });
     for (const batch of [1, 16]) {
       const x = tf.randomUniform([batch, h, w, c], 0, 255, 'float32', 1) as tf.Tensor4D;

@@ -5,8 +5,21 @@ import { GraphPlan, disposeCache, layerOutputsOnPath, resolveLayerPath, type For
 import { probabilitiesFromLogits, resolveLogits, type LogitSpec } from './logits.js';
 import { argmaxRow } from '../metrics/inputs.js';
 
-/** Class-activation-map method: Grad-CAM (Selvaraju et al. 2017) or Grad-CAM++ (Chattopadhyay et al. 2018). */
-export type CamMethod = 'gradcam' | 'gradcam++';
+/**
+ * Class-activation-map method: Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhyay et al. 2018),
+ * HiResCAM (Draelos & Carin 2020) or LayerCAM (Jiang et al. 2021). See {@link gradCamMap},
+ * {@link gradCamPlusPlusMap}, {@link hiResCamMap} and {@link layerCamMap}.
+ */
+export type CamMethod = 'gradcam' | 'gradcam++' | 'hirescam' | 'layercam';
+
+/** Every {@link CamMethod}, in the order the docs list them. */
+export const CAM_METHODS: readonly CamMethod[] = ['gradcam', 'gradcam++', 'hirescam', 'layercam'];
+
+/**
+ * The method {@link GradCAM} uses when none is given: LayerCAM, chosen by the measurements in docs/explain.md
+ * (fewest flat maps and most heat inside the head on the shipped model's test slices).
+ */
+export const DEFAULT_CAM_METHOD: CamMethod = 'layercam';
 
 /** Options of {@link GradCAM}. */
 export interface GradCAMOptions {
@@ -16,7 +29,7 @@ export interface GradCAMOptions {
    * (`'top_activation'`). Default: {@link defaultTargetLayer}.
    */
   layerName?: string;
-  /** `'gradcam'` (default) or `'gradcam++'`. */
+  /** `'gradcam'`, `'gradcam++'`, `'hirescam'` or `'layercam'` (default {@link DEFAULT_CAM_METHOD}). */
   method?: CamMethod;
 }
 
@@ -83,46 +96,70 @@ export interface Explanation {
 /** Relative contrast below which a map counts as flat (float32 round-off of a constant map is ~1e-7). */
 const FLAT_RELATIVE_RANGE = 1e-5;
 
+/** Output stride the default target layer aims at: its map is at least `ceil(H / 8) x ceil(W / 8)`. */
+export const DEFAULT_TARGET_STRIDE = 8;
+
 /**
- * The layer Grad-CAM uses when none is given: the last layer of the outer model (in `model.layers` order,
- * among the layers that feed the logits, input layers excluded) whose output is 4-D with a spatial size
- * `h * w > 1`. When the search reaches a nested model whose output is not spatial (e.g. 1x1 for a small
- * input), it continues inside that model, from its last layer backwards.
+ * The layer Grad-CAM uses when none is given (resolution-aware): the last layer feeding the logits whose
+ * output is 4-D with a spatial size of at least `ceil(H / 8) x ceil(W / 8)` of the `H x W` input (and more
+ * than one pixel), zero-padding layers excluded. Layers are searched from the outer model's last layer
+ * backwards (in `model.layers` order, input layers excluded); a nested model whose output is too small is
+ * searched inside, from its last layer backwards.
  *
- * For NeuroStageNet at 128x128 (or 64x64) this is `'se_excite'`, the SE-recalibrated `[4, 4, 256]` map that
- * both pooling branches of the head read.
+ * Why stride 8: NeuroStageNet's last maps (`'se_excite'`, EfficientNetB0's `'top_activation'`) have stride
+ * 32, i.e. 2x2 at its 64x64 input and 4x4 at 128x128: each cell covers a quarter of the slice, so the heat
+ * spreads over the background as much as over the brain (48–50% of the mass inside the head on the test
+ * slices, about the head's share of the image). Stride-16 maps (4x4 at 64 px) reach 58–63%, stride-8 maps
+ * (8x8 at 64 px, 16x16 at 128 px) 57–75%; docs/explain.md has the table. For the shipped 64 px model the
+ * rule gives `'efficientnetb0/block4a_expand_activation'` (`[8, 8, 240]`), the last 8x8 map (the 1x1
+ * expansion of `block3b_add`, read by the stride-2 depthwise convolution of block 4a).
+ * A model whose input size is unknown keeps the old rule (the last spatial layer).
  *
  * @param model A single-output classifier.
+ * @param stride Largest output stride accepted (default {@link DEFAULT_TARGET_STRIDE}); `Infinity` gives
+ *   the last spatial layer, whatever its size.
  * @returns A layer path usable as {@link GradCAMOptions.layerName}.
+ * @throws {@link ExplainError} when no layer qualifies.
  */
-export function defaultTargetLayer(model: tfl.LayersModel): string {
+export function defaultTargetLayer(model: tfl.LayersModel, stride: number = DEFAULT_TARGET_STRIDE): string {
+  if (!(stride >= 1)) throw new ExplainError(`defaultTargetLayer: stride is ${stride}; it must be >= 1.`);
   const spec = resolveLogits(model);
   // Only layers that feed the logits count (not e.g. a side output).
   const onPath = new Set(new GraphPlan(model, [spec.tensor], []).outerLayers());
-  const found = lastSpatialLayer(model, onPath);
+  const inShape = model.inputs[0]?.shape ?? [];
+  const [inH, inW] = [inShape[1], inShape[2]];
+  const minH = inH == null || !Number.isFinite(stride) ? 1 : Math.ceil(inH / stride);
+  const minW = inW == null || !Number.isFinite(stride) ? 1 : Math.ceil(inW / stride);
+  const found = lastSpatialLayer(model, onPath, minH, minW);
   if (found == null) {
-    throw new ExplainError(`Model '${model.name}' has no layer with a 4-D output of spatial size > 1 feeding its logits.`);
+    throw new ExplainError(
+      `Model '${model.name}' has no layer with a 4-D output of spatial size > 1 (and at least ${minH}x${minW}) feeding its logits.`,
+    );
   }
   return found.map((l) => l.name).join('/');
 }
 
-function isSpatial(shape: readonly (number | null)[]): boolean {
+function isSpatial(shape: readonly (number | null)[], minH: number, minW: number): boolean {
   if (shape.length !== 4) return false;
   const [, h, w] = shape;
-  return h == null || w == null || h * w > 1;
+  if (h == null || w == null) return true;
+  return h * w > 1 && h >= minH && w >= minW;
 }
 
-function lastSpatialLayer(container: tfl.LayersModel, onPath: Set<tfl.layers.Layer> | null): tfl.layers.Layer[] | null {
+function lastSpatialLayer(container: tfl.LayersModel, onPath: Set<tfl.layers.Layer> | null, minH: number, minW: number): tfl.layers.Layer[] | null {
   const outputs = layerOutputsOnPath(container);
   for (let i = container.layers.length - 1; i >= 0; i--) {
     const layer = container.layers[i];
     const outs = outputs.get(layer);
     if (outs == null || (onPath != null && !onPath.has(layer))) continue;
-    if (outs.length === 1 && isSpatial(outs[0].shape)) return [layer];
     if (layer instanceof tfl.LayersModel) {
-      const inner = lastSpatialLayer(layer, null);
+      if (outs.length === 1 && isSpatial(outs[0].shape, minH, minW)) return [layer];
+      const inner = lastSpatialLayer(layer, null, minH, minW);
       if (inner != null) return [layer, ...inner];
+      continue;
     }
+    if (layer.getClassName() === 'ZeroPadding2D') continue;
+    if (outs.length === 1 && isSpatial(outs[0].shape, minH, minW)) return [layer];
   }
   return null;
 }
@@ -166,9 +203,9 @@ export class GradCAM {
     readonly model: tfl.LayersModel,
     options: GradCAMOptions = {},
   ) {
-    const method = options.method ?? 'gradcam';
-    if (method !== 'gradcam' && method !== 'gradcam++') {
-      throw new ExplainError(`Unknown Grad-CAM method '${String(method)}'; use 'gradcam' or 'gradcam++'.`);
+    const method = options.method ?? DEFAULT_CAM_METHOD;
+    if (!CAM_METHODS.includes(method)) {
+      throw new ExplainError(`Unknown Grad-CAM method '${String(method)}'; use one of ${CAM_METHODS.map((m) => `'${m}'`).join(', ')}.`);
     }
     this.method = method;
     this.spec = resolveLogits(model);
@@ -232,7 +269,7 @@ export class GradCAM {
         // ∂logit/∂A — one backward pass for the whole batch, whatever the classes.
         const score = (fm: tf.Tensor): tf.Scalar => tf.sum(tf.mul(this.spec.toLogits(this.plan.head(fm, c)[0]), oneHot));
         const grads = tf.grad(score)(a);
-        const map = this.method === 'gradcam' ? gradCamMap(a, grads) : gradCamPlusPlusMap(a, grads);
+        const map = camMap(this.method, a, grads);
         const upsampled = tf.relu(tf.image.resizeBilinear(tf.expandDims(map, -1) as tf.Tensor4D, [height, width], false, true));
         return [map, upsampled];
       });
@@ -345,6 +382,39 @@ export function gradCamPlusPlusMap(activations: tf.Tensor, grads: tf.Tensor): tf
     const weights = tf.sum(tf.mul(alpha, tf.relu(grads)), [1, 2], true);
     return tf.sum(tf.mul(activations, weights), -1) as tf.Tensor3D;
   });
+}
+
+/**
+ * HiResCAM (Draelos & Carin 2020, "Use HiResCAM instead of Grad-CAM for faithful explanations of
+ * convolutional neural networks"): the element-wise product of gradient and activation summed over channels,
+ * map_ij = Σ_k ∂S/∂A_ij^k · A_ij^k (the ReLU follows after upsampling, as for every method). Unlike Grad-CAM
+ * it keeps the gradient's spatial pattern instead of averaging it per channel. Returns `[N, h, w]`.
+ */
+export function hiResCamMap(activations: tf.Tensor, grads: tf.Tensor): tf.Tensor3D {
+  return tf.tidy(() => tf.sum(tf.mul(activations, grads), -1) as tf.Tensor3D);
+}
+
+/**
+ * LayerCAM (Jiang et al. 2021, "LayerCAM: Exploring Hierarchical Class Activation Maps for Localization",
+ * IEEE TIP): map_ij = Σ_k ReLU(∂S/∂A_ij^k) · A_ij^k (the outer ReLU follows after upsampling). Only
+ * locations whose gradient raises the score count, which keeps maps of early, high-resolution layers
+ * clean. Returns `[N, h, w]`.
+ */
+export function layerCamMap(activations: tf.Tensor, grads: tf.Tensor): tf.Tensor3D {
+  return tf.tidy(() => tf.sum(tf.mul(activations, tf.relu(grads)), -1) as tf.Tensor3D);
+}
+
+function camMap(method: CamMethod, activations: tf.Tensor, grads: tf.Tensor): tf.Tensor3D {
+  switch (method) {
+    case 'gradcam':
+      return gradCamMap(activations, grads);
+    case 'gradcam++':
+      return gradCamPlusPlusMap(activations, grads);
+    case 'hirescam':
+      return hiResCamMap(activations, grads);
+    case 'layercam':
+      return layerCamMap(activations, grads);
+  }
 }
 
 /**

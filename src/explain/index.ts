@@ -1,5 +1,5 @@
 /**
- * `neurostagenet/explain`: Grad-CAM / Grad-CAM++ maps, overlays and PNG encoding, deletion / insertion faithfulness
+ * `neurostagenet/explain`: Grad-CAM / Grad-CAM++ / HiResCAM / LayerCAM maps, head-mask measurements, overlays and PNG encoding, deletion / insertion faithfulness
  * curves and the weight-randomisation sanity check. Runs in Node and in browsers (writing PNG files is in
  * `neurostagenet/node`).
  * @module
@@ -8,8 +8,13 @@ export { ExplainError } from './errors.js';
 export {
   GradCAM,
   defaultTargetLayer,
+  DEFAULT_TARGET_STRIDE,
+  CAM_METHODS,
+  DEFAULT_CAM_METHOD,
   gradCamMap,
   gradCamPlusPlusMap,
+  hiResCamMap,
+  layerCamMap,
   normaliseHeatmap,
   type CamMethod,
   type GradCAMOptions,
@@ -31,6 +36,7 @@ export {
   type SideBySideOptions,
 } from './overlay.js';
 export { encodePng } from './png.js';
+export { headMask, heatMassInside, gaussianBaselineMap, HEAD_THRESHOLD } from './head.js';
 export {
   deletionCurve,
   insertionCurve,

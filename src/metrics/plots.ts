@@ -54,7 +54,11 @@ async function newCanvas(width: number, height: number, scale: number) {
   return { canvas, ctx };
 }
 
-function text(
+/**
+ * Draws one string on a report canvas in the plots' font and colour (internal, shared with the explanation
+ * panels of `renderExplanationPng`). `rotate` is in radians about (x, y).
+ */
+export function text(
   ctx: SKRSContext2D,
   s: string,
   x: number,

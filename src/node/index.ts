@@ -24,6 +24,7 @@ export {
 export { H5ReadError } from '../io/h5-reader.js';
 export { writeModelMetadata, pretrainedModelDir } from '../models/pretrained.js';
 export { writePng } from '../explain/png.js';
+export { renderExplanationPng, type ExplanationPanelInput, type ExplanationPanelOptions } from '../explain/panel.js';
 export {
   renderConfusionMatrixPng,
   renderRocCurvesPng,

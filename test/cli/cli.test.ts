@@ -140,7 +140,7 @@ describe('neurostagenet command (in-process)', () => {
       [['inspect', SAMPLE, '--plot', 'levels.png'], '--plot needs --compare'],
       [['predict', '--pretrained', SAMPLE, '--tta', 'rotate'], "--tta must be none or flip, got 'rotate'"],
       [['predict', tmp, SAMPLE, '--backend', 'gpu9'], "unknown backend 'gpu9'"],
-      [['explain', '--pretrained', SAMPLE, '--method', 'lime'], '--method must be gradcam or gradcam++'],
+      [['explain', '--pretrained', SAMPLE, '--method', 'lime'], '--method must be one of gradcam, gradcam++, hirescam, layercam'],
       [['train', SAMPLE, '--recipe', 'fast'], "--recipe must be 'seed' or 'scratch'"],
       [['train', SAMPLE, '--test', 'missing.parquet'], "file 'missing.parquet' does not exist"],
     ];

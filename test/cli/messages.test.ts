@@ -116,7 +116,8 @@ describe('explain: an unknown --layer', () => {
     const out = join(tmp, 'explain-out');
     const r = await runInProcess(['explain', '--pretrained', SAMPLE, '--layer', 'se_excit', '--backend', 'cpu', '--out', out]);
     expect(r.code, r.stderr).toBe(2);
-    const line = expectOneLineError(r.stderr, "no layer 'se_excit' in the model; try: se_excite (default), ", "'neurostagenet explain --pretrained --list-layers'");
+    const line = expectOneLineError(r.stderr, "no layer 'se_excit' in the model; try: se_excite, ", "'neurostagenet explain --pretrained --list-layers'");
+    expect(line).toContain('efficientnetb0/block4a_expand_activation (default)');
     const suggested = line.slice(line.indexOf('try: ') + 5, line.indexOf('; list them all')).split(', ');
     expect(suggested.length).toBeGreaterThan(1);
     expect(suggested.length).toBeLessThanOrEqual(10);
@@ -125,13 +126,14 @@ describe('explain: an unknown --layer', () => {
 
     const typo = await runInProcess(['explain', '--pretrained', SAMPLE, '--layer', 'top_activaton', '--backend', 'cpu', '--out', out]);
     expect(typo.code, typo.stderr).toBe(2);
-    expectOneLineError(typo.stderr, "no layer 'top_activaton' in the model; try: efficientnetb0/top_activation, ", 'se_excite (default)');
+    expectOneLineError(typo.stderr, "no layer 'top_activaton' in the model; try: efficientnetb0/top_activation, ", 'efficientnetb0/block4a_expand_activation (default)');
   });
 
   it('--list-layers prints every layer path with its output shape, the default marked; no input needed', async () => {
     const r = await runInProcess(['explain', '--pretrained', '--list-layers', '--backend', 'cpu']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^se_excite +Multiply +\[\?, 2, 2, 256\] +default$/m);
+    expect(r.stdout).toMatch(/^se_excite +Multiply +\[\?, 2, 2, 256\] +\*$/m);
+    expect(r.stdout).toMatch(/^efficientnetb0\/block4a_expand_activation +Activation +\[\?, 8, 8, 240\] +default$/m);
     expect(r.stdout).toMatch(/^efficientnetb0\/top_activation +Activation +\[\?, 2, 2, 1280\] +\*$/m);
     expect(r.stdout).toMatch(/^predictions +Dense +\[\?, 4\]$/m);
     expect(r.stdout).toMatch(/^\d+ layers; \* = a spatial feature map/m);

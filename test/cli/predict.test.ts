@@ -165,12 +165,13 @@ describe('neurostagenet predict / explain / evaluate', () => {
     expect(r.code, r.stderr).toBe(0);
     const files = readdirSync(out).sort();
     expect(files).toHaveLength(2);
-    expect(files[0]).toMatch(/^row0_\w+_gradcam\.png$/);
-    expect(files[1]).toMatch(/^row5_\w+_gradcam\.png$/);
-    // A PNG, wider than tall (input | overlay | heatmap side by side, 2x): 3 * 64 + 2 * 4 by 64.
+    expect(files[0]).toMatch(/^row0_\w+_layercam\.png$/);
+    expect(files[1]).toMatch(/^row5_\w+_layercam\.png$/);
+    // A labelled PNG (renderExplanationPng): input | overlay | heatmap at 3x (64 px -> 192), 6 px gaps, 8 px margin,
+    // 64 px colour scale; 58 px header and 18 px panel labels above, 8 px below.
     const bytes = readFileSync(join(out, files[0]));
     expect(bytes.subarray(1, 4).toString()).toBe('PNG');
-    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([3 * 64 + 8, 64]);
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([8 + 3 * 192 + 12 + 64, 58 + 18 + 192 + 8]);
     const bad = await runInProcess(['explain', modelDir, SAMPLE, '--rows', '999', '--out', out, '--backend', 'wasm']);
     expect(bad.code).toBe(2);
     expect(errorLines(bad.stderr)).toEqual([expect.stringMatching(/^neurostagenet: error: --rows: the file has no row 999/)]);

@@ -17,10 +17,13 @@ beforeAll(async () => {
 });
 
 describe('GradCAM on NeuroStageNet (64x64, cpu)', () => {
-  it('defaults to se_excite and differentiates the input of predictions_softmax', () => {
+  it('defaults to the last stride-8 map (8x8 at 64 px, not the 2x2 se_excite) and differentiates the input of predictions_softmax', () => {
     const cam = new GradCAM(model);
-    expect(cam.layerName).toBe('se_excite');
-    expect(cam.featureShape).toEqual([2, 2, 256]);
+    expect(cam.layerName).toBe('efficientnetb0/block4a_expand_activation');
+    expect(cam.featureShape).toEqual([8, 8, 240]);
+    expect(defaultTargetLayer(model, 16)).toBe('efficientnetb0/block6a_expand_activation');
+    expect(cam.method).toBe('layercam');
+    expect(defaultTargetLayer(model, Infinity)).toBe('se_excite');
     expect(cam.logitSource).toContain("'predictions_softmax'");
   });
 
@@ -33,7 +36,7 @@ describe('GradCAM on NeuroStageNet (64x64, cpu)', () => {
   });
 
   it('efficientnetb0/top_activation matches a hand-wired head, batch = single, no leaks', async () => {
-    const cam = new GradCAM(model, { layerName: 'efficientnetb0/top_activation' });
+    const cam = new GradCAM(model, { layerName: 'efficientnetb0/top_activation', method: 'gradcam' });
     const classes = [0, 2];
     await cam.explain(x, { classIndex: classes }); // warm-up
     const before = tf.memory().numTensors;

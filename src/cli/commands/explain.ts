@@ -1,10 +1,9 @@
 // neurostagenet explain <model-dir|--pretrained> <input...>: Grad-CAM / Grad-CAM++ overlays as PNG files.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { GradCAM, type CamMethod } from '../../explain/gradcam.js';
-import { colorizeHeatmap, grayToRgba, overlayHeatmap, sideBySide } from '../../explain/overlay.js';
-import { writePng } from '../../explain/png.js';
+import { CAM_METHODS, DEFAULT_CAM_METHOD, GradCAM, type CamMethod } from '../../explain/gradcam.js';
+import { renderExplanationPng } from '../../explain/panel.js';
 import { applyTemperature } from '../../metrics/calibration.js';
 import { intListOption, numberOption, parseCommand, stringOption, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
@@ -17,9 +16,11 @@ import { startProgress } from '../progress.js';
 export const EXPLAIN_HELP = `Usage: neurostagenet explain <model-dir> <input...> [options]
        neurostagenet explain --pretrained <input...> [options]
 
-Explains predictions with Grad-CAM: for each image writes a PNG "input | overlay | heatmap" (red = the
-regions that raised the explained class's score most) and prints the predicted stage. Heatmaps show
-where the model looked, not why, and not a diagnosis (see docs/explain.md).
+Explains predictions with a class-activation map: for each image writes a PNG "input | overlay |
+heatmap" (red = the regions that raised the explained class's score most) labelled with the true stage
+(Parquet rows), the predicted stage and probability, a colour scale and a "map flat" mark when the map
+singles out nothing, and prints the predicted stage. Heatmaps show where the model looked, not why, and
+not a diagnosis (see docs/explain.md).
 
 Arguments
   model-dir               directory with model.json, e.g. from 'train'
@@ -28,8 +29,9 @@ Arguments
 
 Options
   --out DIR               output directory (default ./neurostagenet-explain)
-  --method M              gradcam (default) | gradcam++
-  --layer NAME            layer to explain (default: the last spatial feature map, 'se_excite')
+  --method M              layercam (default) | gradcam | gradcam++ | hirescam
+  --layer NAME            layer to explain (default: the last map with at least 1/8 of the input
+                          size, 'efficientnetb0/block4a_expand_activation' (8x8) at 64 px)
   --list-layers           print the model's layers (path, class, output shape) and exit; no input needed
   --class C               class to explain: 'predicted' (default), an index 0..3 or a class name
   --rows LIST             Parquet rows to explain, e.g. 0,5,9 (default: one per class, --limit in all)
@@ -56,8 +58,8 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
     limit: { type: 'string' },
     'list-layers': { type: 'boolean' },
   });
-  const method = stringOption(values, 'method', 'gradcam') as CamMethod;
-  if (method !== 'gradcam' && method !== 'gradcam++') throw new UsageError(`--method must be gradcam or gradcam++, got '${method}'`, 'explain');
+  const method = stringOption(values, 'method', DEFAULT_CAM_METHOD) as CamMethod;
+  if (!CAM_METHODS.includes(method)) throw new UsageError(`--method must be one of ${CAM_METHODS.join(', ')}, got '${method}'`, 'explain');
   const limit = numberOption(values, 'limit', 4, { integer: true, min: 1 }, 'explain');
   const rowsWanted = intListOption(values, 'rows', 'explain');
   const listOnly = values['list-layers'] === true;
@@ -123,16 +125,19 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
       for (let j = 0; j < chunk.length; j++) {
         const e = explanations[j];
         const gray = examples[j].image;
-        const panel = sideBySide(
-          [grayToRgba(gray, w, h), { data: overlayHeatmap(gray, e.heatmap), width: w, height: h }, colorizeHeatmap(e.heatmap, w, h, 'jet')],
-          { gap: 4, scale: 2 },
-        );
+        const calibrated = applyTemperature([e.logits], model.temperature)[0];
+        const png = await renderExplanationPng(gray, e, {
+          classNames: model.classNames,
+          trueClass: input.labelled ? examples[j].label : undefined,
+          probabilities: calibrated,
+          caption: `${method} · ${cam.layerName}`,
+        });
         const name = input.labelled ? `row${input.rowOf(chunk[j])}` : basename(input.nameOf(chunk[j])).replace(/\.[^.]+$/, '');
         const file = join(out, `${name}_${model.classNames[e.classIndex]}_${method.replace('++', 'pp')}.png`);
-        await writePng(file, panel);
+        await writeFile(file, png);
         const label = input.labelled ? `, label ${model.classNames[examples[j].label]}` : '';
         const flag = e.status === 'ok' ? '' : ` [map ${e.status}]`;
-        results.push(`${input.nameOf(chunk[j])}: predicted ${model.classNames[e.predictedClass]} (p=${applyTemperature([e.logits], model.temperature)[0][e.predictedClass].toFixed(3)})${label}, explained ${model.classNames[e.classIndex]} -> ${file}${flag}`);
+        results.push(`${input.nameOf(chunk[j])}: predicted ${model.classNames[e.predictedClass]} (p=${calibrated[e.predictedClass].toFixed(3)})${label}, explained ${model.classNames[e.classIndex]} -> ${file}${flag}`);
       }
       progress.update(start + chunk.length);
     }
