@@ -66,7 +66,7 @@ export { ParquetImageDataset, type ParquetImageDatasetOptions, type LoadStats, t
 export { StratifiedSplit, type SplitIndices, type StratifiedSplitOptions } from './data/split.js';
 
 // Inference.
-export { evaluate, type EvaluateOptions, type EvaluationResult } from './train/evaluate.js';
+export { evaluate, type EvaluateOptions, type EvaluationResult, type RefusedRow } from './train/evaluate.js';
 export type { TestTimeAugmentation } from './train/inference.js';
 
 // Explanations (the rest is in neurostagenet/explain).

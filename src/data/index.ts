@@ -85,3 +85,20 @@ export {
   type BatchIterator,
   type TfDatasetOptions,
 } from './batches.js';
+export {
+  fitInputCheck,
+  fitInputCheckModel,
+  serializeInputCheck,
+  deserializeInputCheck,
+  appearanceScore,
+  inputVerdict,
+  sliceStatistics,
+  areaAverage,
+  INPUT_CHECK_METHOD,
+  type FitInputCheckOptions,
+  type GrayImages,
+  type InputCheckModel,
+  type SerializedInputCheck,
+  type SliceStatistics,
+  type InputVerdict,
+} from './input-check.js';

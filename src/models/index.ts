@@ -24,3 +24,17 @@ export {
   type DualPoolHeadOptions,
   type DualPoolHeadOutputs,
 } from './blocks/index.js';
+export {
+  checkInputs,
+  inputCheckOf,
+  attachInputCheck,
+  attachedInputCheck,
+  InputCheckUnavailableError,
+  InputsRefusedError,
+  type CheckableModel,
+  type CheckedImages,
+  type ModelWithInputCheck,
+  type SourceRows,
+  type InputVerdict,
+} from './input-check.js';
+export type { InputCheckModel, SerializedInputCheck } from '../data/input-check.js';

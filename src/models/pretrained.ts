@@ -8,6 +8,8 @@ import { ModelError } from './errors.js';
 import { MODEL_JSON_FILE, loadCheckedLayersModel, loadModel } from '../io/fs-model-io.js';
 import { nodeFs, nodeFsSync, nodePath, nodeUrl } from '../env/node-builtin.js';
 import type { FootprintRange } from '../data/slice-level.js';
+import { deserializeInputCheck, type InputCheckModel, type SerializedInputCheck } from '../data/input-check.js';
+import { attachInputCheck } from './input-check.js';
 
 /** Class names of the Alzheimer MRI dataset, indexed by label (its HuggingFace `ClassLabel` names). */
 export const ALZHEIMER_CLASS_NAMES: readonly string[] = Object.freeze([
@@ -42,6 +44,8 @@ export interface ModelMetadata {
   temperature?: number;
   /** Head footprints of the training slices (see `headFootprint`): the slice levels the model learned. */
   trainingFootprint?: FootprintRange;
+  /** The input check fitted on the training people ({@link SerializedInputCheck}); see `checkInputs`. */
+  inputCheck?: SerializedInputCheck;
   /** Any further information (data, recipe, metrics...). */
   [key: string]: unknown;
 }
@@ -77,6 +81,11 @@ export interface PretrainedNeuroStageNet {
   imageSize: [number, number];
   /** The slice levels the model was trained on (head footprints), when the metadata records them. */
   trainingFootprint?: FootprintRange;
+  /**
+   * The input check of the metadata, when it has one (also tied to `model`, so `evaluate(model, ...)` runs it): which
+   * images the model was not made for. See `checkInputs`.
+   */
+  inputCheck?: InputCheckModel;
   /** The metadata file's contents (`{}` when there is none). */
   metadata: ModelMetadata;
   /** Where the model was loaded from (directory path or URL). */
@@ -285,10 +294,20 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
       throw new ModelMetadataError(`${location}: metadata trainingFootprint must be {p1, median, p99} with 0 <= p1 <= median <= p99 <= 1, got ${JSON.stringify(trainingFootprint)}`);
     }
   }
+  let inputCheck: InputCheckModel | undefined;
+  if (metadata.inputCheck !== undefined) {
+    try {
+      inputCheck = deserializeInputCheck(metadata.inputCheck);
+    } catch (e) {
+      throw new ModelMetadataError(`${location}: metadata inputCheck: ${(e as Error).message}`);
+    }
+  }
+  attachInputCheck(model, inputCheck);
   return {
     model,
     classNames: [...classNames],
     classNamesSource,
+    inputCheck,
     ordinalOrder: [...ordinalOrder],
     temperature,
     imageSize: [inShape[1], inShape[2]],

@@ -3,6 +3,8 @@ import type { LabeledImageSource } from '../data/types.js';
 import { MultiClassMetrics, type MultiClassMetricsOptions, type MultiClassMetricsResult } from '../metrics/multiclass-metrics.js';
 import { figuresByPerson, type BootstrapOptions, type FiguresByPerson } from '../metrics/bootstrap.js';
 import { runInference, type TestTimeAugmentation } from './inference.js';
+import type { InputCheckModel } from '../data/input-check.js';
+import { attachedInputCheck, checkInputs, InputsRefusedError } from '../models/input-check.js';
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions extends Partial<Omit<MultiClassMetricsOptions, 'numClasses'>> {
@@ -24,6 +26,23 @@ export interface EvaluateOptions extends Partial<Omit<MultiClassMetricsOptions, 
   bootstrap?: BootstrapOptions;
   /** A class enters balanced accuracy and macro AUC of `figures` only with this many people. Default 2. */
   minPeoplePerClass?: number;
+  /**
+   * The input check to run before classifying (default: the one tied to `model` by `loadPretrainedNeuroStageNet`,
+   * from its metadata). Rows it refuses get no prediction and enter no figure; they are listed in `refused`.
+   */
+  inputCheck?: InputCheckModel;
+  /** Classify every row, checked or not (rows the check would refuse included). Default false. */
+  allowUnchecked?: boolean;
+}
+
+/** A row the input check refused: it has no prediction and is in no figure. */
+export interface RefusedRow {
+  /** Row of the source. */
+  row: number;
+  /** The check's score (above 1). */
+  score: number;
+  /** Why, in plain words. */
+  reason: string;
 }
 
 /** What {@link evaluate} returns: the metrics plus the raw predictions they came from. */
@@ -52,6 +71,13 @@ export interface EvaluationResult {
    * person's slice probabilities averaged; they say which classes the class averages cover.
    */
   figures: FiguresByPerson;
+  /**
+   * Whether the input check ran: `'checked'` (refused rows are in `refused`), `'unchecked'` (the model has no check)
+   * or `'allowed'` (`allowUnchecked`: every row classified).
+   */
+  inputCheck: 'checked' | 'unchecked' | 'allowed';
+  /** Rows the input check refused (not in `indices`, not in any figure). */
+  refused: RefusedRow[];
 }
 
 /**
@@ -80,7 +106,23 @@ export async function evaluate(
   source: LabeledImageSource,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
-  const { indices, batchSize, onProgress, tta, bootstrap, minPeoplePerClass, ...metricOptions } = options;
+  const { indices: asked, batchSize, onProgress, tta, bootstrap, minPeoplePerClass, inputCheck, allowUnchecked, ...metricOptions } = options;
+  const check = allowUnchecked ? undefined : inputCheck ?? attachedInputCheck(model);
+  const refused: RefusedRow[] = [];
+  let indices = asked;
+  if (check) {
+    const rows = asked ? Array.from(asked) : Array.from({ length: source.length }, (_, i) => i);
+    const verdicts = await checkInputs({ model, inputCheck: check }, { source, indices: rows });
+    const kept: number[] = [];
+    verdicts.forEach((v, i) => (v.accepted ? kept.push(rows[i]) : refused.push({ row: rows[i], score: v.score, reason: v.reason ?? 'refused' })));
+    if (kept.length === 0) {
+      throw new InputsRefusedError(
+        `evaluate: the input check refused all ${rows.length} rows (row ${refused[0]?.row}: ${refused[0]?.reason}); pass allowUnchecked to classify them anyway`,
+        verdicts,
+      );
+    }
+    indices = kept;
+  }
   const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress, tta, caller: 'evaluate: the' });
   const k = pass.numClasses;
   const metrics = new MultiClassMetrics({
@@ -116,5 +158,7 @@ export async function evaluate(
     logitsFrom,
     numClasses: k,
     figures,
+    inputCheck: check ? 'checked' : allowUnchecked ? 'allowed' : 'unchecked',
+    refused,
   };
 }
