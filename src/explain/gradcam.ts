@@ -110,7 +110,7 @@ export const DEFAULT_TARGET_STRIDE = 8;
  * 32, i.e. 2x2 at its 64x64 input and 4x4 at 128x128: each cell covers a quarter of the slice, so the heat
  * spreads over the background as much as over the brain (48–50% of the mass inside the head on the test
  * slices, about the head's share of the image). Stride-16 maps (4x4 at 64 px) reach 58–63%, stride-8 maps
- * (8x8 at 64 px, 16x16 at 128 px) 57–75%; docs/explain.md has the table. For the shipped 64 px model the
+ * (8x8 at 64 px, 16x16 at 128 px) 57–78%; docs/explain.md has the table. For the shipped 64 px model the
  * rule gives `'efficientnetb0/block4a_expand_activation'` (`[8, 8, 240]`), the last 8x8 map (the 1x1
  * expansion of `block3b_add`, read by the stride-2 depthwise convolution of block 4a).
  * A model whose input size is unknown keeps the old rule (the last spatial layer).
