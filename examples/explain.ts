@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   }
   if (args.bench) return bench(model);
 
-  const ds = await ParquetImageDataset.fromFile(args.data as string);
+  // Decode at the model's input size (the shipped model takes 64x64, a freshly built one 128x128).
+  const [, inH, inW] = model.inputs[0].shape as number[];
+  const ds = await ParquetImageDataset.fromFile(args.data as string, { targetSize: [inH, inW] });
   const [h, w] = ds.imageSize;
   // One image per class first (then the next of each class), so that every stage appears.
   const n = Math.min(Number(args.n), ds.length);
