@@ -102,7 +102,7 @@ export interface SerializedInputCheck extends Omit<InputCheckModel, 'mean' | 'ax
 
 /** Options of {@link fitInputCheckModel}. */
 export interface FitInputCheckOptions {
-  /** Grid the images are averaged down to. Default `[32, 32]`. */
+  /** Grid the images are averaged down to. Default `[32, 32]` (the image size when smaller). */
   grid?: [number, number];
   /** Share of the variance the principal axes keep (the rest is isotropic noise). Default 0.95. */
   varianceKept?: number;
@@ -239,7 +239,7 @@ function quantile(values: ArrayLike<number>, q: number): number {
  * @throws {@link DataError} when there are fewer fit images than 2 or no threshold images, or an option is out of range.
  */
 export async function fitInputCheckModel(fit: GrayImages, threshold: GrayImages, options: FitInputCheckOptions = {}): Promise<InputCheckModel> {
-  const grid = options.grid ?? [32, 32];
+  const grid = options.grid ?? [Math.min(32, fit.height), Math.min(32, fit.width)];
   const varianceKept = options.varianceKept ?? 0.95;
   const acceptShare = options.acceptShare ?? 0.995;
   if (!(varianceKept > 0 && varianceKept < 1)) throw new DataError(`fitInputCheckModel: varianceKept must be in (0, 1), got ${varianceKept}`);

@@ -8,6 +8,8 @@ import { majorityLabel, StratifiedSplit, type SplitIndices } from '../data/split
 import { selectRows } from '../data/subset.js';
 import type { LabeledImageSource } from '../data/types.js';
 import { figuresByPerson, type BootstrapOptions, type FiguresByPerson } from '../metrics/bootstrap.js';
+import { fitInputCheck, serializeInputCheck, type InputCheckModel } from '../data/input-check.js';
+import { attachInputCheck } from '../models/input-check.js';
 import { applyTemperature, chooseTemperature, type CalibrationDecision } from '../metrics/calibration.js';
 import { MultiClassMetrics, type MultiClassMetricsResult } from '../metrics/multiclass-metrics.js';
 import { formatEvaluationReport, type EvaluationReportOptions } from '../metrics/report-format.js';
@@ -338,6 +340,8 @@ export interface TrainingPipelineFacts {
   ordinalOrder: number[];
   /** Head footprints of the training slices: the slice levels the model learned. */
   trainingFootprint: FootprintRange;
+  /** The input check fitted on the training people, threshold on the validation people (stored in the metadata). */
+  inputCheck: InputCheckModel;
   /** Rows, classes and people of the training and test data. */
   data: PipelineData;
   /** The tfjs backend the run used. */
@@ -658,11 +662,16 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
     const valPeople = validation.figures.people;
     log(`validation (${validation.labels.length} slices${valPeople ? `, ${valPeople.headline.count} people` : ''}): accuracy ${validation.metrics.accuracy.toFixed(4)}, macro AUC ${validation.metrics.macro.auc?.toFixed(4) ?? 'n/a'}${valPeople ? `, per person ${valPeople.metrics.macro.auc?.toFixed(4) ?? 'n/a'}` : ''}`);
     log(`temperature: ${calibration.reason}`);
+    // 4b. The input check: which images the model was not made for (fitted on training people, set on validation).
+    const inputCheck = await fitInputCheck(data, split);
+    attachInputCheck(model, inputCheck);
+    log(`input check: ${inputCheck.variances.length} appearance axes, accepts ${(100 * inputCheck.fittedOn.acceptedShare).toFixed(1)}% of the validation slices`);
 
     // 5. Evaluate the test data once: at T = 1, at the fitted T (for information), and the served figures.
     let test: PipelineTestEvaluation | undefined;
     if (options.test) {
       const evaluation = await evaluate(model, options.test, { batchSize, classNames, ordinalOrder, bootstrap: options.bootstrap });
+      if (evaluation.refused.length) log(`input check: refused ${evaluation.refused.length} of ${options.test.length} test slices (not in the figures)`);
       const rows = Array.from({ length: evaluation.labels.length }, (_, i) => evaluation.logits.subarray(i * k, (i + 1) * k));
       const probabilities = applyTemperature(rows, calibration.fit.temperature);
       const calibrated = new MultiClassMetrics({ numClasses: k, classNames, ordinalOrder }).update(evaluation.labels, probabilities).compute();
@@ -683,7 +692,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
     const trainingFootprint = footprintRange(await headFootprints(selectRows(data, split.train)));
     const facts: TrainingPipelineFacts = {
       model, recipe, split, monitor, options: runOptions, params, training, best, bestValAuc, validation, calibration, test,
-      classNames, ordinalOrder, trainingFootprint, backend,
+      classNames, ordinalOrder, trainingFootprint, inputCheck, backend,
       data: { train: describeData(data), test: options.test && describeData(options.test) },
     };
     const extra = typeof options.metadata === 'function' ? await options.metadata(facts) : options.metadata;
@@ -776,6 +785,7 @@ function metadataOf(f: TrainingPipelineFacts): ModelMetadata {
     imageSize: [f.options.imageSize, f.options.imageSize],
     // The slice levels learned, so that predict / evaluate / explain can warn about images of other levels.
     trainingFootprint: f.trainingFootprint,
+    inputCheck: serializeInputCheck(f.inputCheck),
     training: {
       data: `${data.train.name ?? 'training data'} (${data.train.rows} slices${data.train.people === undefined ? '' : ` of ${data.train.people} people`})`,
       split: {

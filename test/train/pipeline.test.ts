@@ -70,7 +70,10 @@ describe('runTrainingPipeline', () => {
     expect(cal.served).toBe(cal.kept ? cal.fit.temperature : 1);
     expect(lines).toContain(`temperature: ${cal.reason}`);
     const t = run.test!;
-    expect(t.evaluation.labels).toHaveLength(32);
+    // The input check (fitted on the training people) classifies what it accepts and lists the rest.
+    expect(t.evaluation.inputCheck).toBe('checked');
+    expect(t.evaluation.labels.length + t.evaluation.refused.length).toBe(32);
+    expect(t.evaluation.refused.every((r) => r.score > 1 && r.reason.length > 0)).toBe(true);
     expect(t.figures.people?.headline.count).toBe(8);
     if (cal.kept) expect(t.figures).not.toBe(t.evaluation.figures);
     else expect(t.figures).toBe(t.evaluation.figures);
@@ -94,6 +97,8 @@ describe('runTrainingPipeline', () => {
     const reloaded = await loadPretrainedNeuroStageNet({ location: run.files.model });
     const meta = reloaded.metadata as { calibration: { kept: boolean; reason: string; fittedTemperature: number }; training: { split: { by: string; trainPeople: number; validationPeople: number } } };
     expect(reloaded.temperature).toBe(cal.served);
+    expect(reloaded.inputCheck?.threshold).toBe(run.inputCheck.threshold);
+    expect(Array.from(reloaded.inputCheck!.axes)).toEqual(Array.from(run.inputCheck.axes));
     expect(meta.calibration).toMatchObject({ kept: cal.kept, reason: cal.reason, fittedTemperature: cal.fit.temperature });
     expect(meta.training.split).toMatchObject({ by: 'subjects', trainPeople: 12, validationPeople: 4 });
     expect(reloaded.classNames).toEqual(['class0', 'class1', 'class2', 'class3']);
