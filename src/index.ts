@@ -58,6 +58,7 @@ export {
   type ModelMetadata,
   type LoadPretrainedOptions,
   type PretrainedNeuroStageNet,
+  type ModelCalibration,
 } from './models/pretrained.js';
 
 // Data: the design card's two classes and the source interface every consumer takes.

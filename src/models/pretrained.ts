@@ -46,6 +46,20 @@ export interface ModelMetadata {
   trainingFootprint?: FootprintRange;
   /** The input check fitted on the training people ({@link SerializedInputCheck}); see `checkInputs`. */
   inputCheck?: SerializedInputCheck;
+  /**
+   * The temperature decision of training (`chooseTemperature`, recorded by `runTrainingPipeline`): `kept: false`
+   * means the fitted temperature did not help on the validation people, and the loader serves T = 1.
+   */
+  calibration?: {
+    /** Whether the fitted temperature was kept (it lowered both validation NLL and ECE). */
+    kept?: boolean;
+    /** One sentence on the decision. */
+    reason?: string;
+    /** The temperature fitted on the validation people, kept or not. */
+    fittedTemperature?: number;
+    /** Any further details (NLL and ECE before and after...). */
+    [key: string]: unknown;
+  };
   /** Any further information (data, recipe, metrics...). */
   [key: string]: unknown;
 }
@@ -75,8 +89,17 @@ export interface PretrainedNeuroStageNet {
   classNamesSource?: 'metadata' | 'default' | 'data';
   /** Severity order of the classes. */
   ordinalOrder: number[];
-  /** Calibration temperature (1 when the metadata has none): `softmax(logits / temperature)` are calibrated probabilities. */
+  /**
+   * Served calibration temperature: `softmax(logits / temperature)` are the served probabilities. 1 when the metadata
+   * has none or when its calibration decision says the fitted temperature was not kept (see
+   * {@link PretrainedNeuroStageNet.calibration}).
+   */
   temperature: number;
+  /**
+   * Which calibration is served and why. Always set by {@link describeModel}; optional so that a hand-made
+   * description may omit it (then {@link PretrainedNeuroStageNet.temperature} is what is served).
+   */
+  calibration?: ModelCalibration;
   /** `[height, width]` of the images the model takes. */
   imageSize: [number, number];
   /** The slice levels the model was trained on (head footprints), when the metadata records them. */
@@ -90,6 +113,27 @@ export interface PretrainedNeuroStageNet {
   metadata: ModelMetadata;
   /** Where the model was loaded from (directory path or URL). */
   location: string;
+}
+
+/**
+ * The calibration a model serves, from its metadata: temperature scaling only where the validation people said it
+ * helps (`calibration.kept` in metadata.json, recorded by `runTrainingPipeline`).
+ */
+export interface ModelCalibration {
+  /**
+   * The recorded decision: `true` the fitted temperature was kept, `false` it was not (T = 1 is served), `undefined`
+   * no decision recorded (the metadata `temperature`, default 1, is served as is).
+   */
+  kept: boolean | undefined;
+  /** The served temperature (1 when not kept or when none is recorded). */
+  temperature: number;
+  /**
+   * The temperature fitted on the validation people, when the metadata records one (even if not kept); what
+   * `--calibration temperature` applies. `undefined` when the model has no fitted temperature.
+   */
+  fittedTemperature: number | undefined;
+  /** One sentence on the decision (the recorded reason, or what the loader inferred). */
+  reason: string;
 }
 
 /** Thrown when no model is found where one was expected (e.g. no trained model is shipped in `models/`). */
@@ -287,6 +331,7 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
   if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
     throw new ModelMetadataError(`${location}: metadata temperature must be a positive number, got ${JSON.stringify(temperature)}`);
   }
+  const calibration = resolveCalibration(metadata, temperature, location);
   const trainingFootprint = metadata.trainingFootprint;
   if (trainingFootprint !== undefined) {
     const { p1, median, p99 } = (trainingFootprint ?? {}) as Partial<FootprintRange>;
@@ -309,12 +354,43 @@ export function describeModel(model: tfl.LayersModel, metadata: ModelMetadata, l
     classNamesSource,
     inputCheck,
     ordinalOrder: [...ordinalOrder],
-    temperature,
+    temperature: calibration.temperature,
+    calibration,
     imageSize: [inShape[1], inShape[2]],
     trainingFootprint: trainingFootprint && { ...trainingFootprint },
     metadata,
     location,
   };
+}
+
+/**
+ * The served calibration of a model's metadata: the recorded temperature, except 1 when the recorded decision says
+ * it was not kept.
+ * @param metadata The model's metadata.
+ * @param recorded The metadata `temperature` (already checked; 1 when absent).
+ * @param location Where the model came from (for messages).
+ * @returns The calibration served.
+ * @throws {@link ModelMetadataError} when `calibration` is malformed.
+ */
+function resolveCalibration(metadata: ModelMetadata, recorded: number, location: string): ModelCalibration {
+  const c = metadata.calibration;
+  if (c === undefined) {
+    return {
+      kept: undefined,
+      temperature: recorded,
+      fittedTemperature: metadata.temperature,
+      reason: metadata.temperature === undefined ? 'no temperature recorded: raw softmax' : `metadata temperature ${recorded} (no calibration decision recorded)`,
+    };
+  }
+  if (c === null || typeof c !== 'object' || (c.kept !== undefined && typeof c.kept !== 'boolean')) {
+    throw new ModelMetadataError(`${location}: metadata calibration must be an object with a boolean kept, got ${JSON.stringify(c)}`);
+  }
+  const fitted = c.fittedTemperature ?? metadata.temperature;
+  if (fitted !== undefined && (typeof fitted !== 'number' || !(fitted > 0) || !Number.isFinite(fitted))) {
+    throw new ModelMetadataError(`${location}: metadata calibration.fittedTemperature must be a positive number, got ${JSON.stringify(fitted)}`);
+  }
+  const reason = typeof c.reason === 'string' ? c.reason : c.kept === false ? 'fitted temperature not kept' : `temperature ${recorded}`;
+  return { kept: c.kept, temperature: c.kept === false ? 1 : recorded, fittedTemperature: fitted, reason };
 }
 
 /**
