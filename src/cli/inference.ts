@@ -1,5 +1,6 @@
 // Classifying a whole source with a progress bar: one evaluate() pass (it returns probabilities and logits).
-import { evaluate } from '../train/evaluate.js';
+import { evaluate, type EvaluationResult, type RefusedRow } from '../train/evaluate.js';
+import { InputsRefusedError } from '../models/input-check.js';
 import type { TestTimeAugmentation } from '../train/inference.js';
 import type { LabeledImageSource } from '../data/types.js';
 import { headFootprints, outsideFootprintRange, sliceLevelWarning, type FootprintRange } from '../data/slice-level.js';
@@ -20,6 +21,32 @@ export interface Predictions {
   logits: Float32Array;
   /** K. */
   numClasses: number;
+  /** Rows the input check refused (no prediction). */
+  refused: RefusedRow[];
+  /** Whether the input check ran (see `EvaluationResult.inputCheck`). */
+  inputCheck: EvaluationResult['inputCheck'];
+}
+
+/** The `--allow-unchecked` option of predict, evaluate and explain. */
+export const CHECK_OPTIONS = { 'allow-unchecked': { type: 'boolean' } } as const;
+
+/** Help line of {@link CHECK_OPTIONS}. */
+export const ALLOW_UNCHECKED_HELP = `  --allow-unchecked       classify images the model's input check refuses (unlike its training slices:
+                          other contrast, skull, plane, scale...); default: no stage for them, and why`;
+
+/** Exit code when the input check refused every input: nothing was classified. */
+export const EXIT_ALL_REFUSED = 3;
+
+/** Prints the refused rows (at most `max`, then a count) on stderr, and a warning when the model has no check. */
+export function reportRefusals(pred: Pick<Predictions, 'refused' | 'inputCheck'>, nameOf: (row: number) => string, ctx: CliContext, max = 10): void {
+  if (pred.inputCheck === 'unchecked') {
+    ctx.note("warning: this model has no input check in its metadata: images unlike its training slices were classified too (see 'neurostagenet predict --help')");
+  }
+  if (pred.inputCheck === 'allowed') ctx.note('warning: --allow-unchecked: every image classified, including those the input check would refuse');
+  if (pred.refused.length === 0) return;
+  ctx.note(`refused ${pred.refused.length} image(s): no stage given (unlike the slices the model was trained on; --allow-unchecked to classify them anyway)`);
+  for (const r of pred.refused.slice(0, max)) ctx.note(`  ${nameOf(r.row)}: ${r.reason}`);
+  if (pred.refused.length > max) ctx.note(`  ... and ${pred.refused.length - max} more (--json lists them all)`);
 }
 
 /**
@@ -28,13 +55,23 @@ export interface Predictions {
 export async function predictAll(
   model: Parameters<typeof evaluate>[0],
   source: LabeledImageSource,
-  options: { indices?: ArrayLike<number>; batchSize: number; stream: OutStream; label?: string; tta?: TestTimeAugmentation },
+  options: { indices?: ArrayLike<number>; batchSize: number; stream: OutStream; label?: string; tta?: TestTimeAugmentation; allowUnchecked?: boolean },
 ): Promise<Predictions> {
   const rows = options.indices ? Int32Array.from(options.indices) : Int32Array.from({ length: source.length }, (_, i) => i);
   const progress = await startProgress(options.label ?? 'classifying', rows.length, options.stream);
   try {
-    const result = await evaluate(model, source, { indices: rows, batchSize: options.batchSize, tta: options.tta, onProgress: (done) => progress.update(done) });
-    return { indices: result.indices, labels: result.labels, probabilities: result.probabilities, logits: result.logits, numClasses: result.numClasses };
+    const result = await evaluate(model, source, {
+      indices: rows, batchSize: options.batchSize, tta: options.tta, allowUnchecked: options.allowUnchecked, onProgress: (done) => progress.update(done),
+    });
+    return {
+      indices: result.indices, labels: result.labels, probabilities: result.probabilities, logits: result.logits, numClasses: result.numClasses,
+      refused: result.refused, inputCheck: result.inputCheck,
+    };
+  } catch (e) {
+    if (!(e instanceof InputsRefusedError)) throw e;
+    const k = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
+    const refused = e.verdicts.map((v, i) => ({ row: rows[i], score: v.score, reason: v.reason ?? 'refused' }));
+    return { indices: new Int32Array(0), labels: new Int32Array(0), probabilities: new Float32Array(0), logits: new Float32Array(0), numClasses: k, refused, inputCheck: 'checked' };
   } finally {
     progress.stop();
   }

@@ -39,7 +39,8 @@ Global options
   -h, --help         help (also: neurostagenet <command> --help)
   --version          print the version
 
-Exit codes: 0 success, 1 the command failed (bad file, missing column, no model...), 2 usage error.
+Exit codes: 0 success, 1 the command failed (bad file, missing column, no model...), 2 usage error,
+3 the input check refused every input (nothing classified).
 
 Examples
   neurostagenet inspect train.parquet --compare test.parquet

@@ -471,7 +471,7 @@ function plainCause(image: ArrayLike<number>, height: number, width: number): st
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  if (max - min <= 1e-6 * Math.max(1, Math.abs(max))) return `a constant image (every pixel ${formatScore(min)})`;
+  if (max - min <= 1e-6 * Math.max(1, Math.abs(max))) return `a constant image (every pixel ${Number(min.toPrecision(4))})`;
   if (max <= 1.5) return `pixel values within ${formatScore(min)}..${formatScore(max)}: the model takes 0..255 (scale 0..1 images by 255)`;
   return height * width === image.length ? undefined : 'an image of the wrong size';
 }

@@ -11,7 +11,7 @@ import { numberOption, parseCommand, requireExistingPath, requireInputFile, stri
 import { withDataClassNames } from '../../models/pretrained.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
+import { ALLOW_UNCHECKED_HELP, CHECK_OPTIONS, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openModel, openParquet } from '../inputs.js';
 
 export const EVALUATE_HELP = `Usage: neurostagenet evaluate <model-dir> <file.parquet> [options]
@@ -38,6 +38,7 @@ Options
   --batch-size N          images per forward pass (default 32)
   --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
                           left-right mirror image's (two passes; default none)
+${ALLOW_UNCHECKED_HELP}
   --image-column NAME     image column (default 'image')
   --label-column NAME     label column (default 'label')
 ${SUBJECT_COLUMN_HELP}
@@ -59,6 +60,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
     tta: { type: 'string' },
+    ...CHECK_OPTIONS,
     'by-subject': { type: 'boolean' },
     'group-threshold': { type: 'string' },
     resamples: { type: 'string' },
@@ -88,8 +90,13 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const n = Math.min(limit, ds.length);
   const evaluatedRows = Int32Array.from({ length: n }, (_, i) => i);
   const t0 = performance.now();
-  const pred = await predictAll(model.model, ds, { indices: evaluatedRows, batchSize, stream: ctx.io.stderr, tta });
+  const pred = await predictAll(model.model, ds, { indices: evaluatedRows, batchSize, stream: ctx.io.stderr, tta, allowUnchecked: values['allow-unchecked'] === true });
   const seconds = (performance.now() - t0) / 1000;
+  reportRefusals(pred, (row) => `row ${row}`, ctx);
+  if (pred.indices.length === 0) {
+    ctx.note(`evaluate: the input check refused all ${n} rows: no figures (--allow-unchecked to evaluate them anyway)`);
+    return EXIT_ALL_REFUSED;
+  }
   await checkSliceLevels(model, ds, pred.indices, ctx);
   const k = pred.numClasses;
   const metricOptions = { numClasses: k, classNames: model.classNames, ordinalOrder: model.ordinalOrder };
@@ -108,7 +115,8 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     // Cluster only the evaluated rows, so that --limit and the clusters agree.
     const rows = n === ds.length ? ds : selectRows(ds, evaluatedRows);
     const clusters = await groupNearDuplicates(rows, { threshold: groupThreshold });
-    subjects = Array.from(clusters.groups, (g) => `cluster-${g}`);
+    // Evaluated rows are 0..n-1, so a classified row's index is its position among them.
+    subjects = Array.from(pred.indices, (i) => `cluster-${clusters.groups[i]}`);
     peopleSource = `${clusters.count} clusters of near-duplicate slices (threshold ${groupThreshold}) stand in for people (the file has no subject column)`;
   }
   // The figures of the probabilities the model serves: calibrated when it has a temperature.
@@ -119,9 +127,10 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const options = { calibrated, temperature: calibrated ? model.temperature : undefined, title, figures, peopleSource };
   const out = resolve(stringOption(values, 'out', 'neurostagenet-evaluation') as string);
   const files = await writeEvaluationReport(metrics, out, options);
+  if (pred.refused.length) ctx.print(`input check: ${pred.refused.length} of ${n} rows refused (unlike the training slices): not in these figures`);
   ctx.print(formatEvaluationReport(metrics, options));
   const written = [files.metricsJson, files.reportTxt, files.confusionMatrixPng, files.rocCurvesPng, files.reliabilityDiagramPng, files.peopleConfusionMatrixPng, files.peopleRocCurvesPng];
   ctx.print(`wrote ${out}: ${written.filter((f): f is string => f !== undefined).map((f) => f.split(/[\\/]/).pop()).join(', ')}`);
-  ctx.note(`evaluated ${n} rows in ${seconds.toFixed(1)} s (${backend})`);
+  ctx.note(`evaluated ${pred.indices.length} of ${n} rows in ${seconds.toFixed(1)} s (${backend})`);
   return 0;
 }

@@ -8,7 +8,9 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { intListOption, numberOption, parseCommand, stringOption, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { checkSliceLevels, rowsPerClass } from '../inference.js';
+import { ALLOW_UNCHECKED_HELP, CHECK_OPTIONS, EXIT_ALL_REFUSED, checkSliceLevels, reportRefusals, rowsPerClass } from '../inference.js';
+import { checkInputs, InputCheckUnavailableError } from '../../models/input-check.js';
+import type { RefusedRow } from '../../train/evaluate.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
 import { checkLayer, layerTable } from '../layers.js';
 import { startProgress } from '../progress.js';
@@ -36,6 +38,7 @@ Options
   --class C               class to explain: 'predicted' (default), an index 0..3 or a class name
   --rows LIST             Parquet rows to explain, e.g. 0,5,9 (default: one per class, --limit in all)
   --limit N               number of Parquet rows when --rows is not given (default 4)
+${ALLOW_UNCHECKED_HELP}
   --backend NAME          tensorflow | wasm | cpu (default: the fastest installed)
   -v, --verbose           stack traces on errors
   -h, --help              this text
@@ -51,6 +54,7 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
   const { values, positionals } = parseCommand('explain', args, {
     ...PARQUET_OPTIONS,
     ...MODEL_OPTIONS,
+    ...CHECK_OPTIONS,
     method: { type: 'string' },
     layer: { type: 'string' },
     class: { type: 'string' },
@@ -99,6 +103,26 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
       return i;
     });
   } else rows = rowsPerClass(src.labels, model.classNames.length, Math.min(limit, src.length));
+
+  // The input check first: no stage and no map for an image the model was not made for.
+  const allowUnchecked = values['allow-unchecked'] === true;
+  const refused: RefusedRow[] = [];
+  let inputCheck: 'checked' | 'unchecked' | 'allowed' = allowUnchecked ? 'allowed' : 'checked';
+  if (!allowUnchecked) {
+    try {
+      const verdicts = await checkInputs(model, { source: src, indices: rows });
+      verdicts.forEach((v, j) => { if (!v.accepted) refused.push({ row: rows[j], score: v.score, reason: v.reason ?? 'refused' }); });
+      rows = rows.filter((_, j) => verdicts[j].accepted);
+    } catch (e) {
+      if (!(e instanceof InputCheckUnavailableError)) throw e;
+      inputCheck = 'unchecked';
+    }
+  }
+  reportRefusals({ refused, inputCheck }, (row) => input.nameOf(row), ctx);
+  if (rows.length === 0) {
+    ctx.note('explain: the input check refused every image: no maps written (--allow-unchecked to explain them anyway)');
+    return EXIT_ALL_REFUSED;
+  }
 
   const out = resolve(stringOption(values, 'out', 'neurostagenet-explain') as string);
   await mkdir(out, { recursive: true });

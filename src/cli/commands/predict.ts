@@ -4,7 +4,7 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { numberOption, parseCommand, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { checkSliceLevels, predictAll, rowsOf, ttaOption } from '../inference.js';
+import { ALLOW_UNCHECKED_HELP, CHECK_OPTIONS, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
 
@@ -15,6 +15,9 @@ Classifies MRI slices: one Parquet file of images (all rows, or --limit) or PNG 
 Prints the predicted stage and the four stage probabilities per image. Probabilities are
 temperature-calibrated when the model's metadata.json holds a temperature. A Parquet file with a
 subject column also gets one line per person: the mean of that person's slice probabilities.
+Images the model's input check refuses (unlike its training slices: a skull, another contrast or
+plane, a plot, noise, a 0..1 scale) get no stage: they are listed on stderr with the reason, and the
+exit code is 3 when every input was refused.
 
 Arguments
   model-dir               directory with model.json (+ weights, optional metadata.json), e.g. from 'train'
@@ -26,7 +29,8 @@ Options
   --batch-size N          images per forward pass (default 32)
   --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
                           left-right mirror image's (two passes; default none)
-  --json                  print JSON: {model, backend, classNames, temperature, predictions: [...]}
+  --json                  print JSON: {model, backend, classNames, temperature, predictions: [...], refused: [...]}
+${ALLOW_UNCHECKED_HELP}
   --image-column NAME     Parquet image column (default 'image')
   --label-column NAME     Parquet label column (default 'label')
 ${SUBJECT_COLUMN_HELP}
@@ -45,6 +49,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const { values, positionals } = parseCommand('predict', args, {
     ...PARQUET_OPTIONS,
     ...MODEL_OPTIONS,
+    ...CHECK_OPTIONS,
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
     tta: { type: 'string' },
@@ -65,7 +70,9 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const n = Math.min(limit, input.source.length);
   const indices = Int32Array.from({ length: n }, (_, i) => i);
   const t0 = performance.now();
-  const pred = await predictAll(model.model, input.source, { indices, batchSize, stream: ctx.io.stderr, tta });
+  const pred = await predictAll(model.model, input.source, { indices, batchSize, stream: ctx.io.stderr, tta, allowUnchecked: values['allow-unchecked'] === true });
+  reportRefusals(pred, (row) => input.nameOf(row), ctx);
+  const refused = pred.refused.map((r) => ({ input: input.nameOf(r.row), row: input.rowOf(r.row), score: Number(r.score.toFixed(3)), reason: r.reason }));
   const seconds = (performance.now() - t0) / 1000;
   const levels = await checkSliceLevels(model, input.source, pred.indices, ctx);
   const k = pred.numClasses;
@@ -87,7 +94,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
     };
   });
   // One stage per person: the mean of their slices' probabilities (as evaluate scores people).
-  const people = subjects
+  const people = subjects && probs.length > 0
     ? (() => {
         const grouped = aggregateByGroup(probs.flat(), pred.labels, Array.from(pred.indices, (r) => subjects[r]), k);
         return grouped.groups.map((subject, g) => {
@@ -104,11 +111,16 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
         });
       })()
     : undefined;
-  ctx.note(`classified ${n} image(s) in ${seconds.toFixed(1)} s (${backend})`);
+  ctx.note(`classified ${predictions.length} of ${n} image(s) in ${seconds.toFixed(1)} s (${backend})`);
+  const exitCode = predictions.length === 0 && refused.length > 0 ? EXIT_ALL_REFUSED : 0;
   if (values.json) {
-    ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, trainingFootprint: model.trainingFootprint, predictions, ...(people ? { people } : {}) }, null, 2));
-    return 0;
+    ctx.print(JSON.stringify({
+      model: model.location, backend, classNames: model.classNames, temperature: model.temperature, trainingFootprint: model.trainingFootprint,
+      inputCheck: pred.inputCheck, predictions, refused, ...(people ? { people } : {}),
+    }, null, 2));
+    return exitCode;
   }
+  if (predictions.length === 0) return exitCode;
   const short = model.classNames.map((c) => c.replace(/_Demented$/, '').replace(/_/g, ' '));
   const nameWidth = Math.max(5, ...predictions.map((p) => p.input.length));
   const header = `${'input'.padEnd(nameWidth)}  ${input.labelled ? `${'label'.padEnd(10)}  ` : ''}${'predicted'.padEnd(10)}  ${short.map((s) => s.padStart(9)).join(' ')}`;
@@ -119,7 +131,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
     const label = input.labelled ? `${short[p.label as number].padEnd(10)}  ` : '';
     ctx.print(`${p.input.padEnd(nameWidth)}  ${label}${short[p.predicted].padEnd(10)}  ${p.probabilities.map((v) => v.toFixed(3).padStart(9)).join(' ')}`);
   }
-  if (input.labelled) ctx.print(`accuracy on these ${n} rows: ${(correct / n).toFixed(3)} (use 'evaluate' for the full report)`);
+  if (input.labelled) ctx.print(`accuracy on these ${predictions.length} rows: ${(correct / predictions.length).toFixed(3)} (use 'evaluate' for the full report)`);
   if (people) {
     const width = Math.max(6, ...people.map((p) => p.subject.length));
     ctx.print(`\nper person (mean of each person's slice probabilities)\n${'person'.padEnd(width)}  slices  ${input.labelled ? `${'label'.padEnd(10)}  ` : ''}${'predicted'.padEnd(10)}  ${short.map((s) => s.padStart(9)).join(' ')}`);
