@@ -30,6 +30,7 @@ import {
   aggregateByGroup,
   applyTemperature,
   buildNeuroStageNet,
+  checkInputs,
   evaluate,
   loadPretrainedNeuroStageNet,
   selectBackend,
@@ -110,9 +111,12 @@ async function main(): Promise<void> {
 
   // 4. Classification and the evaluation report (calibrated figures too when the model carries a temperature).
   const metricOptions = { numClasses: net.classNames.length, classNames: net.classNames, ordinalOrder: net.ordinalOrder };
+  // evaluate() runs the model's input check first: a refused slice gets no stage and is in no figure.
   const result = await evaluate(net.model, ds, { indices: rows, ...metricOptions });
+  for (const r of result.refused) console.log(`  row ${r.row}: refused, no stage (${r.reason})`);
   const k = result.numClasses;
-  const logitRows = Array.from({ length: rows.length }, (_, i) => result.logits.subarray(i * k, (i + 1) * k));
+  const classified = result.indices.length;
+  const logitRows = Array.from({ length: classified }, (_, i) => result.logits.subarray(i * k, (i + 1) * k));
   // Per-image probabilities are the calibrated ones (softmax(logits / T)); T = 1 gives the model's own.
   const probabilityRows = applyTemperature(logitRows, net.temperature);
   const calibrated = net.temperature === 1
@@ -121,14 +125,14 @@ async function main(): Promise<void> {
   const title = trained ? 'NeuroStageNet on the bundled sample' : 'UNTRAINED NeuroStageNet on the bundled sample';
   const files = await writeEvaluationReport(result.metrics, out, { calibrated, temperature: calibrated ? net.temperature : undefined, title });
   const csv = ['row,label,predicted,' + net.classNames.map((c) => `p_${c}`).join(',')];
-  for (let i = 0; i < rows.length; i++) {
+  for (let i = 0; i < classified; i++) {
     const p = probabilityRows[i];
     const predicted = p.indexOf(Math.max(...p));
     csv.push(`${result.indices[i]},${net.classNames[result.labels[i]]},${net.classNames[predicted]},${Array.from(p, (v) => v.toFixed(5)).join(',')}`);
   }
   await writeFile(join(out, 'predictions.csv'), `${csv.join('\n')}\n`);
   const auc = result.metrics.macro.auc;
-  console.log(`classified ${rows.length} images: accuracy ${result.metrics.accuracy.toFixed(3)}, macro AUC ${auc === undefined ? 'n/a' : auc.toFixed(3)}, ` +
+  console.log(`classified ${classified} of ${rows.length} images (input check: ${result.inputCheck}, ${result.refused.length} refused): accuracy ${result.metrics.accuracy.toFixed(3)}, macro AUC ${auc === undefined ? 'n/a' : auc.toFixed(3)}, ` +
     `quadratic kappa ${result.metrics.quadraticKappa.toFixed(3)} (${seconds()} s)`);
   // One stage per person: the mean of their slices' (calibrated) probabilities, as evaluate() scores people.
   if (ds.subjects) {
@@ -149,9 +153,26 @@ async function main(): Promise<void> {
     console.log(warning ? `slice levels: ${warning}` : `slice levels: all ${rows.length} images lie within the model's training levels`);
   }
 
+  // 4b. What the model was not made for: its input check refuses such images instead of giving them a stage.
+  if (net.inputCheck) {
+    const [h, w] = net.imageSize;
+    const slice = ds.get(rows[0]).image;
+    const wrong: Array<[string, Float32Array]> = [
+      ['an all-black image', new Float32Array(h * w)],
+      ['a slice scaled 0..1', slice.map((v) => v / 255)],
+      ['a slice inverted', slice.map((v) => 255 - v)],
+    ];
+    const x = tf.tensor4d(Float32Array.from(wrong.flatMap(([, im]) => Array.from(im))), [wrong.length, h, w, 1]);
+    const verdicts = await checkInputs(net, x);
+    x.dispose();
+    console.log('input check on images the model was not made for:');
+    verdicts.forEach((v, j) => console.log(`  ${wrong[j][0].padEnd(20)} ${v.accepted ? 'accepted' : `refused: ${v.reason}`}`));
+  } else console.log('input check: this model has none (its metadata holds no inputCheck): every image gets a stage, even a black one');
+
   // 5. Explanations (LayerCAM by default): a middle slice of each stage's person, labelled "input | overlay | heatmap"
   //    PNGs of the predicted class (true and predicted stage, colour scale; flat maps marked, as the CLI does).
-  const camRows = perClass.map((list) => list.find((i) => rows.includes(i))).filter((i): i is number => i !== undefined).slice(0, camCount);
+  const accepted = new Set(result.indices);
+  const camRows = perClass.map((list) => list.find((i) => accepted.has(i))).filter((i): i is number => i !== undefined).slice(0, camCount);
   if (camRows.length > 0) {
     const [h, w] = net.imageSize;
     const examples = camRows.map((i) => ds.get(i));
