@@ -96,6 +96,9 @@ export {
 export { formatClassificationReport, formatMetricsSummary, type ReportFormatOptions } from './metrics/classification-report.js';
 export {
   figuresByPerson,
+  reliabilityIntervals,
+  type ReliabilityIntervalOptions,
+  type ReliabilityIntervals,
   formatHeadline,
   type BootstrapOptions,
   type ExcludedClass,

@@ -5,6 +5,7 @@ import { percentileOfSorted } from '../stats.js';
 import { MetricsInputError } from './errors.js';
 import { aggregateByGroup } from './group-aggregate.js';
 import { computeMetrics, type MultiClassMetricsResult } from './multiclass-metrics.js';
+import { reliabilityBins, type ReliabilitySummary } from './reliability.js';
 
 /** How the intervals are drawn. */
 export interface BootstrapOptions {
@@ -234,11 +235,8 @@ interface BootstrapSettings {
 function bootstrap(y: Int32Array, p: Float64Array, units: number[][], full: MultiClassMetricsResult, s: BootstrapSettings): HeadlineFigures {
   const k = s.metricOptions.numClasses;
   const u = units.length;
-  const rng = createRng(mixSeed(s.seed, 0xb007));
   const draws: number[][] = [[], [], [], []];
-  for (let b = 0; b < s.resamples; b++) {
-    const rows: number[] = [];
-    for (let j = 0; j < u; j++) for (const r of units[Math.floor(rng() * u)]) rows.push(r);
+  forEachResample(units, s.resamples, s.seed, (rows) => {
     const yb = new Int32Array(rows.length);
     const pb = new Float64Array(rows.length * k);
     rows.forEach((r, i) => {
@@ -249,14 +247,9 @@ function bootstrap(y: Int32Array, p: Float64Array, units: number[][], full: Mult
     values.forEach((v, f) => {
       if (v !== undefined && Number.isFinite(v)) draws[f].push(v);
     });
-  }
+  });
   const [accuracy, balanced, auc, kappa] = headlineValues(full, s.classes);
-  const lowQ = ((1 - s.confidence) / 2) * 100;
-  const highQ = (1 - (1 - s.confidence) / 2) * 100;
-  const interval = (value: number, d: number[]): Interval => {
-    const sorted = Float64Array.from(d).sort();
-    return { value, low: percentileOfSorted(sorted, lowQ), high: percentileOfSorted(sorted, highQ) };
-  };
+  const interval = (value: number, d: number[]): Interval => percentileInterval(value, d, s.confidence);
   return {
     unit: s.unit,
     count: y.length,
@@ -272,5 +265,121 @@ function bootstrap(y: Int32Array, p: Float64Array, units: number[][], full: Mult
     resamples: s.resamples,
     confidence: s.confidence,
     seed: s.seed,
+  };
+}
+
+// The resampling shared by every interval here: `resamples` draws of as many units (people) as there are, with
+// replacement, each bringing all its rows; the same seed draws the same people whatever is measured on them.
+function forEachResample(units: number[][], resamples: number, seed: number, visit: (rows: number[]) => void): void {
+  const u = units.length;
+  const rng = createRng(mixSeed(seed, 0xb007));
+  for (let b = 0; b < resamples; b++) {
+    const rows: number[] = [];
+    for (let j = 0; j < u; j++) for (const r of units[Math.floor(rng() * u)]) rows.push(r);
+    visit(rows);
+  }
+}
+
+// Percentile interval of the finite draws (NaN ends when there are none).
+function percentileInterval(value: number, draws: number[], confidence: number): Interval {
+  const sorted = Float64Array.from(draws).sort();
+  const lowQ = ((1 - confidence) / 2) * 100;
+  const highQ = (1 - (1 - confidence) / 2) * 100;
+  return { value, low: percentileOfSorted(sorted, lowQ), high: percentileOfSorted(sorted, highQ) };
+}
+
+/** Options of {@link reliabilityIntervals}. */
+export interface ReliabilityIntervalOptions extends BootstrapOptions {
+  /** Number of equal-width confidence bins (as {@link reliabilityBins}). Default 15. */
+  numBins?: number;
+}
+
+/** Reliability bins with per-person bootstrap intervals of each bin's accuracy and of the ECE. */
+export interface ReliabilityIntervals {
+  /** The reliability summary of all rows ({@link reliabilityBins}). */
+  summary: ReliabilitySummary;
+  /**
+   * Per bin, the interval of its accuracy over the resamples in which the bin is not empty (NaN ends when it is
+   * empty in every resample, e.g. an empty bin); `value` is the bin's accuracy on all rows.
+   */
+  binAccuracy: Interval[];
+  /** Interval of the expected calibration error. */
+  ece: Interval;
+  /** Number of people resampled. */
+  people: number;
+  /** Number of resamples. */
+  resamples: number;
+  /** Coverage of the intervals. */
+  confidence: number;
+  /** Seed of the resampling. */
+  seed: number;
+}
+
+/**
+ * Reliability bins with 95% percentile bootstrap intervals that resample PEOPLE (the same machinery and seed as
+ * {@link figuresByPerson}, so the same people are drawn): for each confidence bin an interval of its accuracy, and
+ * one of the ECE. Rows are slices; a person's slices are drawn together.
+ * @param confidences Top-label confidence per row.
+ * @param correct Whether the top label is right, per row.
+ * @param subjects Person of each row.
+ * @param options Bins and bootstrap settings (default 15 bins, 2000 resamples, 0.95, seed 0).
+ * @returns The bins, per-bin accuracy intervals and the ECE interval.
+ * @throws {@link MetricsInputError} for mismatched lengths or bad options.
+ * @example
+ * ```ts
+ * const r = reliabilityIntervals(confidences, correct, ds.subjects);
+ * console.log(r.ece); // { value, low, high }
+ * ```
+ */
+export function reliabilityIntervals(
+  confidences: ArrayLike<number>,
+  correct: ArrayLike<boolean | number>,
+  subjects: ArrayLike<string | number>,
+  options: ReliabilityIntervalOptions = {},
+): ReliabilityIntervals {
+  const n = confidences.length;
+  if (n === 0) throw new MetricsInputError('reliabilityIntervals: no samples');
+  if (correct.length !== n) throw new MetricsInputError(`reliabilityIntervals: correct has ${correct.length} entries but confidences has ${n}`);
+  if (subjects.length !== n) throw new MetricsInputError(`reliabilityIntervals: subjects has ${subjects.length} entries but confidences has ${n}`);
+  const numBins = options.numBins ?? 15;
+  if (!Number.isInteger(numBins) || numBins < 1) throw new MetricsInputError(`reliabilityIntervals: numBins must be an integer >= 1, got ${numBins}`);
+  const resamples = options.resamples ?? 2000;
+  if (!Number.isInteger(resamples) || resamples < 100) throw new MetricsInputError(`reliabilityIntervals: resamples must be an integer >= 100, got ${resamples}`);
+  const confidence = options.confidence ?? 0.95;
+  if (!(confidence > 0 && confidence < 1)) throw new MetricsInputError(`reliabilityIntervals: confidence must be in (0, 1), got ${confidence}`);
+  const seed = options.seed ?? 0;
+  if (!Number.isFinite(seed)) throw new MetricsInputError(`reliabilityIntervals: seed must be a finite number, got ${seed}`);
+  const conf = Float64Array.from(confidences);
+  const ok = Uint8Array.from(Array.from({ length: n }, (_, i) => (correct[i] ? 1 : 0)));
+  // People in order of first appearance, as aggregateByGroup.
+  const index = new Map<string | number, number>();
+  const units: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    let g = index.get(subjects[i]);
+    if (g === undefined) {
+      g = units.length;
+      index.set(subjects[i], g);
+      units.push([]);
+    }
+    units[g].push(i);
+  }
+  const summary = reliabilityBins(conf, ok, numBins);
+  const binDraws: number[][] = summary.bins.map(() => []);
+  const eceDraws: number[] = [];
+  forEachResample(units, resamples, seed, (rows) => {
+    const r = reliabilityBins(rows.map((i) => conf[i]), rows.map((i) => ok[i]), numBins);
+    r.bins.forEach((b, j) => {
+      if (b.count > 0) binDraws[j].push(b.accuracy);
+    });
+    eceDraws.push(r.ece);
+  });
+  return {
+    summary,
+    binAccuracy: summary.bins.map((b, j) => percentileInterval(b.accuracy, binDraws[j], confidence)),
+    ece: percentileInterval(summary.ece, eceDraws, confidence),
+    people: units.length,
+    resamples,
+    confidence,
+    seed,
   };
 }
