@@ -1,4 +1,5 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
+import type { Interval } from './bootstrap.js';
 import { importAtRunTime, optionalPeer } from '../env/optional-peer.js';
 import { formatFixed } from './classification-report.js';
 import type { MultiClassMetricsResult } from './multiclass-metrics.js';
@@ -20,6 +21,13 @@ export interface ReliabilityPanel {
   bins: CalibrationBin[];
   /** Expected calibration error shown in the heading. */
   ece: number;
+  /**
+   * Optional interval of each bin's accuracy, in the order of `bins` (e.g. `reliabilityIntervals(...).binAccuracy`,
+   * a bootstrap over people): drawn as error bars. Ends that are not finite are not drawn.
+   */
+  intervals?: ReadonlyArray<Pick<Interval, 'low' | 'high'>>;
+  /** Optional interval of the ECE, shown in the heading next to it. */
+  eceInterval?: Pick<Interval, 'low' | 'high'>;
 }
 
 const FONT_FAMILY = '"DejaVu Sans", "Helvetica Neue", Arial, sans-serif';
@@ -331,7 +339,10 @@ export async function renderRocCurvesPng(result: MultiClassMetricsResult, option
 function reliabilityPanel(ctx: SKRSContext2D, panel: ReliabilityPanel, x0: number, y0: number): void {
   const box: Box = { x: x0 + 70, y: y0 + 40, w: 360, h: 340 };
   const hist: Box = { x: box.x, y: box.y + box.h + 14, w: box.w, h: 80 };
-  text(ctx, `${panel.label} (ECE ${formatFixed(panel.ece, 4)})`, box.x + box.w / 2, y0 + 22, {
+  const eceText = panel.eceInterval && Number.isFinite(panel.eceInterval.low) && Number.isFinite(panel.eceInterval.high)
+    ? `ECE ${formatFixed(panel.ece, 3)} [${formatFixed(panel.eceInterval.low, 3)}, ${formatFixed(panel.eceInterval.high, 3)}]`
+    : `ECE ${formatFixed(panel.ece, 4)}`;
+  text(ctx, `${panel.label} (${eceText})`, box.x + box.w / 2, y0 + 22, {
     align: 'center',
     size: 14,
     weight: 'bold',
@@ -355,13 +366,49 @@ function reliabilityPanel(ctx: SKRSContext2D, panel: ReliabilityPanel, x0: numbe
     ctx.strokeRect(x, py(bottom), w, py(top) - py(bottom));
   }
   dashedDiagonal(ctx, px, py, '#555555', 1.4); // perfect calibration
+  const intervals = panel.intervals;
+  if (intervals) {
+    // Error bars of the bin accuracy (e.g. 95% per-person bootstrap), centred on the bin, with caps.
+    ctx.save();
+    ctx.strokeStyle = '#111111';
+    ctx.lineWidth = 1.6;
+    panel.bins.forEach((b, j) => {
+      const iv = intervals[j];
+      if (b.count === 0 || !iv || !Number.isFinite(iv.low) || !Number.isFinite(iv.high)) return;
+      const cx = (px(b.lower) + px(b.upper)) / 2;
+      const cap = Math.min(5, (px(b.upper) - px(b.lower)) / 3);
+      ctx.beginPath();
+      ctx.moveTo(cx, py(iv.low));
+      ctx.lineTo(cx, py(iv.high));
+      ctx.moveTo(cx - cap, py(iv.low));
+      ctx.lineTo(cx + cap, py(iv.low));
+      ctx.moveTo(cx - cap, py(iv.high));
+      ctx.lineTo(cx + cap, py(iv.high));
+      ctx.stroke();
+    });
+    ctx.restore();
+  }
   ctx.save();
   const lx = box.x + 12;
   const ly = box.y + 12;
+  const legendH = intervals ? 85 : 66;
   ctx.fillStyle = 'rgba(255, 255, 255, 0.92)';
   ctx.strokeStyle = '#bbbbbb';
-  ctx.fillRect(lx, ly, 178, 66);
-  ctx.strokeRect(lx, ly, 178, 66);
+  ctx.fillRect(lx, ly, 178, legendH);
+  ctx.strokeRect(lx, ly, 178, legendH);
+  if (intervals) {
+    ctx.strokeStyle = '#111111';
+    ctx.lineWidth = 1.6;
+    ctx.beginPath();
+    ctx.moveTo(lx + 21, ly + 66);
+    ctx.lineTo(lx + 21, ly + 78);
+    ctx.moveTo(lx + 17, ly + 66);
+    ctx.lineTo(lx + 25, ly + 66);
+    ctx.moveTo(lx + 17, ly + 78);
+    ctx.lineTo(lx + 25, ly + 78);
+    ctx.stroke();
+    text(ctx, '95% interval (people)', lx + 40, ly + 72, { baseline: 'middle', size: 12 });
+  }
   ctx.fillStyle = 'rgba(31, 119, 180, 0.85)';
   ctx.fillRect(lx + 10, ly + 9, 22, 12);
   text(ctx, 'accuracy in bin', lx + 40, ly + 15, { baseline: 'middle', size: 12 });
