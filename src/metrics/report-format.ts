@@ -2,7 +2,7 @@
 import { formatClassificationReport, formatFixed, formatMetricsSummary } from './classification-report.js';
 import type { TemperatureFit } from './calibration.js';
 import type { MultiClassMetricsResult } from './multiclass-metrics.js';
-import { formatHeadline, type FiguresByPerson } from './bootstrap.js';
+import { formatHeadline, type FiguresByPerson, type ReliabilityIntervals } from './bootstrap.js';
 
 /** Options of {@link formatEvaluationReport} and `writeEvaluationReport` (neurostagenet/node). */
 export interface EvaluationReportOptions {
@@ -24,6 +24,17 @@ export interface EvaluationReportOptions {
   figures?: FiguresByPerson;
   /** Where the people of `figures` came from, printed above their block (e.g. "subject column"). */
   peopleSource?: string;
+  /**
+   * Per-person bootstrap intervals of the reliability bins ({@link index!reliabilityIntervals}) of the model's
+   * probabilities and, with `calibrated`, of the calibrated ones: drawn as error bars on `reliability_diagram.png`
+   * and recorded in metrics.json (`reliabilityIntervals`).
+   */
+  reliabilityIntervals?: {
+    /** Intervals of the bins of `result` (the first panel). */
+    model?: ReliabilityIntervals;
+    /** Intervals of the bins of `calibrated` (the second panel). */
+    calibrated?: ReliabilityIntervals;
+  };
 }
 
 // JSON has no Infinity / NaN / undefined: write null so that every key stays present with a parseable value.

@@ -1,6 +1,7 @@
 import { formatFixed } from './classification-report.js';
 import type { MultiClassMetricsResult } from './multiclass-metrics.js';
 import { calibrationSection, formatEvaluationReport, jsonReplacer, type EvaluationReportOptions } from './report-format.js';
+import type { ReliabilityIntervals } from './bootstrap.js';
 import { renderConfusionMatrixPng, renderReliabilityDiagramPng, renderRocCurvesPng, type ReliabilityPanel } from './plots.js';
 import { nodeFs, nodePath } from '../env/node-builtin.js';
 
@@ -63,7 +64,12 @@ export async function writeEvaluationReport(
       probabilities: Array.from(options.figures.people.probabilities),
     },
   };
-  const json = { ...result, ...(calibration ? { calibration } : {}), ...(figures ? { figures } : {}) };
+  const ri = options.reliabilityIntervals;
+  // metrics.json keeps the intervals, not a second copy of the bins.
+  const strip = (r: ReliabilityIntervals | undefined) =>
+    r && { binAccuracy: r.binAccuracy, ece: r.ece, people: r.people, resamples: r.resamples, confidence: r.confidence, seed: r.seed, resampledBy: 'person' };
+  const reliability = ri && (ri.model || ri.calibrated) ? { model: strip(ri.model), calibrated: strip(ri.calibrated) } : undefined;
+  const json = { ...result, ...(calibration ? { calibration } : {}), ...(figures ? { figures } : {}), ...(reliability ? { reliabilityIntervals: reliability } : {}) };
   await fs.writeFile(files.metricsJson, JSON.stringify(json, jsonReplacer, 2) + '\n');
   await fs.writeFile(files.reportTxt, formatEvaluationReport(result, options));
 
@@ -75,13 +81,17 @@ export async function writeEvaluationReport(
   await fs.writeFile(files.confusionMatrixPng, await renderConfusionMatrixPng(result, { scale, title: cmTitle }));
   const rocTitle = titled(`ROC curves, one vs rest (macro AUC ${macroAuc})`);
   await fs.writeFile(files.rocCurvesPng, await renderRocCurvesPng(result, { scale, title: rocTitle }));
-  const panels: ReliabilityPanel[] = [{ label: options.calibrated ? 'Before calibration' : 'Model', bins: result.calibrationBins, ece: result.ece }];
+  const panels: ReliabilityPanel[] = [
+    { label: options.calibrated ? 'Before calibration' : 'Model', bins: result.calibrationBins, ece: result.ece, intervals: ri?.model?.binAccuracy, eceInterval: ri?.model?.ece },
+  ];
   if (options.calibrated) {
     const t = typeof options.temperature === 'number' ? options.temperature : options.temperature?.temperature;
     panels.push({
       label: t === undefined ? 'After calibration' : `After scaling, T = ${formatFixed(t, 3)}`,
       bins: options.calibrated.calibrationBins,
       ece: options.calibrated.ece,
+      intervals: ri?.calibrated?.binAccuracy,
+      eceInterval: ri?.calibrated?.ece,
     });
   }
   const people = options.figures?.people;

@@ -81,3 +81,49 @@ describe('reliabilityIntervals: per-person bootstrap of the reliability bins (is
     expect(() => reliabilityIntervals([0.5], [1], ['a'], { numBins: 0 })).toThrow(MetricsInputError);
   });
 });
+
+describe('writeEvaluationReport with reliability intervals (issue 15)', () => {
+  it('records them in metrics.json and draws the diagram', async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { MultiClassMetrics } = await import('../../src/index.js');
+    const { writeEvaluationReport } = await import('../../src/node/index.js');
+    const rng = createRng(7);
+    const n = 90;
+    const labels: number[] = [];
+    const probs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const y = i % 3;
+      labels.push(y);
+      const row = [rng(), rng(), rng()];
+      row[y] += rng() * 2;
+      const s = row.reduce((a, b) => a + b, 0);
+      probs.push(...row.map((v) => v / s));
+    }
+    const subjects = labels.map((_, i) => `s${Math.floor(i / 5)}`);
+    const m = new MultiClassMetrics({ numClasses: 3 });
+    m.update(labels, labels.map((_, i) => probs.slice(i * 3, i * 3 + 3)));
+    const result = m.compute();
+    const conf: number[] = [];
+    const correct: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const row = probs.slice(i * 3, i * 3 + 3);
+      const top = row.indexOf(Math.max(...row));
+      conf.push(row[top]);
+      correct.push(top === labels[i] ? 1 : 0);
+    }
+    const ri = reliabilityIntervals(conf, correct, subjects, { numBins: result.calibrationBins.length });
+    const out = mkdtempSync(join(tmpdir(), 'nsn-rel-'));
+    try {
+      const files = await writeEvaluationReport(result, out, { reliabilityIntervals: { model: ri } });
+      const json = JSON.parse(readFileSync(files.metricsJson, 'utf8'));
+      expect(json.reliabilityIntervals.model.people).toBe(18);
+      expect(json.reliabilityIntervals.model.ece.value).toBeCloseTo(result.ece, 12);
+      expect(json.reliabilityIntervals.model.binAccuracy).toHaveLength(result.calibrationBins.length);
+      expect(readFileSync(files.reliabilityDiagramPng).length).toBeGreaterThan(1000);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
