@@ -7,7 +7,7 @@ import { footprintRange, headFootprints, type FootprintRange } from '../data/sli
 import { majorityLabel, StratifiedSplit, type SplitIndices } from '../data/split.js';
 import { selectRows } from '../data/subset.js';
 import type { LabeledImageSource } from '../data/types.js';
-import { figuresByPerson, type BootstrapOptions, type FiguresByPerson } from '../metrics/bootstrap.js';
+import { figuresByPerson, reliabilityIntervals, type BootstrapOptions, type FiguresByPerson } from '../metrics/bootstrap.js';
 import { fitInputCheck, serializeInputCheck, type InputCheckModel } from '../data/input-check.js';
 import { attachInputCheck } from '../models/input-check.js';
 import { applyTemperature, chooseTemperature, type CalibrationDecision } from '../metrics/calibration.js';
@@ -713,6 +713,25 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
         peopleSource: options.test.subjects ? "the test file's subject column" : undefined,
         ...(calibration.kept ? { calibrated: test.calibrated, temperature: calibration.fit } : {}),
       };
+      const testSubjects = options.test.subjects;
+      if (testSubjects) {
+        // Per-person bootstrap error bars on the reliability diagram(s).
+        const people = Array.from(test.evaluation.indices, (i) => testSubjects[i]);
+        const numBins = test.evaluation.metrics.calibrationBins.length;
+        const intervalsOf = (probs: ArrayLike<number>) => {
+          const conf: number[] = [];
+          const correct: number[] = [];
+          for (let i = 0; i < people.length; i++) {
+            let top = 0;
+            for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + top]) top = c;
+            conf.push(probs[i * k + top]);
+            correct.push(top === test!.evaluation.labels[i] ? 1 : 0);
+          }
+          return reliabilityIntervals(conf, correct, people, { ...options.bootstrap, numBins });
+        };
+        const calibratedProbs = calibration.kept ? applyTemperature(Array.from({ length: people.length }, (_, i) => test!.evaluation.logits.subarray(i * k, (i + 1) * k)), calibration.fit.temperature).flat() : undefined;
+        reportOptions.reliabilityIntervals = { model: intervalsOf(test.evaluation.probabilities), calibrated: calibratedProbs && intervalsOf(calibratedProbs) };
+      }
       if (outputs.report && options.writeReport) files.report = await options.writeReport(test.evaluation.metrics, outputs.report, reportOptions);
       log(formatEvaluationReport(test.evaluation.metrics, reportOptions));
       if (files.report) log(`report: ${files.report.reportTxt}`);
