@@ -22,7 +22,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // The package's browser-safe entries (in this repository they resolve to the sources through tsconfig.json's
 // "paths"). Importing the root also registers its custom layers, which tfl.loadLayersModel needs to rebuild NeuroStageNet.
-import { GradCAM, describeModel, overlayHeatmap, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
+import { GradCAM, checkInputs, describeModel, overlayHeatmap, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
 import { decodeImage, headFootprint, readImageHeader, sliceLevelWarning } from 'neurostagenet/data';
 import { grayToRgba } from 'neurostagenet/explain';
 import { registerWasmGradientKernels } from 'neurostagenet/kernels';
@@ -35,7 +35,7 @@ const BACKEND_ORDER = ['webgl', 'wasm', 'cpu'] as const;
 setWasmPaths(new URL('./', import.meta.url).href);
 
 /** What the page uses of the model's metadata (resolved by `describeModel`; trainingFootprint drives the level caution). */
-type PageMetadata = Pick<PretrainedNeuroStageNet, 'classNames' | 'ordinalOrder' | 'temperature' | 'trainingFootprint'>;
+type PageMetadata = Pick<PretrainedNeuroStageNet, 'classNames' | 'ordinalOrder' | 'temperature' | 'trainingFootprint' | 'inputCheck'>;
 
 /** Everything the page needs after start-up. */
 interface Loaded {
@@ -128,8 +128,8 @@ async function loadMetadata(model: tfl.LayersModel, modelUrl: string): Promise<P
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${url} must hold a JSON object`);
   }
-  const { classNames, ordinalOrder, temperature, trainingFootprint } = describeModel(model, raw, res?.ok ? url : modelUrl);
-  return { classNames, ordinalOrder, temperature, trainingFootprint };
+  const { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck } = describeModel(model, raw, res?.ok ? url : modelUrl);
+  return { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck };
 }
 
 async function loadEverything(): Promise<Loaded> {
@@ -157,6 +157,7 @@ async function loadEverything(): Promise<Loaded> {
   const meta = await loadMetadata(model, modelUrl);
   const cam = new GradCAM(model);
   $('cam-layer').textContent = cam.layerName;
+  $('cam-method').textContent = { gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', hirescam: 'HiResCAM', layercam: 'LayerCAM' }[cam.method] ?? cam.method;
   $('cam-grid').textContent = `${cam.featureShape[0]}\u00d7${cam.featureShape[1]}`;
   // Say the size the model takes (the shipped one may not be 128x128).
   document.querySelectorAll('.input-size').forEach((el) => { el.textContent = `${width}\u00d7${height}`; });
@@ -245,18 +246,38 @@ async function explainFile(loaded: Loaded, file: File): Promise<void> {
   const x = tf.tensor4d(gray, [1, height, width, 1]);
   let e: Explanation;
   try {
+    // The input check first: an image unlike the training slices gets no stage unless the user asks for one.
+    const allow = $<HTMLInputElement>('allow-unchecked').checked;
+    const verdict = meta.inputCheck ? (await checkInputs({ model: loaded.model, inputCheck: meta.inputCheck }, x))[0] : undefined;
+    document.body.dataset.inputCheck = verdict === undefined ? 'unchecked' : verdict.accepted ? 'accepted' : allow ? 'allowed' : 'refused';
+    $('refusal').hidden = verdict === undefined || verdict.accepted;
+    $('refusal-reason').textContent = verdict && !verdict.accepted ? verdict.reason ?? '' : '';
+    $('refusal-forced').hidden = !(verdict && !verdict.accepted && allow);
+    $('unchecked').hidden = verdict !== undefined;
+    $('file-name').textContent = file.name;
+    if (verdict && !verdict.accepted && !allow) {
+      $('result').hidden = false;
+      $('classified').hidden = true;
+      $('timing').textContent = `\u00b7 decode ${Math.round(t1 - t0)} ms, input check ${Math.round(performance.now() - t1)} ms`;
+      document.body.dataset.numTensors = String(tf.memory().numTensors);
+      return;
+    }
+    $('classified').hidden = false;
     [e] = await cam.explain(x, { classIndex: 'predicted' });
   } finally {
     x.dispose();
   }
   const t2 = performance.now();
   drawRgba('overlay-canvas', overlayHeatmap(gray, e.heatmap, { colormap: 'jet', alpha: 0.45 }), width, height);
-  showResult(e, calibratedProbabilities(e, meta.temperature), meta);
+  const probabilities = calibratedProbabilities(e, meta.temperature);
+  showResult(e, probabilities, meta);
+  // The overlay's own label: the stage it explains and its probability (the true stage is not known here).
+  $('overlay-label').textContent = `predicted ${displayName(meta.classNames[e.classIndex])} (p = ${probabilities[e.classIndex].toFixed(2)})` +
+    (e.status === 'flat' ? ' \u00b7 map flat' : '');
   // A slice of another axial level than the training slices: the model's figures were not measured there.
   const levelWarning = meta.trainingFootprint && sliceLevelWarning([headFootprint(gray, height, width)], meta.trainingFootprint);
   $('level-warning').textContent = levelWarning ? `Caution: ${levelWarning}.` : '';
   $('level-warning').hidden = !levelWarning;
-  $('file-name').textContent = file.name;
   $('timing').textContent = `\u00b7 decode ${Math.round(t1 - t0)} ms, model + Grad-CAM ${Math.round(t2 - t1)} ms`;
   $('result').hidden = false;
   document.body.dataset.numTensors = String(tf.memory().numTensors);

@@ -329,8 +329,26 @@ describe.runIf(chromiumStatus.ok)('browser page (examples/browser) in headless C
       expect(jpeg.predicted).toBe(ref.predicted);
       for (const r of jpeg.rows) expect(Math.abs(r.probability - ref.probabilities[r.classIndex])).toBeLessThan(1e-3);
       expect(jpeg.overlay.colouredPixels).toBeGreaterThan(100);
+      expect(await page.evaluate(() => document.body.dataset.inputCheck)).toBe('accepted');
+      expect(await page.textContent('#overlay-label')).toMatch(/^predicted .* \(p = 0\.\d\d\)/);
       await mkdir(SCREENSHOT_DIR, { recursive: true });
       await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page-shipped.png'), fullPage: true });
+      // The input check (issue 15): a black image gets no stage, with the reason; the checkbox forces one.
+      const black = path.join(tmp, 'black.png');
+      await writeFile(black, await encodePng(grayToRgba(new Uint8Array(64 * 64), 64, 64)));
+      const refused = await pick(page, black);
+      expect(refused.state).toBe('done');
+      expect(await page.evaluate(() => document.body.dataset.inputCheck)).toBe('refused');
+      expect(await page.isVisible('#classified')).toBe(false);
+      expect(await page.textContent('#refusal-reason')).toMatch(/constant image \(every pixel 0\)/);
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page-refused.png'), fullPage: true });
+      await page.check('#allow-unchecked');
+      const forcedFile = path.join(tmp, 'black-forced.png'); // another name: pick() waits for a new status line
+      await writeFile(forcedFile, await readFile(black));
+      await pick(page, forcedFile);
+      expect(await page.evaluate(() => document.body.dataset.inputCheck)).toBe('allowed');
+      expect(await page.isVisible('#classified')).toBe(true);
+      expect(await page.isVisible('#refusal-forced')).toBe(true);
       expect(problems).toEqual([]);
     } finally {
       await page.close();
