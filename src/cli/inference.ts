@@ -6,6 +6,7 @@ import type { LabeledImageSource } from '../data/types.js';
 import { headFootprints, outsideFootprintRange, sliceLevelWarning, type FootprintRange } from '../data/slice-level.js';
 import { selectRows } from '../data/subset.js';
 import { UsageError } from './args.js';
+import type { PretrainedNeuroStageNet } from '../models/pretrained.js';
 import type { CliContext, OutStream } from './context.js';
 import { startProgress } from './progress.js';
 
@@ -25,6 +26,44 @@ export interface Predictions {
   refused: RefusedRow[];
   /** Whether the input check ran (see `EvaluationResult.inputCheck`). */
   inputCheck: EvaluationResult['inputCheck'];
+}
+
+/** The `--calibration none|temperature` option of predict and evaluate. */
+export const CALIBRATION_OPTIONS = { calibration: { type: 'string' } } as const;
+
+/** Help lines of {@link CALIBRATION_OPTIONS}. */
+export const CALIBRATION_HELP = `  --calibration MODE      none | temperature: the model's softmax as is, or divided by the temperature fitted
+                          on its validation people; default: what its metadata decided (temperature only
+                          where it lowered the validation people's error)`;
+
+/** The calibration a command applies: the temperature and a line saying which and why. */
+export interface CalibrationChoice {
+  /** Divide the logits by this (1: none). */
+  temperature: number;
+  /** `'none'` or `'temperature'`. */
+  mode: 'none' | 'temperature';
+  /** Why, for stderr and the report. */
+  description: string;
+}
+
+/**
+ * Resolves `--calibration`: default the metadata's decision; `none` T = 1; `temperature` the fitted temperature even
+ * where the metadata decided against it (said so). A model without a fitted temperature cannot take `temperature`.
+ */
+export function calibrationOption(values: Record<string, unknown>, model: Pick<PretrainedNeuroStageNet, 'temperature' | 'calibration'>, command: string): CalibrationChoice {
+  const asked = values.calibration;
+  if (asked !== undefined && asked !== 'none' && asked !== 'temperature') throw new UsageError(`--calibration must be none or temperature, got '${String(asked)}'`, command);
+  const fitted = model.calibration?.fittedTemperature ?? (model.temperature !== 1 ? model.temperature : undefined);
+  const reason = model.calibration?.reason;
+  if (asked === undefined) {
+    return model.temperature === 1
+      ? { temperature: 1, mode: 'none', description: `calibration: none (the model's softmax${reason ? `; ${reason}` : ''})` }
+      : { temperature: model.temperature, mode: 'temperature', description: `calibration: temperature T = ${model.temperature.toFixed(3)}${reason ? ` (${reason})` : ''}` };
+  }
+  if (asked === 'none') return { temperature: 1, mode: 'none', description: "calibration: none (--calibration none: the model's softmax)" };
+  if (fitted === undefined) throw new UsageError('--calibration temperature: this model has no fitted temperature in its metadata (use none)', command);
+  const against = model.calibration?.kept === false ? `, although its metadata decided against it: ${reason}` : '';
+  return { temperature: fitted, mode: 'temperature', description: `calibration: temperature T = ${fitted.toFixed(3)} (--calibration temperature${against})` };
 }
 
 /** The `--allow-unchecked` option of predict, evaluate and explain. */

@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { groupNearDuplicates } from '../../data/groups.js';
 import { selectRows } from '../../data/subset.js';
-import { figuresByPerson } from '../../metrics/bootstrap.js';
+import { figuresByPerson, reliabilityIntervals } from '../../metrics/bootstrap.js';
+import { argmaxRow } from '../../metrics/inputs.js';
 import { applyTemperature } from '../../metrics/calibration.js';
 import { MultiClassMetrics } from '../../metrics/multiclass-metrics.js';
 import { formatEvaluationReport } from '../../metrics/report-format.js';
@@ -11,7 +12,7 @@ import { numberOption, parseCommand, requireExistingPath, requireInputFile, stri
 import { withDataClassNames } from '../../models/pretrained.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { ALLOW_UNCHECKED_HELP, CHECK_OPTIONS, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
+import { ALLOW_UNCHECKED_HELP, CALIBRATION_HELP, CALIBRATION_OPTIONS, CHECK_OPTIONS, calibrationOption, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, openModel, openParquet } from '../inputs.js';
 
 export const EVALUATE_HELP = `Usage: neurostagenet evaluate <model-dir> <file.parquet> [options]
@@ -39,6 +40,7 @@ Options
   --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
                           left-right mirror image's (two passes; default none)
 ${ALLOW_UNCHECKED_HELP}
+${CALIBRATION_HELP}
   --image-column NAME     image column (default 'image')
   --label-column NAME     label column (default 'label')
 ${SUBJECT_COLUMN_HELP}
@@ -61,6 +63,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
     'batch-size': { type: 'string' },
     tta: { type: 'string' },
     ...CHECK_OPTIONS,
+    ...CALIBRATION_OPTIONS,
     'by-subject': { type: 'boolean' },
     'group-threshold': { type: 'string' },
     resamples: { type: 'string' },
@@ -84,6 +87,8 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const { rest } = opened;
   const ds = await openParquet(rest[0], values, opened.model.imageSize, 'evaluate');
   const model = withDataClassNames(opened.model, ds.classNames); // a model without class names takes the file's
+  const calibration = calibrationOption(values, model, 'evaluate');
+  ctx.note(calibration.description);
   if (ds.classNames.length !== model.classNames.length) {
     throw new UsageError(`${rest[0]} has ${ds.classNames.length} classes but the model predicts ${model.classNames.length}`, 'evaluate');
   }
@@ -101,7 +106,7 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   const k = pred.numClasses;
   const metricOptions = { numClasses: k, classNames: model.classNames, ordinalOrder: model.ordinalOrder };
   const metrics = new MultiClassMetrics(metricOptions).update(pred.labels, pred.probabilities).compute();
-  const calibratedProbabilities = model.temperature === 1 ? undefined : applyTemperature(rowsOf(pred.logits, k), model.temperature);
+  const calibratedProbabilities = calibration.temperature === 1 ? undefined : applyTemperature(rowsOf(pred.logits, k), calibration.temperature);
   const calibrated = calibratedProbabilities && new MultiClassMetrics(metricOptions).update(pred.labels, calibratedProbabilities).compute();
 
   // People: the file's subject column; else, with --by-subject, clusters of near-duplicate slices stand in for them.
@@ -122,9 +127,16 @@ export async function evaluateCommand(args: string[], ctx: CliContext): Promise<
   // The figures of the probabilities the model serves: calibrated when it has a temperature.
   const served = calibratedProbabilities ? Float32Array.from(calibratedProbabilities.flat()) : pred.probabilities;
   const figures = figuresByPerson(pred.labels, served, { ...metricOptions, subjects, resamples, seed: bootstrapSeed });
-  if (calibrated) peopleSource = `${peopleSource ?? 'no people'}; figures with intervals use the calibrated probabilities (T = ${model.temperature.toFixed(3)})`;
+  if (calibrated) peopleSource = `${peopleSource ?? 'no people'}; figures with intervals use the calibrated probabilities (T = ${calibration.temperature.toFixed(3)})`;
   const title = `NeuroStageNet on ${ds.file.split(/[\\/]/).pop()}`;
-  const options = { calibrated, temperature: calibrated ? model.temperature : undefined, title, figures, peopleSource };
+  // Reliability diagrams with intervals over people (each person's slices resampled together).
+  const correctOf = (probabilities: ArrayLike<number>) => Array.from(pred.labels, (label, i) => argmaxRow(probabilities, i * k, k) === label);
+  const confidenceOf = (probabilities: ArrayLike<number>) => Array.from(pred.labels, (_, i) => Math.max(...Array.from({ length: k }, (_, c) => probabilities[i * k + c])));
+  const intervalsOf = (probabilities: ArrayLike<number>) => subjects && reliabilityIntervals(confidenceOf(probabilities), correctOf(probabilities), subjects, { resamples, seed: bootstrapSeed, numBins: metrics.calibrationBins.length });
+  const reliability = subjects
+    ? { model: intervalsOf(pred.probabilities), ...(calibratedProbabilities ? { calibrated: intervalsOf(Float32Array.from(calibratedProbabilities.flat())) } : {}) }
+    : undefined;
+  const options = { calibrated, temperature: calibrated ? calibration.temperature : undefined, title, figures, peopleSource, ...(reliability ? { reliabilityIntervals: reliability } : {}) };
   const out = resolve(stringOption(values, 'out', 'neurostagenet-evaluation') as string);
   const files = await writeEvaluationReport(metrics, out, options);
   if (pred.refused.length) ctx.print(`input check: ${pred.refused.length} of ${n} rows refused (unlike the training slices): not in these figures`);

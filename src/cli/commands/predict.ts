@@ -4,7 +4,7 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { numberOption, parseCommand, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { ALLOW_UNCHECKED_HELP, CHECK_OPTIONS, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
+import { ALLOW_UNCHECKED_HELP, CALIBRATION_HELP, CALIBRATION_OPTIONS, CHECK_OPTIONS, calibrationOption, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
 
@@ -13,7 +13,7 @@ export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...>
 
 Classifies MRI slices: one Parquet file of images (all rows, or --limit) or PNG / JPEG files.
 Prints the predicted stage and the four stage probabilities per image. Probabilities are
-temperature-calibrated when the model's metadata.json holds a temperature. A Parquet file with a
+temperature-calibrated only where the model's metadata says it helped (see --calibration). A Parquet file with a
 subject column also gets one line per person: the mean of that person's slice probabilities.
 Images the model's input check refuses (unlike its training slices: a skull, another contrast or
 plane, a plot, noise, a 0..1 scale) get no stage: they are listed on stderr with the reason, and the
@@ -29,6 +29,7 @@ Options
   --batch-size N          images per forward pass (default 32)
   --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
                           left-right mirror image's (two passes; default none)
+${CALIBRATION_HELP}
   --json                  print JSON: {model, backend, classNames, temperature, predictions: [...], refused: [...]}
 ${ALLOW_UNCHECKED_HELP}
   --image-column NAME     Parquet image column (default 'image')
@@ -50,6 +51,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
     ...PARQUET_OPTIONS,
     ...MODEL_OPTIONS,
     ...CHECK_OPTIONS,
+    ...CALIBRATION_OPTIONS,
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
     tta: { type: 'string' },
@@ -65,6 +67,8 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const backend = await activateBackend(values.backend as string | undefined, ctx, 'predict');
   const opened = await openModel(values, positionals, ctx, 'predict');
   const { rest } = opened;
+  const calibration = calibrationOption(values, opened.model, 'predict');
+  ctx.note(calibration.description);
   const input = await openInputs(rest, values, opened.model, 'predict');
   const { model } = input;
   const n = Math.min(limit, input.source.length);
@@ -76,7 +80,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const seconds = (performance.now() - t0) / 1000;
   const levels = await checkSliceLevels(model, input.source, pred.indices, ctx);
   const k = pred.numClasses;
-  const probs = model.temperature === 1 ? rowsOf(pred.probabilities, k).map((r) => Array.from(r)) : applyTemperature(rowsOf(pred.logits, k), model.temperature);
+  const probs = calibration.temperature === 1 ? rowsOf(pred.probabilities, k).map((r) => Array.from(r)) : applyTemperature(rowsOf(pred.logits, k), calibration.temperature);
   const { subjects, slices } = input.source;
   const predictions = probs.map((p, i) => {
     const row = pred.indices[i];
@@ -115,7 +119,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const exitCode = predictions.length === 0 && refused.length > 0 ? EXIT_ALL_REFUSED : 0;
   if (values.json) {
     ctx.print(JSON.stringify({
-      model: model.location, backend, classNames: model.classNames, temperature: model.temperature, trainingFootprint: model.trainingFootprint,
+      model: model.location, backend, classNames: model.classNames, temperature: calibration.temperature, calibration: calibration.mode, trainingFootprint: model.trainingFootprint,
       inputCheck: pred.inputCheck, predictions, refused, ...(people ? { people } : {}),
     }, null, 2));
     return exitCode;
