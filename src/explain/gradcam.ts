@@ -4,6 +4,7 @@ import { ExplainError } from './errors.js';
 import { GraphPlan, disposeCache, layerOutputsOnPath, resolveLayerPath, type ForwardCache } from './graph.js';
 import { probabilitiesFromLogits, resolveLogits, type LogitSpec } from './logits.js';
 import { argmaxRow } from '../metrics/inputs.js';
+import { attachedInputCheck, checkInputs, type InputVerdict } from '../models/input-check.js';
 
 /**
  * Class-activation-map method: Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhyay et al. 2018),
@@ -40,14 +41,21 @@ export interface ExplainOptions {
    * image's arg-max class).
    */
   classIndex?: number | number[] | 'predicted';
+  /**
+   * Explain images the model's input check refuses too (default false: a refused image gets an all-zero heatmap
+   * with `status: 'refused'` and its verdict in `inputCheck`). Only a model carrying a check (loaded with one by
+   * `loadPretrainedNeuroStageNet`) refuses anything.
+   */
+  allowUnchecked?: boolean;
 }
 
 /**
  * How a heatmap came out: `'ok'`; `'flat'` when the class-weighted map has (almost) no spatial contrast, so
  * it is returned as all zeros; `'non-finite'` when the gradients or activations contained NaN/Infinity
- * (the heatmap is then all zeros too).
+ * (the heatmap is then all zeros too); `'refused'` when the model's input check refused the image (all zeros: a
+ * map of an image the model was not made for explains nothing).
  */
-export type MapStatus = 'ok' | 'flat' | 'non-finite';
+export type MapStatus = 'ok' | 'flat' | 'non-finite' | 'refused';
 
 /** Result of {@link normaliseHeatmap}. */
 export interface NormalisedHeatmap {
@@ -91,6 +99,8 @@ export interface Explanation {
   rawMap: RawMap;
   /** Whether the map is meaningful; see {@link MapStatus}. */
   status: MapStatus;
+  /** The input check's verdict on the image, when the model carries a check (see `checkInputs`). */
+  inputCheck?: InputVerdict;
 }
 
 /** Relative contrast below which a map counts as flat (float32 round-off of a constant map is ~1e-7). */
@@ -279,11 +289,16 @@ export class GradCAM {
       raw.dispose();
       up.dispose();
 
+      const check = options.allowUnchecked ? undefined : attachedInputCheck(this.model);
+      const verdicts = check ? await checkInputs({ model: this.model, inputCheck: check }, x) : undefined;
       const out: Explanation[] = [];
       const hw = height * width;
       for (let i = 0; i < n; i++) {
         const rawMap = rawData.slice(i * fh * fw, (i + 1) * fh * fw);
-        const { heatmap, status } = normaliseHeatmap(upData.subarray(i * hw, (i + 1) * hw), rawMap);
+        const normalised = normaliseHeatmap(upData.subarray(i * hw, (i + 1) * hw), rawMap);
+        const refused = verdicts !== undefined && !verdicts[i].accepted;
+        const heatmap = refused ? new Float32Array(hw) : normalised.heatmap;
+        const status: MapStatus = refused ? 'refused' : normalised.status;
         out.push({
           heatmap,
           width,
@@ -294,6 +309,7 @@ export class GradCAM {
           logits: logitData.slice(i * k, (i + 1) * k),
           rawMap: { data: rawMap, width: fw, height: fh },
           status,
+          ...(verdicts ? { inputCheck: verdicts[i] } : {}),
         });
       }
       return out;

@@ -209,3 +209,29 @@ describe.runIf(existsSync(TEST_FILE))('the shipped model\'s input check on real 
     expect(inputVerdict(check, new Float32Array(size[0] * size[1]).fill(128), size[0], size[1]).reason).toMatch(/constant image \(every pixel 128\)/);
   });
 });
+
+describe('GradCAM runs the input check of a model that carries one', () => {
+  it('a refused image gets status refused, an all-zero map and its verdict; allowUnchecked explains it', async () => {
+    const { GradCAM } = await import('../../src/explain/gradcam.js');
+    const x = tfl.input({ shape: [1, 2, 1] });
+    const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 1, kernelInitializer: 'glorotUniform', name: 'conv' }).apply(x) as tfl.SymbolicTensor;
+    const y = tfl.layers.dense({ units: 2, activation: 'softmax' }).apply(tfl.layers.flatten().apply(conv)) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: x, outputs: y });
+    attachInputCheck(model, await tinyCheck());
+    const images = tf.tensor4d([10, 10, 250, 250], [2, 1, 2, 1]);
+    const before = tf.memory().numTensors;
+    const cam = new GradCAM(model, { layerName: 'conv' });
+    const [ok, refused] = await cam.explain(images);
+    expect(ok.inputCheck?.accepted).toBe(true);
+    expect(ok.status).not.toBe('refused');
+    expect(refused.status).toBe('refused');
+    expect(refused.inputCheck?.reason).toMatch(/score/);
+    expect(Array.from(refused.heatmap).every((v) => v === 0)).toBe(true);
+    const [, forced] = await cam.explain(images, { allowUnchecked: true });
+    expect(forced.status).not.toBe('refused');
+    expect(forced.inputCheck).toBeUndefined();
+    expect(tf.memory().numTensors).toBe(before);
+    images.dispose();
+    model.dispose();
+  });
+});
