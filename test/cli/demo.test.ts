@@ -37,7 +37,13 @@ describe('demo', () => {
       expect(r.stdout).toContain("slice levels: all 8 images lie within the model's training levels");
     }
     else expect(r.stdout).toContain('no trained model shipped: using randomly initialised weights — predictions are meaningless');
-    expect(r.stdout).toMatch(/classified 8 images: accuracy \d\.\d{3}/);
+    expect(r.stdout).toMatch(/classified 8 of 8 images \(input check: (checked|unchecked), 0 refused\): accuracy \d\.\d{3}/);
+    // The demo shows what the input check refuses (the shipped model carries one).
+    if (r.stdout.includes('input check: checked')) {
+      expect(r.stdout).toMatch(/an all-black image +refused: a constant image \(every pixel 0\)/);
+      expect(r.stdout).toMatch(/a slice scaled 0\.\.1 +refused: .*the model takes 0\.\.255/);
+      expect(r.stdout).toMatch(/a slice inverted +refused: /);
+    }
     // One stage per person: the 8 images are 2 middle slices of each of the 4 people, in the file's order.
     const text = r.stdout.split('\n');
     const start = text.indexOf('per person (mean of the slice probabilities):');
