@@ -26,5 +26,6 @@ export default defineConfig([
   // the root cannot resolve. The ESM code reads import.meta.url itself.
   { ...shared, format: ['esm'], clean: true, shims: false },
   // CJS with shims: import.meta.url for the decode workers, which locate their dependencies with it.
-  { ...shared, format: ['cjs'], clean: false, shims: true },
+  // nifti-reader-js is ESM-only (no "require" export): the CJS build carries it inside.
+  { ...shared, format: ['cjs'], clean: false, shims: true, noExternal: ['nifti-reader-js'] },
 ]);

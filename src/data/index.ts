@@ -102,3 +102,4 @@ export {
   type SliceStatistics,
   type InputVerdict,
 } from './input-check.js';
+export { readVolume, toCanonical, orientationCodes, isNiftiBytes, VolumeReadError, type ReadVolumeOptions, type VolumePairBytes, type Volume, type IntensityScaling } from './volume/index.js';
