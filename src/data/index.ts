@@ -103,3 +103,4 @@ export {
   type InputVerdict,
 } from './input-check.js';
 export { readVolume, toCanonical, orientationCodes, isNiftiBytes, VolumeReadError, type ReadVolumeOptions, type VolumePairBytes, type Volume, type IntensityScaling } from './volume/index.js';
+export { sliceVolume, volumeSlicesSource, type SliceVolumeOptions, type VolumeSlices } from './volume/index.js';

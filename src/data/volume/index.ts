@@ -3,3 +3,4 @@ export { readVolume, type ReadVolumeOptions, type VolumePairBytes } from './read
 export { toCanonical, type Volume, type IntensityScaling } from './volume.js';
 export { orientationCodes, isNiftiBytes } from './nifti.js';
 export { VolumeReadError } from './errors.js';
+export { sliceVolume, volumeSlicesSource, type SliceVolumeOptions, type VolumeSlices } from './slice.js';
