@@ -38,3 +38,10 @@ export {
   type InputVerdict,
 } from './input-check.js';
 export type { InputCheckModel, SerializedInputCheck } from '../data/input-check.js';
+export {
+  predictVolume,
+  type PredictVolumeOptions,
+  type VolumePrediction,
+  type VolumeSlicePrediction,
+  type PersonPrediction,
+} from './predict-volume.js';

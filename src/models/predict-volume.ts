@@ -1,0 +1,139 @@
+/**
+ * One stage for a person from a whole scan: slice the volume as the training slices were cut, ask the input check
+ * about each slice, classify the accepted ones and average them; refuse when most slices are refused.
+ */
+import { sliceVolume, type SliceVolumeOptions, volumeSlicesSource } from '../data/volume/slice.js';
+import type { Volume } from '../data/volume/volume.js';
+import { applyTemperature } from '../metrics/calibration.js';
+import { evaluate } from '../train/evaluate.js';
+import { InputsRefusedError } from './input-check.js';
+import type { PretrainedNeuroStageNet } from './pretrained.js';
+
+/** Options of {@link predictVolume}. */
+export interface PredictVolumeOptions {
+  /** How to cut the slices (size defaults to the model's input). */
+  slices?: Omit<SliceVolumeOptions, 'size'>;
+  /** Share of slices the input check must accept for a person-level stage. Default 0.5. */
+  minAcceptedShare?: number;
+  /** Classify refused slices too (no refusal, a warning in `notes`). Default false. */
+  allowUnchecked?: boolean;
+  /** Images per forward pass. Default 32. */
+  batchSize?: number;
+}
+
+/** One slice of {@link VolumePrediction}. */
+export interface VolumeSlicePrediction {
+  /** Voxel z of the slice in the canonical (RAS) volume. */
+  level: number;
+  /** Its height in mm (world z). */
+  levelMm: number;
+  /** Whether the input check accepted it. */
+  accepted: boolean;
+  /** Why it was refused. */
+  reason?: string;
+  /** Class probabilities (served calibration), when classified. */
+  probabilities?: number[];
+  /** Arg-max class, when classified. */
+  predicted?: number;
+}
+
+/** The person-level answer of {@link predictVolume}. */
+export type PersonPrediction =
+  | {
+      /** A stage was given. */
+      refused: false;
+      /** Class name of the stage. */
+      stage: string;
+      /** Its class index. */
+      classIndex: number;
+      /** Mean of the classified slices' probabilities. */
+      probabilities: number[];
+      /** Slices the stage was averaged over. */
+      slicesUsed: number;
+    }
+  | {
+      /** No stage: the scan is unlike what the model was made for. */
+      refused: true;
+      /** Why, in plain words. */
+      reason: string;
+      /** Slices accepted (fewer than the required share). */
+      slicesUsed: number;
+    };
+
+/** What {@link predictVolume} returns. */
+export interface VolumePrediction {
+  /** Every slice: level, verdict and, when classified, probabilities. */
+  slices: VolumeSlicePrediction[];
+  /** One stage for the person, or a refusal. */
+  person: PersonPrediction;
+  /** How the slices were cut and what that means. */
+  notes: string[];
+}
+
+/**
+ * Classifies a person's scan: {@link sliceVolume} at the model's input size, the input check on every slice, the
+ * model on the accepted slices, and the mean of their (calibrated) probabilities as the person's stage, as
+ * `evaluate` scores people. When fewer than `minAcceptedShare` of the slices are accepted the person gets no stage:
+ * `person.refused` with the check's most frequent reason.
+ * @param net The model with its metadata (its input check and temperature).
+ * @param volume The scan (e.g. from `readVolume`).
+ * @param options Slicing, the share of slices required, forcing, batch size.
+ * @returns Per-slice results and the person-level answer. No tensor outlives the call.
+ * @example
+ * ```ts
+ * const result = await predictVolume(await loadPretrainedNeuroStageNet(), await readVolume('scan.nii.gz'));
+ * console.log(result.person.refused ? `refused: ${result.person.reason}` : result.person.stage);
+ * ```
+ */
+export async function predictVolume(net: PretrainedNeuroStageNet, volume: Volume, options: PredictVolumeOptions = {}): Promise<VolumePrediction> {
+  const cut = sliceVolume(volume, { ...options.slices, size: net.imageSize });
+  const source = volumeSlicesSource(cut, volume.source);
+  const minShare = options.minAcceptedShare ?? 0.5;
+  const k = net.classNames.length;
+  const slices: VolumeSlicePrediction[] = cut.levels.map((level, i) => ({ level, levelMm: cut.levelsMm[i], accepted: true }));
+  let classified: { indices: Int32Array; logits: Float32Array } | undefined;
+  let refusedRows: Array<{ row: number; reason: string }> = [];
+  try {
+    const result = await evaluate(net.model, source, { allowUnchecked: options.allowUnchecked, batchSize: options.batchSize, bootstrap: { resamples: 100 }, classNames: net.classNames });
+    classified = { indices: result.indices, logits: result.logits };
+    refusedRows = result.refused;
+  } catch (e) {
+    if (!(e instanceof InputsRefusedError)) throw e;
+    refusedRows = e.verdicts.map((v, row) => ({ row, reason: v.reason ?? 'refused' }));
+  }
+  for (const r of refusedRows) Object.assign(slices[r.row], { accepted: false, reason: r.reason });
+  const notes = [...cut.notes];
+  if (options.allowUnchecked) notes.push('allowUnchecked: every slice classified, whatever the input check says');
+  const used = classified?.indices.length ?? 0;
+  if (classified && used > 0) {
+    const rows = Array.from({ length: used }, (_, i) => classified!.logits.subarray(i * k, (i + 1) * k));
+    const probabilities = applyTemperature(rows, net.temperature);
+    probabilities.forEach((p, i) => {
+      const slice = slices[classified!.indices[i]];
+      slice.probabilities = p;
+      slice.predicted = p.indexOf(Math.max(...p));
+    });
+  }
+  if (used < minShare * slices.length) {
+    const counts = new Map<string, number>();
+    for (const r of refusedRows) {
+      const cause = r.reason.replace(/ \(input-check score .*\)$/, '').replace(/\d+(\.\d+)?/g, '#');
+      counts.set(cause, (counts.get(cause) ?? 0) + 1);
+    }
+    const [top] = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+    const example = refusedRows.find((r) => r.reason.replace(/ \(input-check score .*\)$/, '').replace(/\d+(\.\d+)?/g, '#') === top?.[0])?.reason;
+    return {
+      slices,
+      notes,
+      person: {
+        refused: true,
+        slicesUsed: used,
+        reason: `the input check refused ${refusedRows.length} of ${slices.length} slices (at least ${Math.ceil(minShare * slices.length)} must pass): ` +
+          `most often ${example ?? 'unlike the training slices'}. The model was trained on skull-stripped, atlas-registered axial T1 slices (OASIS-1); this scan is unlike them`,
+      },
+    };
+  }
+  const mean = Array.from({ length: k }, (_, c) => slices.reduce((s, sl) => s + (sl.probabilities?.[c] ?? 0), 0) / used);
+  const classIndex = mean.indexOf(Math.max(...mean));
+  return { slices, notes, person: { refused: false, stage: net.classNames[classIndex], classIndex, probabilities: mean, slicesUsed: used } };
+}
