@@ -1,5 +1,6 @@
 // The input check in the CLI (issue 15): refused images get no stage and no map, say why, exit 3 when all are
 // refused; --allow-unchecked classifies them anyway. The shipped model (64x64, with its check) on cpu.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng, grayToRgba } from '../../src/explain/index.js';
 import { SAMPLE, runInProcess } from './helpers.js';
 
+const VOLUMES = join(__dirname, '..', '..', '..', 'shared', 'data', 'volumes');
 let tmp: string;
 let black: string;
 let noise: string;
@@ -61,4 +63,19 @@ describe('CLI input check', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/no maps written/);
   }, 120_000);
+});
+
+describe.runIf(existsSync(VOLUMES))('CLI predict on volumes', () => {
+  it('a NIfTI scan unlike the training slices: no stage, the reason, exit 3; --json gives the slices', async () => {
+    const r = await runInProcess(['predict', '--pretrained', join(VOLUMES, 'chris_t1.nii.gz'), '--backend', 'cpu']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/chris_t1\.nii\.gz: no stage: the input check refused 32 of 32 slices/);
+    expect(r.stderr).toMatch(/squashes the anatomy vertically/);
+    const json = JSON.parse((await runInProcess(['predict', '--pretrained', join(VOLUMES, 'avg152T1_LR_nifti.nii.gz'), '--backend', 'cpu', '--json'])).stdout);
+    expect(json.volumes[0].slices).toHaveLength(32);
+    expect(json.volumes[0].person.refused).toBe(true);
+    const bad = await runInProcess(['predict', '--pretrained', join(VOLUMES, 'not-nifti.nii'), '--backend', 'cpu']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/not a NIfTI-1, NIfTI-2 or ANALYZE 7\.5 file .*not-nifti\.nii/);
+  }, 180_000);
 });

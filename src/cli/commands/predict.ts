@@ -6,6 +6,9 @@ import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { ALLOW_UNCHECKED_HELP, CALIBRATION_HELP, CALIBRATION_OPTIONS, CHECK_OPTIONS, calibrationOption, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
+import { readVolume } from '../../data/volume/read.js';
+import { predictVolume } from '../../models/predict-volume.js';
+import type { PretrainedNeuroStageNet } from '../../models/pretrained.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
 
 export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...> [options]
@@ -22,7 +25,9 @@ exit code is 3 when every input was refused.
 Arguments
   model-dir               directory with model.json (+ weights, optional metadata.json), e.g. from 'train'
   --pretrained            use the model shipped in the package (models/neurostagenet) instead
-  input                   a .parquet file, or one or more .png / .jpg images (any size: resized to the model's)
+  input                   a .parquet file, one or more .png / .jpg images (any size: resized to the model's),
+                          or NIfTI / ANALYZE volumes (.nii, .nii.gz, .hdr/.img): one stage per scan (the mean
+                          of its 32 axial slices the input check accepts), or no stage and why
 
 Options
   --limit N               classify only the first N rows of a Parquet file
@@ -44,6 +49,31 @@ Examples
   neurostagenet predict ./run/model test.parquet --limit 20
   neurostagenet predict ./run/model a.jpg b.jpg --json > predictions.json
 `;
+
+// NIfTI / ANALYZE files: read as volumes, one stage (or refusal) per person.
+const VOLUME_PATH = /\.(nii|hdr|img)(\.gz)?$/i;
+
+async function predictVolumeFiles(paths: string[], model: PretrainedNeuroStageNet, values: Record<string, unknown>, backend: string, ctx: CliContext): Promise<number> {
+  const results = [];
+  for (const path of paths) {
+    const volume = await readVolume(path);
+    const result = await predictVolume(model, volume, { allowUnchecked: values['allow-unchecked'] === true });
+    for (const note of result.notes) ctx.note(`${path}: ${note}`);
+    results.push({ input: path, dims: volume.dims, spacing: volume.spacing, orientationStored: volume.orientation, ...result });
+  }
+  const allRefused = results.every((r) => r.person.refused);
+  if (values.json) {
+    ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, volumes: results }, null, 2));
+    return allRefused ? EXIT_ALL_REFUSED : 0;
+  }
+  for (const r of results) {
+    const p = r.person;
+    ctx.print(p.refused
+      ? `${r.input}: no stage: ${p.reason}`
+      : `${r.input}: ${p.stage} (p = ${p.probabilities[p.classIndex].toFixed(3)}, mean of ${p.slicesUsed} of ${r.slices.length} slices the input check accepted)`);
+  }
+  return allRefused ? EXIT_ALL_REFUSED : 0;
+}
 
 /** Runs `predict`; returns the exit code. */
 export async function predictCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -69,6 +99,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const { rest } = opened;
   const calibration = calibrationOption(values, opened.model, 'predict');
   ctx.note(calibration.description);
+  if (rest.every((p) => VOLUME_PATH.test(p))) return predictVolumeFiles(rest, { ...opened.model, temperature: calibration.temperature }, values, backend, ctx);
   const input = await openInputs(rest, values, opened.model, 'predict');
   const { model } = input;
   const n = Math.min(limit, input.source.length);
