@@ -20,6 +20,28 @@ export function headFootprint(image: ArrayLike<number>, height: number, width: n
     throw new RangeError(`headFootprint: ${image.length} pixels do not make a ${height}x${width} image`);
   }
   let inside = 0;
+  forEachHeadRowSpan(image, height, width, threshold, (_row, first, last) => {
+    inside += last - first + 1;
+  });
+  return inside / (height * width);
+}
+
+/**
+ * The head's outline row by row: for every row with a pixel brighter than `threshold`, calls `visit` with the row
+ * and its first and last such column (the span {@link headFootprint} counts and `headMask` fills).
+ * @param image Gray pixels, row-major.
+ * @param height Image height.
+ * @param width Image width.
+ * @param threshold Tissue threshold.
+ * @param visit Called once per row that holds tissue.
+ */
+export function forEachHeadRowSpan(
+  image: ArrayLike<number>,
+  height: number,
+  width: number,
+  threshold: number,
+  visit: (row: number, first: number, last: number) => void,
+): void {
   for (let y = 0; y < height; y++) {
     const row = y * width;
     let first = -1;
@@ -30,9 +52,8 @@ export function headFootprint(image: ArrayLike<number>, height: number, width: n
         last = x;
       }
     }
-    if (first >= 0) inside += last - first + 1;
+    if (first >= 0) visit(y, first, last);
   }
-  return inside / (height * width);
 }
 
 /**

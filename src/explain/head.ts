@@ -1,6 +1,7 @@
 // Where a heatmap's heat lies relative to the head, and a centred-Gaussian baseline map: the measurements of
 // docs/explain.md ("explanations that point at the brain").
 
+import { forEachHeadRowSpan } from '../data/slice-level.js';
 import { ExplainError } from './errors.js';
 
 /** Default tissue threshold of {@link headMask} on the 0..255 scale (the one `headFootprint` uses). */
@@ -28,18 +29,7 @@ function checkImage(length: number, width: number, height: number, what: string)
 export function headMask(image: ArrayLike<number>, width: number, height: number, threshold = HEAD_THRESHOLD): Uint8Array {
   checkImage(image.length, width, height, 'headMask: the image');
   const mask = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    let first = -1;
-    let last = -1;
-    for (let x = 0; x < width; x++) {
-      if (image[row + x] > threshold) {
-        if (first < 0) first = x;
-        last = x;
-      }
-    }
-    if (first >= 0) mask.fill(1, row + first, row + last + 1);
-  }
+  forEachHeadRowSpan(image, height, width, threshold, (y, first, last) => mask.fill(1, y * width + first, y * width + last + 1));
   return mask;
 }
 

@@ -115,13 +115,15 @@ export async function predictVolume(net: PretrainedNeuroStageNet, volume: Volume
     });
   }
   if (used < minShare * slices.length) {
-    const counts = new Map<string, number>();
+    // The most frequent cause, numbers aside (scores and percentages differ from slice to slice).
+    const causeOf = (reason: string) => reason.replace(/ \(input-check score .*\)$/, '').replace(/\d+(\.\d+)?/g, '#');
+    const counts = new Map<string, { count: number; example: string }>();
     for (const r of refusedRows) {
-      const cause = r.reason.replace(/ \(input-check score .*\)$/, '').replace(/\d+(\.\d+)?/g, '#');
-      counts.set(cause, (counts.get(cause) ?? 0) + 1);
+      const entry = counts.get(causeOf(r.reason)) ?? { count: 0, example: r.reason };
+      entry.count++;
+      counts.set(causeOf(r.reason), entry);
     }
-    const [top] = [...counts.entries()].sort((a, b) => b[1] - a[1]);
-    const example = refusedRows.find((r) => r.reason.replace(/ \(input-check score .*\)$/, '').replace(/\d+(\.\d+)?/g, '#') === top?.[0])?.reason;
+    const example = [...counts.values()].sort((a, b) => b.count - a.count)[0]?.example;
     return {
       slices,
       notes,

@@ -1,18 +1,13 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { classifier } from './classifier.js';
 import { describeModel, ModelMetadataError } from '../../src/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-function classifier(k: number): tfl.LayersModel {
-  const x = tfl.input({ shape: [4, 4, 1] });
-  const y = tfl.layers.dense({ units: k, activation: 'softmax' }).apply(tfl.layers.flatten().apply(x)) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: x, outputs: y });
-}
 
 describe('describeModel: calibration only where it helps (issue 15)', () => {
   it('serves the recorded temperature when the decision kept it, and exposes the decision', () => {

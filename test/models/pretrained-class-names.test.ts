@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { classifier } from './classifier.js';
 import { ALZHEIMER_CLASS_NAMES, describeModel, loadPretrainedNeuroStageNet } from '../../src/index.js';
 import { withDataClassNames } from '../../src/models/pretrained.js';
 
@@ -9,11 +9,6 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-function classifier(k: number): tfl.LayersModel {
-  const x = tfl.input({ shape: [4, 4, 1] });
-  const y = tfl.layers.dense({ units: k, activation: 'softmax' }).apply(tfl.layers.flatten().apply(x)) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: x, outputs: y });
-}
 
 describe('describeModel: class names without metadata (issue 15)', () => {
   it('a 4-output model without metadata class names gets class_0..class_3 (classNamesSource default), label order', () => {
