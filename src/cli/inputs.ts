@@ -1,5 +1,6 @@
 // Inputs of predict / explain / evaluate: a Parquet file of labelled images or image files (PNG / JPEG), and the
 // model (a directory or the shipped one).
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { ParquetImageDataset } from '../data/dataset.js';
@@ -77,7 +78,31 @@ export interface ModelInput {
  * @throws UsageError naming the first bad path.
  */
 export function checkInputFiles(paths: readonly string[], command: string): void {
-  for (const p of paths) requireInputFile(p, command);
+  for (const p of paths) {
+    // A folder is a DICOM series; readVolume says what is wrong with it.
+    if (!statSync(p, { throwIfNoEntry: false })?.isDirectory()) requireInputFile(p, command);
+  }
+}
+
+const VOLUME_NAME = /\.(nii|hdr|img|dcm|dicom|ima)(\.gz)?$/i;
+
+/**
+ * Whether a command-line input is a scan read by `readVolume`: a folder (a DICOM series), a NIfTI / ANALYZE / DICOM
+ * file by its name, or a file whose bytes carry DICOM's 'DICM' mark (scanner files often have no extension).
+ */
+export function isVolumePath(path: string): boolean {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) return true;
+  if (VOLUME_NAME.test(path)) return true;
+  if (!stat?.isFile() || stat.size < 132) return false;
+  const head = Buffer.alloc(132);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 132, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head.toString('latin1', 128, 132) === 'DICM';
 }
 
 /**

@@ -9,7 +9,7 @@ import { argmaxRow } from '../../metrics/inputs.js';
 import { readVolume } from '../../data/volume/read.js';
 import { predictVolume } from '../../models/predict-volume.js';
 import type { PretrainedNeuroStageNet } from '../../models/pretrained.js';
-import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, checkModelAndInputs, isVolumePath, openInputs, openModel } from '../inputs.js';
 
 export const PREDICT_HELP = `Usage: neurostagenet predict <model-dir> <input...> [options]
        neurostagenet predict --pretrained <input...> [options]
@@ -50,9 +50,7 @@ Examples
   neurostagenet predict ./run/model a.jpg b.jpg --json > predictions.json
 `;
 
-// NIfTI / ANALYZE files: read as volumes, one stage (or refusal) per person.
-const VOLUME_PATH = /\.(nii|hdr|img)(\.gz)?$/i;
-
+// Scans (NIfTI / ANALYZE / DICOM): read as volumes, one stage (or refusal) per person.
 async function predictVolumeFiles(paths: string[], model: PretrainedNeuroStageNet, values: Record<string, unknown>, backend: string, ctx: CliContext): Promise<number> {
   const results = [];
   for (const path of paths) {
@@ -99,7 +97,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const { rest } = opened;
   const calibration = calibrationOption(values, opened.model, 'predict');
   ctx.note(calibration.description);
-  if (rest.every((p) => VOLUME_PATH.test(p))) return predictVolumeFiles(rest, { ...opened.model, temperature: calibration.temperature }, values, backend, ctx);
+  if (rest.length > 0 && rest.every(isVolumePath)) return predictVolumeFiles(rest, { ...opened.model, temperature: calibration.temperature }, values, backend, ctx);
   const input = await openInputs(rest, values, opened.model, 'predict');
   const { model } = input;
   const n = Math.min(limit, input.source.length);
