@@ -80,6 +80,15 @@ export {
   type MapStatus,
 } from './explain/gradcam.js';
 export { overlayHeatmap, type Colormap, type OverlayOptions, type RgbaImage } from './explain/overlay.js';
+export {
+  explainVolume,
+  volumeMontage,
+  type ExplainVolumeOptions,
+  type VolumeExplanation,
+  type VolumeSliceExplanation,
+  type VolumeMontage,
+  type VolumeMontageOptions,
+} from './explain/volume.js';
 
 // Metrics.
 export type { LabelsInput, MatrixInput } from './metrics/inputs.js';

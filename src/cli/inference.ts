@@ -9,6 +9,7 @@ import { UsageError } from './args.js';
 import type { PretrainedNeuroStageNet } from '../models/pretrained.js';
 import type { CliContext, OutStream } from './context.js';
 import { startProgress } from './progress.js';
+import type { VolumePrediction } from '../models/predict-volume.js';
 
 /** Predictions of a pass over a source. */
 export interface Predictions {
@@ -155,4 +156,20 @@ export async function checkSliceLevels(
   const warning = sliceLevelWarning(footprints, training);
   if (warning) ctx.note(`warning: ${warning} (see 'neurostagenet inspect --help')`);
   return { footprints, outside };
+}
+
+/**
+ * The per-person line of a scan (predict, explain): its stage, its probability and how many slices it rests on and
+ * how they were vetted, or "no stage" and the input check's reason.
+ */
+export function volumeLine(input: string, r: VolumePrediction): string {
+  const p = r.person;
+  if (p.refused) return `${input}: no stage: ${p.reason}`;
+  const accepted = r.slices.filter((s) => s.accepted).length;
+  const vetted = r.inputCheck === 'unchecked'
+    ? '; the model has no input check: nothing vetted'
+    : r.inputCheck === 'allowed'
+      ? `; forced with --allow-unchecked: the input check accepts only ${accepted} of them`
+      : ' the input check accepted';
+  return `${input}: ${p.stage} (p = ${p.probabilities[p.classIndex].toFixed(3)}, mean of ${p.slicesUsed} of ${r.slices.length} slices${vetted})`;
 }

@@ -36,6 +36,15 @@ export {
   type SideBySideOptions,
 } from './overlay.js';
 export { encodePng } from './png.js';
+export {
+  explainVolume,
+  volumeMontage,
+  type ExplainVolumeOptions,
+  type VolumeExplanation,
+  type VolumeSliceExplanation,
+  type VolumeMontage,
+  type VolumeMontageOptions,
+} from './volume.js';
 export { headMask, heatMassInside, gaussianBaselineMap, HEAD_THRESHOLD } from './head.js';
 export {
   deletionCurve,

@@ -2,11 +2,11 @@
  * One stage for a person from a whole scan: slice the volume as the training slices were cut, ask the input check
  * about each slice, classify the accepted ones and average them; refuse when most slices are refused.
  */
-import { sliceVolume, type SliceVolumeOptions, volumeSlicesSource } from '../data/volume/slice.js';
+import { sliceVolume, type SliceVolumeOptions, type VolumeSlices, volumeSlicesSource } from '../data/volume/slice.js';
 import type { Volume } from '../data/volume/volume.js';
 import { applyTemperature } from '../metrics/calibration.js';
 import { evaluate } from '../train/evaluate.js';
-import { InputsRefusedError } from './input-check.js';
+import { attachedInputCheck, checkInputs, InputsRefusedError } from './input-check.js';
 import type { PretrainedNeuroStageNet } from './pretrained.js';
 
 /** Options of {@link predictVolume}. */
@@ -66,6 +66,11 @@ export interface VolumePrediction {
   slices: VolumeSlicePrediction[];
   /** One stage for the person, or a refusal. */
   person: PersonPrediction;
+  /**
+   * Whether the input check ran: `'checked'`; `'unchecked'` (the model carries no check: nothing was refused);
+   * `'allowed'` (`allowUnchecked`: the check's verdicts are in `slices`, but every slice was classified).
+   */
+  inputCheck: 'checked' | 'unchecked' | 'allowed';
   /** How the slices were cut and what that means. */
   notes: string[];
 }
@@ -86,24 +91,41 @@ export interface VolumePrediction {
  * ```
  */
 export async function predictVolume(net: PretrainedNeuroStageNet, volume: Volume, options: PredictVolumeOptions = {}): Promise<VolumePrediction> {
-  const cut = sliceVolume(volume, { ...options.slices, size: net.imageSize });
-  const source = volumeSlicesSource(cut, volume.source);
+  return predictVolumeSlices(net, sliceVolume(volume, { ...options.slices, size: net.imageSize }), volume.source, options);
+}
+
+/**
+ * {@link predictVolume} on slices already cut (internal: `explainVolume` cuts once and both use the same slices).
+ * @param net The model with its metadata.
+ * @param cut Slices at the model's input size, from `sliceVolume`.
+ * @param subject The person's id for messages (the file name).
+ * @param options As {@link predictVolume} (`slices` is ignored).
+ */
+export async function predictVolumeSlices(net: PretrainedNeuroStageNet, cut: VolumeSlices, subject: string, options: PredictVolumeOptions = {}): Promise<VolumePrediction> {
+  const source = volumeSlicesSource(cut, subject);
   const minShare = options.minAcceptedShare ?? 0.5;
   const k = net.classNames.length;
   const slices: VolumeSlicePrediction[] = cut.levels.map((level, i) => ({ level, levelMm: cut.levelsMm[i], accepted: true }));
   let classified: { indices: Int32Array; logits: Float32Array } | undefined;
   let refusedRows: Array<{ row: number; reason: string }> = [];
+  let inputCheck: VolumePrediction['inputCheck'] = 'checked';
   try {
     const result = await evaluate(net.model, source, { allowUnchecked: options.allowUnchecked, batchSize: options.batchSize, bootstrap: { resamples: 100 }, classNames: net.classNames });
     classified = { indices: result.indices, logits: result.logits };
     refusedRows = result.refused;
+    inputCheck = result.inputCheck;
   } catch (e) {
     if (!(e instanceof InputsRefusedError)) throw e;
     refusedRows = e.verdicts.map((v, row) => ({ row, reason: v.reason ?? 'refused' }));
   }
+  if (inputCheck === 'allowed' && attachedInputCheck(net.model)) {
+    // Forced: still say which slices the check would have refused.
+    const verdicts = await checkInputs(net.model, { source, indices: Int32Array.from({ length: source.length }, (_, i) => i) });
+    refusedRows = verdicts.flatMap((v, row) => (v.accepted ? [] : [{ row, reason: v.reason ?? 'refused' }]));
+  }
   for (const r of refusedRows) Object.assign(slices[r.row], { accepted: false, reason: r.reason });
   const notes = [...cut.notes];
-  if (options.allowUnchecked) notes.push('allowUnchecked: every slice classified, whatever the input check says');
+  if (inputCheck === 'allowed') notes.push(`allowUnchecked: every slice classified, though the input check refuses ${refusedRows.length} of ${slices.length}`);
   const used = classified?.indices.length ?? 0;
   if (classified && used > 0) {
     const rows = Array.from({ length: used }, (_, i) => classified!.logits.subarray(i * k, (i + 1) * k));
@@ -127,6 +149,7 @@ export async function predictVolume(net: PretrainedNeuroStageNet, volume: Volume
     return {
       slices,
       notes,
+      inputCheck,
       person: {
         refused: true,
         slicesUsed: used,
@@ -137,5 +160,5 @@ export async function predictVolume(net: PretrainedNeuroStageNet, volume: Volume
   }
   const mean = Array.from({ length: k }, (_, c) => slices.reduce((s, sl) => s + (sl.probabilities?.[c] ?? 0), 0) / used);
   const classIndex = mean.indexOf(Math.max(...mean));
-  return { slices, notes, person: { refused: false, stage: net.classNames[classIndex], classIndex, probabilities: mean, slicesUsed: used } };
+  return { slices, notes, inputCheck, person: { refused: false, stage: net.classNames[classIndex], classIndex, probabilities: mean, slicesUsed: used } };
 }

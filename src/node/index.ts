@@ -25,6 +25,7 @@ export { H5ReadError } from '../io/h5-reader.js';
 export { writeModelMetadata, pretrainedModelDir } from '../models/pretrained.js';
 export { writePng } from '../explain/png.js';
 export { renderExplanationPng, type ExplanationPanelInput, type ExplanationPanelOptions } from '../explain/panel.js';
+export { renderVolumeMontagePng, TRAINING_DATA_NOTE } from '../explain/montage-png.js';
 export {
   renderConfusionMatrixPng,
   renderRocCurvesPng,

@@ -1,7 +1,8 @@
 // The input check in the CLI (issue 15): refused images get no stage and no map, say why, exit 3 when all are
 // refused; --allow-unchecked classifies them anyway. The shipped model (64x64, with its check) on cpu.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { decode } from 'fast-png';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,3 +80,26 @@ describe.runIf(existsSync(VOLUMES))('CLI predict on volumes', () => {
     expect(bad.stderr).toMatch(/not a NIfTI-1, NIfTI-2 or ANALYZE 7\.5 file .*not-nifti\.nii/);
   }, 180_000);
 });
+
+describe.runIf(existsSync(VOLUMES))('CLI explain on volumes, and a forced stage', () => {
+  it('explain writes one montage per scan, even refused (every slice gray, none mapped), and exits 3 when all are refused', async () => {
+    const out = join(tmp, 'montages');
+    const r = await runInProcess(['explain', '--pretrained', join(VOLUMES, 'FLAIR.nii.gz'), '--backend', 'cpu', '--out', out]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/FLAIR\.nii\.gz: no stage: the input check refused 32 of 32 slices .* -> .*FLAIR_montage_layercam\.png/);
+    expect(r.stderr).toMatch(/0 map\(s\)/);
+    const png = decode(await readFile(join(out, 'FLAIR_montage_layercam.png')));
+    // 8 x 4 tiles of 64 px slices at scale 2, 6 px apart, 30 px label rows; header 78, padding 10, scale bar 70.
+    expect([png.width, png.height]).toEqual([10 + 8 * 128 + 7 * 6 + 70, 78 + 4 * 128 + 3 * 30 + 30 + 10]);
+    const bad = await runInProcess(['explain', '--pretrained', join(tmp, 'black.png'), '--class', 'person', '--backend', 'cpu']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--class person is for scans/);
+  }, 180_000);
+
+  it('predict --allow-unchecked gives a stage but says the check accepts none of its slices', async () => {
+    const r = await runInProcess(['predict', '--pretrained', join(VOLUMES, 'avg152T1_LR_nifti.nii.gz'), '--backend', 'cpu', '--allow-unchecked']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/avg152T1_LR_nifti\.nii\.gz: \w+ \(p = 0\.\d+, mean of 32 of 32 slices; forced with --allow-unchecked: the input check accepts only 0 of them\)/);
+  }, 180_000);
+});
+

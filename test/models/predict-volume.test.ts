@@ -23,6 +23,7 @@ describe.runIf(existsSync(VOLUMES))('predictVolume', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(result.slices).toHaveLength(32);
     expect(result.person.refused).toBe(true);
+    expect(result.inputCheck).toBe('checked');
     if (result.person.refused) expect(result.person.reason).toMatch(/the input check refused 32 of 32 slices .*skull-stripped, atlas-registered/);
     expect(result.slices.every((s) => !s.accepted && s.reason && s.probabilities === undefined)).toBe(true);
     expect(result.notes.join(' ')).toMatch(/squashes the anatomy vertically/);
@@ -37,6 +38,9 @@ describe.runIf(existsSync(VOLUMES))('predictVolume', () => {
     const mean = net.classNames.map((_, c) => result.slices.reduce((s, sl) => s + sl.probabilities![c], 0) / 32);
     result.person.probabilities.forEach((p, c) => expect(p).toBeCloseTo(mean[c], 6));
     expect(result.person.stage).toBe(net.classNames[mean.indexOf(Math.max(...mean))]);
-    expect(result.notes.join(' ')).toMatch(/allowUnchecked/);
+    expect(result.notes.join(' ')).toMatch(/allowUnchecked: every slice classified, though the input check refuses 32 of 32/);
+    // Forced, not vetted: the check's verdicts stay on the slices.
+    expect(result.inputCheck).toBe('allowed');
+    expect(result.slices.every((s) => !s.accepted && s.reason && s.probabilities)).toBe(true);
   }, 120_000);
 });

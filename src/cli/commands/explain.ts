@@ -4,14 +4,18 @@ import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CAM_METHODS, DEFAULT_CAM_METHOD, GradCAM, type CamMethod } from '../../explain/gradcam.js';
 import { renderExplanationPng } from '../../explain/panel.js';
+import { renderVolumeMontagePng } from '../../explain/montage-png.js';
+import { explainVolume, type ExplainVolumeOptions } from '../../explain/volume.js';
+import { readVolume } from '../../data/volume/read.js';
+import type { PretrainedNeuroStageNet } from '../../models/pretrained.js';
 import { applyTemperature } from '../../metrics/calibration.js';
-import { intListOption, numberOption, parseCommand, stringOption, UsageError } from '../args.js';
+import { intListOption, numberOption, parseCommand, stringOption, UsageError, type Values } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { ALLOW_UNCHECKED_HELP, CHECK_OPTIONS, EXIT_ALL_REFUSED, checkSliceLevels, reportRefusals, rowsPerClass } from '../inference.js';
+import { ALLOW_UNCHECKED_HELP, CHECK_OPTIONS, EXIT_ALL_REFUSED, checkSliceLevels, reportRefusals, rowsPerClass, volumeLine } from '../inference.js';
 import { checkInputs, InputCheckUnavailableError } from '../../models/input-check.js';
 import type { RefusedRow } from '../../train/evaluate.js';
-import { MODEL_OPTIONS, PARQUET_OPTIONS, checkModelAndInputs, openInputs, openModel } from '../inputs.js';
+import { MODEL_OPTIONS, PARQUET_OPTIONS, checkModelAndInputs, isVolumePath, openInputs, openModel } from '../inputs.js';
 import { checkLayer, layerTable } from '../layers.js';
 import { startProgress } from '../progress.js';
 
@@ -27,7 +31,9 @@ not a diagnosis (see docs/explain.md).
 Arguments
   model-dir               directory with model.json, e.g. from 'train'
   --pretrained            use the model shipped in the package instead
-  input                   a .parquet file or one or more .png / .jpg images
+  input                   a .parquet file, one or more .png / .jpg images, or scans (.nii, .nii.gz,
+                          .hdr/.img, DICOM files or a DICOM folder): one montage PNG per scan, every
+                          slice with its level and verdict, maps on the slices the input check accepted
 
 Options
   --out DIR               output directory (default ./neurostagenet-explain)
@@ -35,7 +41,8 @@ Options
   --layer NAME            layer to explain (default: the last map with at least 1/8 of the input
                           size, 'efficientnetb0/block4a_expand_activation' (8x8) at 64 px)
   --list-layers           print the model's layers (path, class, output shape) and exit; no input needed
-  --class C               class to explain: 'predicted' (default), an index 0..3 or a class name
+  --class C               class to explain: 'predicted' (default for images), 'person' (default for
+                          scans: the person's stage on every slice), an index 0..3 or a class name
   --rows LIST             Parquet rows to explain, e.g. 0,5,9 (default: one per class, --limit in all)
   --limit N               number of Parquet rows when --rows is not given (default 4)
 ${ALLOW_UNCHECKED_HELP}
@@ -46,8 +53,46 @@ ${ALLOW_UNCHECKED_HELP}
 Examples
   neurostagenet explain --pretrained scan.png --out heatmaps
   neurostagenet explain ./run/model test.parquet --rows 3,17,42 --method gradcam++
+  neurostagenet explain --pretrained scan.nii.gz --out montages
   neurostagenet explain --pretrained --list-layers
 `;
+
+// --class: 'predicted', 'person' (scans), an index or a class name.
+function classOption(values: Values, classNames: readonly string[], fallback: 'predicted' | 'person'): number | 'predicted' | 'person' {
+  const arg = stringOption(values, 'class', fallback) as string;
+  if (arg === 'predicted' || arg === 'person') return arg;
+  const byName = classNames.indexOf(arg);
+  const index = byName >= 0 ? byName : Number(arg);
+  if (!Number.isInteger(index) || index < 0 || index >= classNames.length) {
+    throw new UsageError(`--class must be 'predicted', 'person' (scans), 0..${classNames.length - 1} or one of ${classNames.join(', ')}; got '${arg}'`, 'explain');
+  }
+  return index;
+}
+
+// Scans: one montage PNG per scan (every slice, maps on the classified ones) and the per-person line.
+async function explainVolumeFiles(
+  paths: string[],
+  model: PretrainedNeuroStageNet,
+  options: ExplainVolumeOptions,
+  out: string,
+  backend: string,
+  ctx: CliContext,
+): Promise<number> {
+  await mkdir(out, { recursive: true });
+  let refused = 0;
+  for (const path of paths) {
+    const t0 = performance.now();
+    const result = await explainVolume(model, await readVolume(path), options);
+    for (const note of result.prediction.notes) ctx.note(`${path}: ${note}`);
+    const file = join(out, `${basename(path.replace(/[\\/]+$/, '')).replace(/\.(nii|hdr|img|dcm)(\.gz)?$/i, '')}_montage_${result.method.replace('++', 'pp')}.png`);
+    await writeFile(file, await renderVolumeMontagePng(result));
+    if (result.prediction.person.refused) refused++;
+    ctx.note(`${path}: ${result.method} on '${result.layerName}', ${result.slices.filter((s) => s.explanation).length} map(s), ${backend}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    ctx.print(`${volumeLine(path, result.prediction)} -> ${file}`);
+  }
+  ctx.print(`wrote ${paths.length} montage PNG file(s) to ${out}`);
+  return refused === paths.length ? EXIT_ALL_REFUSED : 0;
+}
 
 /** Runs `explain`; returns the exit code. */
 export async function explainCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -80,17 +125,15 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
   }
   const layerArg = stringOption(values, 'layer');
   if (layerArg !== undefined) checkLayer(opened.model.model, layerArg, values.pretrained ? '--pretrained' : positionals[0]);
+  const out = resolve(stringOption(values, 'out', 'neurostagenet-explain') as string);
+  if (rest.length > 0 && rest.every(isVolumePath)) {
+    const classIndex = classOption(values, opened.model.classNames, 'person');
+    return explainVolumeFiles(rest, opened.model, { method, layerName: layerArg, classIndex, allowUnchecked: values['allow-unchecked'] === true }, out, backend, ctx);
+  }
   const input = await openInputs(rest, values, opened.model, 'explain');
   const { model } = input;
-  const classArg = stringOption(values, 'class', 'predicted') as string;
-  let classIndex: number | 'predicted' = 'predicted';
-  if (classArg !== 'predicted') {
-    const byName = model.classNames.indexOf(classArg);
-    classIndex = byName >= 0 ? byName : Number(classArg);
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= model.classNames.length) {
-      throw new UsageError(`--class must be 'predicted', 0..${model.classNames.length - 1} or one of ${model.classNames.join(', ')}; got '${classArg}'`, 'explain');
-    }
-  }
+  const classIndex = classOption(values, model.classNames, 'predicted');
+  if (classIndex === 'person') throw new UsageError("--class person is for scans (NIfTI / ANALYZE / DICOM); for images use 'predicted', an index or a class name", 'explain');
 
   // Which rows: all image files; for a Parquet file --rows (file row numbers) or one per class.
   let rows: number[];
@@ -124,7 +167,6 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
     return EXIT_ALL_REFUSED;
   }
 
-  const out = resolve(stringOption(values, 'out', 'neurostagenet-explain') as string);
   await mkdir(out, { recursive: true });
   const cam = new GradCAM(model.model, { layerName: layerArg, method });
   ctx.note(`${method}: layer '${cam.layerName}', ${rows.length} image(s), ${backend}`);
