@@ -1,7 +1,10 @@
 /**
  * NeuroStageNet browser page: the user picks a PNG/JPEG brain MRI slice; the page decodes it to grayscale
  * the model's input size with the library's decoder, runs the model on webgl (or wasm, or cpu), and shows the four stage
- * probabilities, the predicted stage and a Grad-CAM overlay. Everything runs in the page: nothing is uploaded.
+ * probabilities, the predicted stage and a Grad-CAM overlay. Or the user picks a whole scan (NIfTI .nii / .nii.gz, a
+ * DICOM file): the page reads it with readVolume, cuts its axial slices as the training slices were cut, and shows one
+ * stage for the person (or the input check's refusal) and a montage of the slices with their maps (explainVolume).
+ * Everything runs in the page: nothing is uploaded.
  *
  * Built by `npm run build:browser` (examples/browser/build.ts) into examples/browser/dist/, which holds this
  * bundle, index.html, style.css, tfjs' .wasm binaries and the model in ./model/.
@@ -22,8 +25,8 @@ import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // The package's browser-safe entries (in this repository they resolve to the sources through tsconfig.json's
 // "paths"). Importing the root also registers its custom layers, which tfl.loadLayersModel needs to rebuild NeuroStageNet.
-import { GradCAM, checkInputs, describeModel, overlayHeatmap, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
-import { decodeImage, headFootprint, readImageHeader, sliceLevelWarning } from 'neurostagenet/data';
+import { GradCAM, checkInputs, describeModel, explainVolume, overlayHeatmap, volumeMontage, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
+import { decodeImage, headFootprint, isNiftiBytes, readImageHeader, readVolume, sliceLevelWarning } from 'neurostagenet/data';
 import { grayToRgba } from 'neurostagenet/explain';
 import { registerWasmGradientKernels } from 'neurostagenet/kernels';
 
@@ -42,6 +45,8 @@ interface Loaded {
   model: tfl.LayersModel;
   cam: GradCAM;
   meta: PageMetadata;
+  /** The model with its metadata, as the library's volume functions take it. */
+  net: PretrainedNeuroStageNet;
   height: number;
   width: number;
 }
@@ -116,7 +121,7 @@ async function chooseBackend(order: readonly string[], auto: boolean): Promise<{
  * Reads metadata.json next to model.json (absent means the Alzheimer dataset's defaults) and checks it against the
  * model with the library's own rules (`describeModel`, as `loadPretrainedNeuroStageNet` does in Node).
  */
-async function loadMetadata(model: tfl.LayersModel, modelUrl: string): Promise<PageMetadata> {
+async function loadMetadata(model: tfl.LayersModel, modelUrl: string): Promise<PretrainedNeuroStageNet> {
   let raw: ModelMetadata = {};
   const url = new URL('metadata.json', modelUrl).href;
   const res = await fetch(url).catch(() => null);
@@ -128,8 +133,7 @@ async function loadMetadata(model: tfl.LayersModel, modelUrl: string): Promise<P
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${url} must hold a JSON object`);
   }
-  const { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck } = describeModel(model, raw, res?.ok ? url : modelUrl);
-  return { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck };
+  return describeModel(model, raw, res?.ok ? url : modelUrl);
 }
 
 async function loadEverything(): Promise<Loaded> {
@@ -154,14 +158,16 @@ async function loadEverything(): Promise<Loaded> {
   if (typeof height !== 'number' || typeof width !== 'number' || channels !== 1 || typeof numClasses !== 'number') {
     throw new Error(`${modelUrl} is not a grayscale image classifier: input [${model.inputs[0].shape.join(', ')}], output [${model.outputs[0].shape.join(', ')}]`);
   }
-  const meta = await loadMetadata(model, modelUrl);
+  const net = await loadMetadata(model, modelUrl);
+  const { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck } = net;
+  const meta: PageMetadata = { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck };
   const cam = new GradCAM(model);
   $('cam-layer').textContent = cam.layerName;
   $('cam-method').textContent = { gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', hirescam: 'HiResCAM', layercam: 'LayerCAM' }[cam.method] ?? cam.method;
   $('cam-grid').textContent = `${cam.featureShape[0]}\u00d7${cam.featureShape[1]}`;
   // Say the size the model takes (the shipped one may not be 128x128).
   document.querySelectorAll('.input-size').forEach((el) => { el.textContent = `${width}\u00d7${height}`; });
-  return { model, cam, meta, height, width };
+  return { model, cam, meta, net, height, width };
 }
 
 /**
@@ -236,10 +242,65 @@ function showResult(e: Explanation, probabilities: number[], meta: PageMetadata)
   }
 }
 
+const sentence = (s: string): string => (s === '' ? '' : `${s[0].toUpperCase()}${s.slice(1)}.`);
+
+/** Whether picked bytes are a scan (NIfTI, gzipped NIfTI, DICOM) rather than a PNG/JPEG slice. */
+function isScan(name: string, bytes: Uint8Array): boolean {
+  const dicom = bytes.length > 132 && String.fromCharCode(...bytes.subarray(128, 132)) === 'DICM';
+  return /\.(nii|nii\.gz|dcm)$/i.test(name) || dicom || isNiftiBytes(bytes);
+}
+
+/**
+ * A whole scan: readVolume, then explainVolume (slices cut as the training slices were, the input check on each, the
+ * model and a map on the accepted ones, one stage for the person or a refusal), shown as a line and a montage.
+ */
+async function explainScan(loaded: Loaded, file: File, bytes: Uint8Array): Promise<void> {
+  const { net, meta } = loaded;
+  const t0 = performance.now();
+  // As stored (its orientation is shown); the slicing reorients it to RAS itself.
+  const volume = await readVolume(bytes, { name: file.name, canonical: false });
+  $('volume-name').textContent = file.name;
+  $('volume-geometry').textContent = `${volume.format}, ${volume.dims.join('\u00d7')} voxels of ${volume.spacing.map((v) => v.toFixed(2)).join('\u00d7')} mm, stored ${volume.orientation}, ${volume.datatype}`;
+  setState('running', `Slicing ${file.name} and running the input check, the model and the maps\u2026`);
+  const allow = $<HTMLInputElement>('allow-unchecked').checked;
+  const result = await explainVolume(net, volume, { allowUnchecked: allow });
+  const { person, slices } = result.prediction;
+  const accepted = slices.filter((s) => s.accepted).length;
+  document.body.dataset.person = person.refused ? 'refused' : 'stage';
+  document.body.dataset.inputCheck = result.prediction.inputCheck === 'allowed' ? 'allowed' : accepted === slices.length ? 'accepted' : person.refused ? 'refused' : 'partly';
+  document.body.dataset.slicesAccepted = String(accepted);
+  $('volume-refusal').hidden = !person.refused;
+  $('volume-refusal-reason').textContent = person.refused ? `${person.reason}.` : '';
+  const forced = !person.refused && result.prediction.inputCheck === 'allowed' && accepted < slices.length;
+  $('volume-forced').hidden = !forced;
+  $('volume-forced-detail').textContent = forced ? `the input check accepts ${accepted} of the ${slices.length} slices.` : '';
+  $('volume-stage-block').hidden = person.refused;
+  if (!person.refused) {
+    $('volume-stage').textContent = displayName(person.stage);
+    $('volume-stage').dataset.className = person.stage;
+    $('volume-stage-detail').textContent = `(p = ${person.probabilities[person.classIndex].toFixed(2)}, the mean of ${person.slicesUsed} of ${slices.length} slices)`;
+    $('volume-probabilities').textContent = meta.ordinalOrder.map((c) => `${displayName(meta.classNames[c])} ${(100 * person.probabilities[c]).toFixed(1)} %`).join(' \u00b7 ');
+  }
+  const montage = volumeMontage(result, { columns: 8 });
+  drawRgba('montage-canvas', montage.image.data, montage.image.width, montage.image.height);
+  const mapped = result.slices.filter((s) => s.explanation).length;
+  $('montage-caption').textContent = `${slices.length} axial slices from the bottom of the head up (left to right, then down), each as the model saw it: ` +
+    (mapped > 0 ? `${result.method} maps of ${person.refused ? "each slice's own prediction" : 'the person\'s stage'} on the ${mapped} classified slices` : 'no map') +
+    (mapped < slices.length ? `; the ${slices.length - mapped} refused slices are dimmed.` : '.') + ` ${sentence(result.prediction.notes[1] ?? '')}`;
+  $('result').hidden = true;
+  $('volume-result').hidden = false;
+  $('timing').textContent = `\u00b7 scan ${Math.round(performance.now() - t0)} ms`;
+  document.body.dataset.numTensors = String(tf.memory().numTensors);
+}
+
 async function explainFile(loaded: Loaded, file: File): Promise<void> {
   const { cam, meta, height, width } = loaded;
   const t0 = performance.now();
-  const gray = await decodeToGray(new Uint8Array(await file.arrayBuffer()), height, width);
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (isScan(file.name, bytes)) return explainScan(loaded, file, bytes);
+  delete document.body.dataset.person;
+  $('volume-result').hidden = true;
+  const gray = await decodeToGray(bytes, height, width);
   drawRgba('input-canvas', grayToRgba(gray, width, height).data, width, height);
   const t1 = performance.now();
   setState('running', 'Running the model and Grad-CAM\u2026');
@@ -307,6 +368,7 @@ async function start(): Promise<void> {
     } catch (e) {
       console.error(e);
       $('result').hidden = true;
+      $('volume-result').hidden = true;
       setState('error', `Could not explain ${file.name}: ${describeError(e)}`);
     } finally {
       input.disabled = false;

@@ -13,6 +13,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,15 +24,16 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_REQUIRED, provisionChromium } from './chromium.js';
 import { buildBrowserPage } from '../../examples/browser/build.js';
-import { decodeImage, headFootprint } from '../../src/data/index.js';
+import { decodeImage, headFootprint, readVolume } from '../../src/data/index.js';
 import { encodePng, grayToRgba } from '../../src/explain/index.js';
-import { ALZHEIMER_CLASS_NAMES, loadPretrainedNeuroStageNet } from '../../src/index.js';
+import { ALZHEIMER_CLASS_NAMES, loadPretrainedNeuroStageNet, predictVolume } from '../../src/index.js';
 import { saveModel } from '../../src/node/index.js';
 import { buildNeuroStageNet, featureModel, logitsModel } from '../../src/models/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.resolve(here, '..', 'fixtures', 'browser');
 const SHIPPED_MODEL = path.resolve(here, '..', '..', 'models', 'neurostagenet');
+const VOLUMES = path.resolve(here, '..', '..', '..', 'shared', 'data', 'volumes');
 const chromiumStatus = provisionChromium();
 const CHROMIUM = chromiumStatus.ok ? chromiumStatus.path : '';
 if (!chromiumStatus.ok) console.warn(`browser e2e NOT RUN: ${chromiumStatus.reason}`);
@@ -355,4 +357,59 @@ describe.runIf(chromiumStatus.ok)('browser page (examples/browser) in headless C
       await new Promise<void>((resolve) => served.server.close(() => resolve()));
     }
   }, 240_000);
+
+  it.runIf(existsSync(VOLUMES))('reads a .nii.gz scan in the page: the per-person result Node gives, refused or (forced) the same stage', async () => {
+    const mni = path.join(VOLUMES, 'avg152T1_LR_nifti.nii.gz');
+    const net = await loadPretrainedNeuroStageNet({ location: SHIPPED_MODEL });
+    const volume = await readVolume(mni);
+    const checked = await predictVolume(net, volume);
+    const forced = await predictVolume(net, volume, { allowUnchecked: true });
+    net.model.dispose();
+    expect(checked.person.refused).toBe(true);
+    if (forced.person.refused) throw new Error('a forced prediction is never refused');
+
+    const dist = path.join(tmp, 'dist-scan');
+    await buildBrowserPage({ modelDir: SHIPPED_MODEL, outDir: dist });
+    const served = await serve(dist);
+    const page = await browser!.newPage({ viewport: { width: 1000, height: 1400 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    try {
+      await page.goto(`${served.url}?backend=wasm`);
+      await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
+      const t = performance.now();
+      const refused = await pick(page, mni);
+      timings.scanRefusedMs = performance.now() - t;
+      expect(refused.state, `${refused.status} ${problems.join('; ')}`).toBe('done');
+      expect(await page.evaluate(() => document.body.dataset.person)).toBe('refused');
+      expect(await page.isVisible('#volume-result')).toBe(true);
+      expect(await page.isVisible('#result')).toBe(false);
+      expect(await page.isVisible('#volume-stage-block')).toBe(false);
+      // The reason Node gives, word for word.
+      expect(await page.textContent('#volume-refusal-reason')).toBe(`${checked.person.refused ? checked.person.reason : ''}.`);
+      expect(await page.textContent('#volume-geometry')).toMatch(/nifti1, 91\u00d7109\u00d791 voxels of 2\.00\u00d72\.00\u00d72\.00 mm, stored LAS/);
+      const size = await page.evaluate(() => { const c = document.getElementById('montage-canvas') as HTMLCanvasElement; return [c.width, c.height]; });
+      expect(size).toEqual([8 * 128 + 7 * 4, 4 * 128 + 3 * 4]);
+      await mkdir(SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page-scan-refused.png'), fullPage: true });
+
+      await page.check('#allow-unchecked');
+      const copy = path.join(tmp, 'mni-forced.nii.gz'); // another name: pick() waits for a new status line
+      await writeFile(copy, await readFile(mni));
+      const t2 = performance.now();
+      const shown = await pick(page, copy);
+      timings.scanForcedMs = performance.now() - t2;
+      expect(shown.state, `${shown.status} ${problems.join('; ')}`).toBe('done');
+      expect(await page.evaluate(() => [document.body.dataset.person, document.body.dataset.inputCheck, document.body.dataset.slicesAccepted])).toEqual(['stage', 'allowed', '0']);
+      expect(await page.evaluate(() => document.getElementById('volume-stage')?.dataset.className)).toBe(forced.person.stage);
+      expect(await page.textContent('#volume-stage-detail')).toBe(`(p = ${forced.person.probabilities[forced.person.classIndex].toFixed(2)}, the mean of 32 of 32 slices)`);
+      expect(await page.isVisible('#volume-forced')).toBe(true);
+      expect(shown.numTensors, 'tensors leaked by the forced scan').toBe(refused.numTensors);
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'page-scan-forced.png'), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+      await new Promise<void>((resolve) => served.server.close(() => resolve()));
+    }
+  }, 300_000);
 });
