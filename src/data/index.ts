@@ -103,4 +103,5 @@ export {
   type InputVerdict,
 } from './input-check.js';
 export { readVolume, toCanonical, orientationCodes, isNiftiBytes, VolumeReadError, type ReadVolumeOptions, type VolumePairBytes, type Volume, type IntensityScaling } from './volume/index.js';
+export { readDicom, isDicomBytes, type DicomFileBytes, type DicomSeriesInfo, type ReadDicomOptions } from './volume/index.js';
 export { sliceVolume, volumeSlicesSource, type SliceVolumeOptions, type VolumeSlices } from './volume/index.js';

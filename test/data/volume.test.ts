@@ -68,8 +68,9 @@ describe.runIf(existsSync(VOLUMES))('readVolume reads every NIfTI / ANALYZE file
     const notNifti = join(VOLUMES, 'not-nifti.nii');
     await expect(readVolume(notNifti)).rejects.toThrow(VolumeReadError);
     await expect(readVolume(notNifti)).rejects.toThrow(/not-nifti\.nii/);
-    await expect(readVolume(join(VOLUMES, 'dicom-t1'))).rejects.toThrow(/folder: DICOM series folders are not read yet/);
-    await expect(readVolume(join(VOLUMES, 'enh.dcm'))).rejects.toThrow(/a DICOM file/);
+    // DICOM is read (test/data/volume-dicom.test.ts); a folder without DICOM images is refused.
+    await expect(readVolume(tmp)).rejects.toThrow(/no DICOM image files|the folder is empty/);
+    await expect(readVolume(join(VOLUMES, 'enh.dcm'))).resolves.toMatchObject({ format: 'dicom', dims: [64, 64, 6] });
     await expect(readVolume(join(tmp, 'missing.nii'))).rejects.toThrow(/no such file/);
     // A truncated .nii.gz: the gzip stream ends early, or the voxels are short.
     const whole = readFileSync(join(VOLUMES, 'FLAIR.nii.gz'));

@@ -4,7 +4,7 @@ import { applyTemperature } from '../../metrics/calibration.js';
 import { numberOption, parseCommand, UsageError } from '../args.js';
 import { activateBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { ALLOW_UNCHECKED_HELP, CALIBRATION_HELP, CALIBRATION_OPTIONS, CHECK_OPTIONS, calibrationOption, EXIT_ALL_REFUSED, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
+import { ALLOW_UNCHECKED_HELP, CALIBRATION_HELP, CALIBRATION_OPTIONS, CHECK_OPTIONS, calibrationOption, EXIT_ALL_REFUSED, volumeLine, checkSliceLevels, predictAll, reportRefusals, rowsOf, ttaOption } from '../inference.js';
 import { argmaxRow } from '../../metrics/inputs.js';
 import { readVolume } from '../../data/volume/read.js';
 import { predictVolume } from '../../models/predict-volume.js';
@@ -26,12 +26,15 @@ Arguments
   model-dir               directory with model.json (+ weights, optional metadata.json), e.g. from 'train'
   --pretrained            use the model shipped in the package (models/neurostagenet) instead
   input                   a .parquet file, one or more .png / .jpg images (any size: resized to the model's),
-                          or NIfTI / ANALYZE volumes (.nii, .nii.gz, .hdr/.img): one stage per scan (the mean
+                          NIfTI / ANALYZE volumes (.nii, .nii.gz, .hdr/.img) or DICOM (a series folder, a .dcm
+                          file, an enhanced multi-frame file; uncompressed): one stage per scan (the mean
                           of its 32 axial slices the input check accepts), or no stage and why
 
 Options
   --limit N               classify only the first N rows of a Parquet file
   --batch-size N          images per forward pass (default 32)
+  --series UID            the DICOM series to read from a folder holding several (SeriesInstanceUID; the
+                          error for such a folder lists them)
   --tta none|flip         test-time augmentation: flip = average each slice's probabilities with its
                           left-right mirror image's (two passes; default none)
 ${CALIBRATION_HELP}
@@ -48,13 +51,15 @@ Examples
   neurostagenet predict --pretrained scan.png
   neurostagenet predict ./run/model test.parquet --limit 20
   neurostagenet predict ./run/model a.jpg b.jpg --json > predictions.json
+  neurostagenet predict --pretrained ./dicom-folder --series 1.3.12.2.1107.5.2...
 `;
 
 // Scans (NIfTI / ANALYZE / DICOM): read as volumes, one stage (or refusal) per person.
 async function predictVolumeFiles(paths: string[], model: PretrainedNeuroStageNet, values: Record<string, unknown>, backend: string, ctx: CliContext): Promise<number> {
   const results = [];
   for (const path of paths) {
-    const volume = await readVolume(path);
+    const volume = await readVolume(path, { series: values.series as string | undefined });
+    for (const note of volume.notes ?? []) ctx.note(`${path}: ${note}`);
     const result = await predictVolume(model, volume, { allowUnchecked: values['allow-unchecked'] === true });
     for (const note of result.notes) ctx.note(`${path}: ${note}`);
     results.push({ input: path, dims: volume.dims, spacing: volume.spacing, orientationStored: volume.orientation, ...result });
@@ -64,12 +69,7 @@ async function predictVolumeFiles(paths: string[], model: PretrainedNeuroStageNe
     ctx.print(JSON.stringify({ model: model.location, backend, classNames: model.classNames, temperature: model.temperature, volumes: results }, null, 2));
     return allRefused ? EXIT_ALL_REFUSED : 0;
   }
-  for (const r of results) {
-    const p = r.person;
-    ctx.print(p.refused
-      ? `${r.input}: no stage: ${p.reason}`
-      : `${r.input}: ${p.stage} (p = ${p.probabilities[p.classIndex].toFixed(3)}, mean of ${p.slicesUsed} of ${r.slices.length} slices the input check accepted)`);
-  }
+  for (const r of results) ctx.print(volumeLine(r.input, r));
   return allRefused ? EXIT_ALL_REFUSED : 0;
 }
 
@@ -83,6 +83,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
     tta: { type: 'string' },
+    series: { type: 'string' },
     json: { type: 'boolean' },
   });
   const limit = numberOption(values, 'limit', Infinity, { integer: true, min: 1 }, 'predict');

@@ -1,4 +1,5 @@
 /** A 3-D scan in memory, and its reorientation to the canonical RAS voxel order. */
+import type { DicomSeriesInfo } from './dicom.js';
 import { orientationCodes, orientationOf } from './nifti.js';
 
 /** A linear intensity scaling. */
@@ -19,20 +20,30 @@ export interface Volume {
   spacing: [number, number, number];
   /** 4x4 voxel-index-to-patient (RAS+, mm) matrix, row-major. */
   affine: number[][];
-  /** Which header field the affine came from (nibabel's choice: sform, else qform, else the voxel sizes). */
-  affineFrom: 'sform' | 'qform' | 'voxel sizes';
+  /**
+   * Which header fields the affine came from: NIfTI's sform, else qform, else the voxel sizes (nibabel's choice);
+   * `'dicom'`: ImagePositionPatient, ImageOrientationPatient and PixelSpacing, from DICOM's LPS to RAS.
+   */
+  affineFrom: 'sform' | 'qform' | 'voxel sizes' | 'dicom';
   /** The stored data type (`'uint8'`, `'int16'`, `'float32'`, ...). */
   datatype: string;
-  /** The intensity scaling applied: `value = stored * slope + intercept` (NIfTI scl_slope / scl_inter). */
+  /**
+   * The intensity scaling applied: `value = stored * slope + intercept` (NIfTI scl_slope / scl_inter; DICOM
+   * RescaleSlope / RescaleIntercept, applied slice by slice: this is the first slice's, and `notes` says when they differ).
+   */
   scaling: IntensityScaling;
   /** The file format. */
-  format: 'nifti1' | 'nifti1-pair' | 'nifti2' | 'analyze';
-  /** 3-D volumes in the file (a 4-D series holds several; one is read). */
+  format: 'nifti1' | 'nifti1-pair' | 'nifti2' | 'analyze' | 'dicom';
+  /** 3-D volumes in the file (a 4-D series, or DICOM frames whose positions repeat, holds several; one is read). */
   frames: number;
-  /** The file it was read from (or `'<bytes>'`). */
+  /** The file (or DICOM folder) it was read from (or `'<bytes>'`). */
   source: string;
   /** Where each voxel axis points (e.g. `'LAS'`); `'RAS'` after {@link toCanonical}. */
   orientation: string;
+  /** DICOM only: the series read and how its pixels were stored. */
+  series?: DicomSeriesInfo;
+  /** What the reader assumed or left out, e.g. the files of a DICOM folder that were skipped (and why). */
+  notes?: string[];
 }
 
 /**
