@@ -88,6 +88,7 @@ export {
   type VolumeSliceExplanation,
   type VolumeMontage,
   type VolumeMontageOptions,
+  type MontageTile,
 } from './explain/volume.js';
 
 // Metrics.

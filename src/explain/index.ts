@@ -44,6 +44,7 @@ export {
   type VolumeSliceExplanation,
   type VolumeMontage,
   type VolumeMontageOptions,
+  type MontageTile,
 } from './volume.js';
 export { headMask, heatMassInside, gaussianBaselineMap, HEAD_THRESHOLD } from './head.js';
 export {

@@ -49,7 +49,7 @@ export async function renderVolumeMontagePng(result: VolumeExplanation, options:
   text(ctx, headline, PAD, 20, { size: 14, weight: 'bold', color: person.refused || (forced && accepted < slices.length) ? FLAG : undefined });
   if (person.refused) text(ctx, clip(person.reason.replace(/^the input check refused \d+ of \d+ slices [^:]*: /, ''), 150), PAD, 38, { size: 11, color: FLAG });
   else if (forced) {
-    text(ctx, `forced (allowUnchecked): the input check refuses ${slices.length - accepted} of these ${slices.length} slices; this stage is not to be trusted`, PAD, 38, { size: 11, weight: 'bold', color: accepted < slices.length ? FLAG : '#555555' });
+    text(ctx, `forced (allowUnchecked): the input check refuses ${slices.length - accepted} of these ${slices.length} slices (labels in red); this stage is not to be trusted`, PAD, 38, { size: 11, weight: 'bold', color: accepted < slices.length ? FLAG : '#555555' });
   }
   text(ctx, TRAINING_DATA_NOTE, PAD, 54, { size: 11, color: '#555555' });
   const explained = person.refused ? "each slice's own prediction" : `the person's stage (${person.stage})`;
@@ -61,7 +61,8 @@ export async function renderVolumeMontagePng(result: VolumeExplanation, options:
     const cx = PAD + t.x + t.width / 2;
     const y = HEADER + t.y + t.height + 12;
     text(ctx, `z ${s.levelMm.toFixed(0)} mm`, cx, y, { size: 10, align: 'center', color: '#333333' });
-    const verdict = s.predicted === undefined ? 'refused' : `${names[s.predicted]} ${s.probabilities![s.predicted].toFixed(2)}${s.accepted ? '' : ' (forced)'}`;
+    // Short names fit under a tile ('Very Mild 0.54'); red marks a slice the check refused (forced, or no map).
+    const verdict = s.predicted === undefined ? 'refused' : `${shortName(names[s.predicted])} ${s.probabilities![s.predicted].toFixed(2)}`;
     text(ctx, verdict, cx, y + 12, { size: 10, align: 'center', color: s.accepted ? '#333333' : FLAG });
   });
 
@@ -79,6 +80,10 @@ export async function renderVolumeMontagePng(result: VolumeExplanation, options:
   text(ctx, '1 high', bx + BAR_WIDTH + 4, by + 6, { size: 11, baseline: 'middle' });
   text(ctx, '0 low', bx + BAR_WIDTH + 4, by + bh - 6, { size: 11, baseline: 'middle' });
   return canvas.encode('png');
+}
+
+function shortName(name: string): string {
+  return name.replace(/_?demented$/i, '').replace(/_/g, ' ') || name;
 }
 
 function clip(s: string, n: number): string {

@@ -119,8 +119,20 @@ export interface VolumeMontageOptions {
 export interface VolumeMontage {
   /** The picture: slices left to right, bottom of the head first; maps over classified slices, refused slices dimmed. */
   image: RgbaImage;
-  /** Top-left corner and size of each slice's tile, in slice order. */
-  tiles: Array<{ x: number; y: number; width: number; height: number }>;
+  /** Where each slice's tile is, in slice order. */
+  tiles: MontageTile[];
+}
+
+/** One tile of a {@link VolumeMontage}, in pixels of its image. */
+export interface MontageTile {
+  /** Left edge. */
+  x: number;
+  /** Top edge. */
+  y: number;
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
 }
 
 /**
@@ -145,7 +157,7 @@ export function volumeMontage(result: VolumeExplanation, options: VolumeMontageO
   const width = columns * tw + (columns - 1) * gap;
   const height = rows * th + (rows - 1) * rowGap;
   const data = new Uint8ClampedArray(width * height * 4).fill(255);
-  const tiles: VolumeMontage['tiles'] = [];
+  const tiles: MontageTile[] = [];
   result.slices.forEach((slice, i) => {
     const x0 = (i % columns) * (tw + gap);
     const y0 = Math.floor(i / columns) * (th + rowGap);

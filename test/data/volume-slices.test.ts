@@ -57,6 +57,20 @@ describe('sliceVolume', () => {
     const empty = { ...ball(), voxels: new Float32Array(120 ** 3) };
     expect(() => sliceVolume(empty)).toThrow(/holds no head/);
   });
+
+  it('a thin volume gives one slice per axial level it holds, not 32 copies, and says so', () => {
+    // Three 1 mm levels of the ball's equator: the head spans z 0..2, 10..90% of it holds floor(2 * 0.8) + 1 = 2 levels.
+    const b = ball();
+    const n = 120;
+    const thin: Volume = { ...b, dims: [n, n, 3], voxels: b.voxels.slice(58 * n * n, 61 * n * n), affine: [[1, 0, 0, -60], [0, 1, 0, -60], [0, 0, 1, -2], [0, 0, 0, 1]] };
+    const s = sliceVolume(thin);
+    expect(s.images).toHaveLength(2);
+    expect(s.levels[0]).toBeCloseTo(0.2, 6);
+    expect(s.levels[1]).toBeCloseTo(1.8, 6);
+    expect(s.notes[0]).toMatch(/the volume holds only 2 axial level\(s\) there, not the 32 asked/);
+    const single = sliceVolume({ ...thin, dims: [n, n, 1], voxels: thin.voxels.slice(n * n, 2 * n * n) });
+    expect(single.images).toHaveLength(1);
+  });
 });
 
 describe.runIf(existsSync(VOLUMES))('slices of real scans unlike the training data', () => {

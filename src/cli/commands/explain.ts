@@ -43,6 +43,7 @@ Options
   --list-layers           print the model's layers (path, class, output shape) and exit; no input needed
   --class C               class to explain: 'predicted' (default for images), 'person' (default for
                           scans: the person's stage on every slice), an index 0..3 or a class name
+  --series UID            the DICOM series to read from a folder holding several
   --rows LIST             Parquet rows to explain, e.g. 0,5,9 (default: one per class, --limit in all)
   --limit N               number of Parquet rows when --rows is not given (default 4)
 ${ALLOW_UNCHECKED_HELP}
@@ -74,6 +75,7 @@ async function explainVolumeFiles(
   paths: string[],
   model: PretrainedNeuroStageNet,
   options: ExplainVolumeOptions,
+  series: string | undefined,
   out: string,
   backend: string,
   ctx: CliContext,
@@ -82,7 +84,9 @@ async function explainVolumeFiles(
   let refused = 0;
   for (const path of paths) {
     const t0 = performance.now();
-    const result = await explainVolume(model, await readVolume(path), options);
+    const volume = await readVolume(path, { series });
+    for (const note of volume.notes ?? []) ctx.note(`${path}: ${note}`);
+    const result = await explainVolume(model, volume, options);
     for (const note of result.prediction.notes) ctx.note(`${path}: ${note}`);
     const file = join(out, `${basename(path.replace(/[\\/]+$/, '')).replace(/\.(nii|hdr|img|dcm)(\.gz)?$/i, '')}_montage_${result.method.replace('++', 'pp')}.png`);
     await writeFile(file, await renderVolumeMontagePng(result));
@@ -106,6 +110,7 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
     rows: { type: 'string' },
     limit: { type: 'string' },
     'list-layers': { type: 'boolean' },
+    series: { type: 'string' },
   });
   const method = stringOption(values, 'method', DEFAULT_CAM_METHOD) as CamMethod;
   if (!CAM_METHODS.includes(method)) throw new UsageError(`--method must be one of ${CAM_METHODS.join(', ')}, got '${method}'`, 'explain');
@@ -128,7 +133,8 @@ export async function explainCommand(args: string[], ctx: CliContext): Promise<n
   const out = resolve(stringOption(values, 'out', 'neurostagenet-explain') as string);
   if (rest.length > 0 && rest.every(isVolumePath)) {
     const classIndex = classOption(values, opened.model.classNames, 'person');
-    return explainVolumeFiles(rest, opened.model, { method, layerName: layerArg, classIndex, allowUnchecked: values['allow-unchecked'] === true }, out, backend, ctx);
+    const series = stringOption(values, 'series');
+    return explainVolumeFiles(rest, opened.model, { method, layerName: layerArg, classIndex, allowUnchecked: values['allow-unchecked'] === true }, series, out, backend, ctx);
   }
   const input = await openInputs(rest, values, opened.model, 'explain');
   const { model } = input;

@@ -13,7 +13,10 @@ import { toCanonical, type Volume } from './volume.js';
 export interface SliceVolumeOptions {
   /** `[height, width]` of the slices (the model's input). Default `[128, 128]`. */
   size?: [number, number];
-  /** Slices to cut, evenly spaced over `range`. Default 32 (as many as the training file has per person). */
+  /**
+   * Slices to cut, evenly spaced over `range`. Default 32 (as many as the training file has per person). A volume with
+   * fewer voxel levels in `range` gives one slice per level instead (a note says so).
+   */
   count?: number;
   /**
    * The span of axial levels, as fractions of the head's extent from bottom (0) to top (1). Default `[0.1, 0.9]`:
@@ -110,7 +113,11 @@ export function sliceVolume(volume: Volume, options: SliceVolumeOptions = {}): V
   const inverse = invert(v.affine);
   const world = (i: number, j: number, k: number) => [0, 1, 2].map((r) => v.affine[r][0] * i + v.affine[r][1] * j + v.affine[r][2] * k + v.affine[r][3]);
   const centre = world((x0 + x1) / 2, (y0 + y1) / 2, 0);
-  const levels = Array.from({ length: count }, (_, s) => z0 + (z1 - z0) * (from + (count === 1 ? 0.5 : s / (count - 1)) * (to - from)));
+  // A thin volume (one DICOM slice, a few EPI slices) holds fewer axial levels than asked: cut each once rather
+  // than interpolate copies of the same few.
+  const available = Math.max(1, Math.floor((z1 - z0) * (to - from)) + 1);
+  const cutCount = Math.min(count, available);
+  const levels = Array.from({ length: cutCount }, (_, s) => z0 + (z1 - z0) * (from + (cutCount === 1 ? 0.5 : s / (cutCount - 1)) * (to - from)));
   const [fh, fw] = FIELD_MM;
   const field = new Float32Array(fh * fw);
   const at = (x: number, y: number, z: number) => v.voxels[x + nx * (y + ny * z)];
@@ -146,7 +153,8 @@ export function sliceVolume(volume: Volume, options: SliceVolumeOptions = {}): V
     levelsMm: levels.map((k) => world(0, 0, k)[2]),
     window: [lo, hi],
     notes: [
-      `${count} axial slices from ${(100 * from).toFixed(0)}% to ${(100 * to).toFixed(0)}% of the head's height (voxel z ${levels[0].toFixed(1)}..${levels[count - 1].toFixed(1)})`,
+      `${cutCount} axial slices from ${(100 * from).toFixed(0)}% to ${(100 * to).toFixed(0)}% of the head's height (voxel z ${levels[0].toFixed(1)}..${levels[cutCount - 1].toFixed(1)})` +
+        (cutCount < count ? `: the volume holds only ${cutCount} axial level(s) there, not the ${count} asked (a thin or single-slice scan)` : ''),
       `each a 176 mm x 208 mm field at 1 mm centred on the head, resized to 128x128 as the training slices were (which squashes the anatomy vertically), then to ${height}x${width}`,
       `intensities ${lo.toPrecision(4)}..${hi.toPrecision(4)} (the head's ${pLo}th..${pHi}th percentiles) mapped to 0..255`,
     ],
