@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { NeuroStageNetError } from '../errors.js';
 import { ModelIOError } from './errors.js';
 import { H5ReadError, type H5View, openH5 } from './h5-reader.js';
+import { keras3LayerPaths, type saveKerasWeights } from './keras-weights-writer.js';
 
 /** One weight whose shape in the file differs from the model's. */
 export interface WeightShapeMismatch {
@@ -46,7 +47,7 @@ export class KerasWeightsMismatchError extends ModelIOError {
   }
 }
 
-/** Thrown when a file is not a Keras HDF5 weights file in the legacy (`layer_names`) layout. */
+/** Thrown when a file is neither a legacy (`layer_names`) Keras HDF5 weights file nor a Keras 3 `.weights.h5` file. */
 export class KerasWeightsFormatError extends ModelIOError {}
 
 /** Options of {@link loadKerasWeights}. */
@@ -64,6 +65,8 @@ export interface LoadKerasWeightsOptions {
 export interface KerasWeightsReport {
   /** `'nested'` if at least one file group held a nested model's weights, else `'flat'`. */
   layout: 'flat' | 'nested';
+  /** The file's layout: Keras 3 `.weights.h5` (`'keras3'`) or the legacy `layer_names` one. */
+  format: 'keras3' | 'legacy';
   /** Keys of the weights assigned, e.g. `stem_bn/gamma` or `efficientnetb0/stem_bn/gamma`. */
   loaded: string[];
   /** File weights not assigned (unexpected or shape-mismatched; only non-empty when `strict: false`). */
@@ -122,6 +125,29 @@ function modelWeights(model: tfl.LayersModel): ModelWeight[] {
 interface FileWeight {
   key: string;
   datasetPath: string;
+  /** Keras 3 layout: the path is where the weight would be; absent means missing (not a broken file). */
+  probe?: boolean;
+}
+
+/**
+ * Lists the weights of a Keras 3 `.weights.h5` file as Keras reads it: by position, `layers/<class>[_n]/vars/<i>`
+ * for the model's layers in order. A dataset one past a layer's weights is reported as unexpected.
+ */
+function keras3FileWeights(h5: H5View, model: tfl.LayersModel): { weights: FileWeight[]; nested: boolean } {
+  const weights: FileWeight[] = [];
+  let nested = false;
+  for (const { layer, path, prefix } of keras3LayerPaths(model)) {
+    if (isNestedModel(layer)) {
+      nested = true;
+      continue;
+    }
+    layer.weights.forEach((variable, i) => {
+      weights.push({ key: `${prefix}${layer.name}/${shortName(variable)}`, datasetPath: `${path}/vars/${i}`, probe: true });
+    });
+    const extra = `${path}/vars/${layer.weights.length}`;
+    if (h5.dataset(extra) != null) weights.push({ key: `${prefix}${layer.name}/vars/${layer.weights.length}`, datasetPath: extra });
+  }
+  return { weights, nested };
 }
 
 /** Lists the file's weights in the legacy Keras layout, keyed like {@link modelWeights}. */
@@ -135,8 +161,9 @@ function fileWeights(h5: H5View, model: tfl.LayersModel, label: string): { weigh
   }
   if (layerNames == null) {
     throw new KerasWeightsFormatError(
-      `'${label}' has no 'layer_names' attribute: not a Keras HDF5 weights file in the legacy layout ` +
-        `(save it with model.save_weights('x.h5') or model.save('x.h5'); .weights.h5 / .keras files are not supported)`,
+      `'${label}' has no 'layer_names' attribute and no 'layers' and 'vars' groups: neither a Keras HDF5 weights file ` +
+        `in the legacy layout (model.save_weights('x.h5') in Keras 2, model.save('x.h5')) nor a Keras 3 .weights.h5 file ` +
+        `(model.save_weights('x.weights.h5')); .keras archives are not supported (unzip one: its model.weights.h5 loads)`,
     );
   }
   const modelLayers = new Map(model.layers.map((l) => [l.name, l]));
@@ -170,12 +197,16 @@ function fileWeights(h5: H5View, model: tfl.LayersModel, label: string): { weigh
  * `<model>/<inner layer>/<weight>:0`), in any weight order. A full-model `.h5` (weights under
  * `/model_weights`) works too. Normalization `mean` / `variance` are applied as stored.
  *
+ * Also reads Keras 3's `.weights.h5` layout (`model.save_weights('x.weights.h5')`, or {@link saveKerasWeights}):
+ * there Keras addresses weights by position, not by name (`layers/<class>[_n]/vars/<i>`, numbered per class in
+ * `model.layers` order), and so does this loader; the model's layers must be Keras' in order (neurostagenet's are).
+ *
  * @param model The tfjs model, e.g. from `buildEfficientNetB0` or `buildNeuroStageNet`.
  * @param source A file path (Node only) or the file's bytes (Node and browsers).
  * @param options `strict` (default true) and an error label.
  * @returns What was loaded.
  * @throws {@link KerasWeightsMismatchError} listing every missing, unexpected and mis-shaped weight (strict mode).
- * @throws {@link KerasWeightsFormatError} if the file is not in the legacy Keras layout.
+ * @throws {@link KerasWeightsFormatError} if the file is in neither layout.
  */
 export async function loadKerasWeights(
   model: tfl.LayersModel,
@@ -186,7 +217,8 @@ export async function loadKerasWeights(
   const label = options.label ?? (typeof source === 'string' ? source : '<bytes>');
   const h5 = await openH5(source, label);
   try {
-    const { weights: inFile, nested } = fileWeights(h5, model, label);
+    const keras3 = h5.stringAttr('/', 'layer_names') == null && h5.hasGroup('layers') && h5.hasGroup('vars');
+    const { weights: inFile, nested } = keras3 ? keras3FileWeights(h5, model) : fileWeights(h5, model, label);
     const byKey = new Map<string, FileWeight>();
     for (const w of inFile) byKey.set(w.key, w);
     const matched = new Set<string>();
@@ -201,6 +233,10 @@ export async function loadKerasWeights(
       }
       matched.add(fw.key);
       const data = h5.dataset(fw.datasetPath);
+      if (data == null && fw.probe === true) {
+        missing.push(mw.key);
+        continue;
+      }
       if (data == null) {
         throw new KerasWeightsFormatError(`'${label}': weight_names lists '${fw.datasetPath}' but no such dataset exists`);
       }
@@ -225,6 +261,7 @@ export async function loadKerasWeights(
     const version = h5.stringAttr('/', 'keras_version');
     return {
       layout: nested ? 'nested' : 'flat',
+      format: keras3 ? 'keras3' : 'legacy',
       loaded: toAssign.map((a) => a.key),
       skipped: [...unexpected, ...shapeMismatches.map((m) => m.name)],
       missing,

@@ -22,6 +22,14 @@ export {
   type WeightShapeMismatch,
 } from '../io/keras-weights.js';
 export { H5ReadError } from '../io/h5-reader.js';
+export {
+  saveKerasWeights,
+  kerasWeightsBytes,
+  KerasWeightsWriteError,
+  type KerasWeightsFormat,
+  type SaveKerasWeightsOptions,
+  type KerasWeightsSaveReport,
+} from '../io/keras-weights-writer.js';
 export { writeModelMetadata, pretrainedModelDir } from '../models/pretrained.js';
 export { writePng } from '../explain/png.js';
 export { renderExplanationPng, type ExplanationPanelInput, type ExplanationPanelOptions } from '../explain/panel.js';
