@@ -1,5 +1,5 @@
 // Classifying a whole source with a progress bar: one evaluate() pass (it returns probabilities and logits).
-import { evaluate, type EvaluationResult, type RefusedRow } from '../train/evaluate.js';
+import { classifyRows, evaluate, type EvaluationResult, type RefusedRow } from '../train/evaluate.js';
 import { InputsRefusedError } from '../models/input-check.js';
 import type { TestTimeAugmentation } from '../train/inference.js';
 import type { LabeledImageSource } from '../data/types.js';
@@ -100,13 +100,11 @@ export async function predictAll(
   const rows = options.indices ? Int32Array.from(options.indices) : Int32Array.from({ length: source.length }, (_, i) => i);
   const progress = await startProgress(options.label ?? 'classifying', rows.length, options.stream);
   try {
-    const result = await evaluate(model, source, {
+    // Classification without metrics: predictions need no bootstrap.
+    const { pass, logits, refused, inputCheck } = await classifyRows(model, source, {
       indices: rows, batchSize: options.batchSize, tta: options.tta, allowUnchecked: options.allowUnchecked, onProgress: (done) => progress.update(done),
     });
-    return {
-      indices: result.indices, labels: result.labels, probabilities: result.probabilities, logits: result.logits, numClasses: result.numClasses,
-      refused: result.refused, inputCheck: result.inputCheck,
-    };
+    return { indices: pass.indices, labels: pass.labels, probabilities: pass.probabilities, logits, numClasses: pass.numClasses, refused, inputCheck };
   } catch (e) {
     if (!(e instanceof InputsRefusedError)) throw e;
     const k = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;

@@ -77,6 +77,11 @@ export interface ParquetImageDatasetOptions {
   };
   /** Name used in error messages when the input is bytes. Default `'<bytes>'`. */
   name?: string;
+  /**
+   * Read only file rows `[start, end)` (e.g. to score a large file window by window with bounded memory); `sourceRows`
+   * and error messages keep the file's row numbers. Default: every row.
+   */
+  rows?: readonly [number, number];
 }
 
 /** A row left out by `onError: 'skip'`. */
@@ -216,7 +221,8 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     const subjectColumn = optionalColumn(options.subjectColumn, 'subject', 'subjectColumn');
     const sliceColumn = optionalColumn(options.sliceColumn, 'slice', 'sliceColumn');
     const extraColumns = [subjectColumn, sliceColumn].filter((c): c is ExtraColumn => c !== null);
-    const cols = await readParquetColumns(bytes, file, imageColumn, labelColumn, extraColumns);
+    const cols = await readParquetColumns(bytes, file, imageColumn, labelColumn, extraColumns, options.rows);
+    const first = options.rows?.[0] ?? 0; // file row of this dataset's row 0
     const subjectCells = subjectColumn ? cols.extra[subjectColumn.name] : undefined;
     const sliceCells = sliceColumn ? cols.extra[sliceColumn.name] : undefined;
     const readMs = performance.now() - t0;
@@ -231,11 +237,11 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     const headers: Array<ImageHeader | null> = new Array(n).fill(null);
     for (let r = 0; r < n; r++) {
       try {
-        labels[r] = toLabel(cols.labels[r], classNames, classIndex, { file, row: r, column: labelColumn });
-        if (subjects) subjects[r] = toSubject((subjectCells as unknown[])[r], { file, row: r, column: (subjectColumn as ExtraColumn).name });
-        if (slices) slices[r] = toSlice((sliceCells as unknown[])[r], { file, row: r, column: (sliceColumn as ExtraColumn).name });
+        labels[r] = toLabel(cols.labels[r], classNames, classIndex, { file, row: first + r, column: labelColumn });
+        if (subjects) subjects[r] = toSubject((subjectCells as unknown[])[r], { file, row: first + r, column: (subjectColumn as ExtraColumn).name });
+        if (slices) slices[r] = toSlice((sliceCells as unknown[])[r], { file, row: first + r, column: (sliceColumn as ExtraColumn).name });
         const img = cols.images[r];
-        const imgLoc = { file, row: r, column: cols.imageIsStruct ? `${imageColumn}.bytes` : imageColumn };
+        const imgLoc = { file, row: first + r, column: cols.imageIsStruct ? `${imageColumn}.bytes` : imageColumn };
         if (img === null || img === undefined) throw new MissingImageError('image is null', imgLoc);
         const h = readImageHeader(img, imgLoc);
         if (resize === 'reject' && (h.height !== targetSize[0] || h.width !== targetSize[1])) {
@@ -270,7 +276,7 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
         try {
           await decodeInWorkers(jobs, threads, (k, res) => {
             const r = candidates[k];
-            const loc = { file, row: r, column: imageColumnName };
+            const loc = { file, row: first + r, column: imageColumnName };
             try {
               if ('error' in res) throw classifyDecodeError((headers[r] as ImageHeader).format, res.error, loc);
               finishDecode(res, headers[r] as ImageHeader, { targetSize, resize }, loc, slot(k));
@@ -289,7 +295,7 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
       if (!decoded) {
         candidates.forEach((r, k) => {
           try {
-            decodeImageSync(cols.images[r] as Uint8Array, { targetSize, resize }, { file, row: r, column: imageColumnName }, slot(k));
+            decodeImageSync(cols.images[r] as Uint8Array, { targetSize, resize }, { file, row: first + r, column: imageColumnName }, slot(k));
           } catch (e) {
             if (!(e instanceof DataError)) throw e;
             failures.set(r, e);
@@ -313,7 +319,7 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
     const kept = candidates.filter((r) => !failures.has(r));
     const skipped: SkippedRow[] = [...failures.keys()].sort((a, b) => a - b).map((row) => {
       const error = failures.get(row) as DataError;
-      return { row, reason: error.reason, error };
+      return { row: first + row, reason: error.reason, error };
     });
     if (kept.length === 0) {
       throw new EmptyDatasetError(
@@ -329,7 +335,7 @@ export class ParquetImageDataset implements LabeledImageSource, BulkImageReader 
       images: packImages(kept, cols.images as Uint8Array[]),
       paths: kept.map((r) => cols.paths[r] ?? null),
       labels: keptLabels,
-      sourceRows: Int32Array.from(kept),
+      sourceRows: Int32Array.from(kept, (r) => first + r),
       headers: kept.map((r) => headers[r] as ImageHeader),
       classNames,
       imageSize: targetSize,

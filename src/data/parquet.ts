@@ -1,7 +1,7 @@
 // Reading the image and label columns of a Parquet file with hyparquet (pure JS: same code in Node and browsers).
 import { parquetMetadata, parquetRead, parquetSchema, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { EmptyFileError, MissingColumnError, NotParquetError, TruncatedParquetError, UnsupportedCompressionError } from './errors.js';
+import { DataOptionError, EmptyFileError, MissingColumnError, NotParquetError, TruncatedParquetError, UnsupportedCompressionError } from './errors.js';
 
 /** Raw cells of the two columns, one entry per Parquet row. */
 export interface ParquetColumns {
@@ -73,6 +73,7 @@ export async function readParquetColumns(
   imageColumn: string,
   labelColumn: string,
   extraColumns: readonly ExtraColumn[] = [],
+  range?: readonly [number, number],
 ): Promise<ParquetColumns> {
   if (bytes.length === 0) throw new EmptyFileError('file is empty (0 bytes)', { file });
   const head = hasMagic(bytes, 0);
@@ -123,7 +124,12 @@ export async function readParquetColumns(
       }
     }
   }
-  const numRows = Number(metadata.num_rows);
+  const rowsInFile = Number(metadata.num_rows);
+  const [rowStart, rowEnd] = range ?? [0, rowsInFile];
+  if (!(Number.isInteger(rowStart) && Number.isInteger(rowEnd) && rowStart >= 0 && rowStart <= rowEnd && rowEnd <= rowsInFile)) {
+    throw new DataOptionError(`rows [${rowStart}, ${rowEnd}) must lie within the file's ${rowsInFile} rows`);
+  }
+  const numRows = rowEnd - rowStart;
   let rows: Array<Record<string, unknown>> = [];
   try {
     await parquetRead({
@@ -132,6 +138,8 @@ export async function readParquetColumns(
       compressors: DECOMPRESSORS,
       columns: [imageColumn, labelColumn, ...extraNames],
       rowFormat: 'object',
+      rowStart,
+      rowEnd,
       utf8: false, // keep image bytes binary; UTF8-annotated columns (path, string labels) still decode as text
       onComplete: (r) => { rows = r as Array<Record<string, unknown>>; },
     });
@@ -139,7 +147,7 @@ export async function readParquetColumns(
     throw new TruncatedParquetError(`Parquet data cannot be read (truncated or corrupt): ${(e as Error).message}`, { file }, { cause: e });
   }
   if (rows.length !== numRows) {
-    throw new TruncatedParquetError(`Parquet footer declares ${numRows} rows but ${rows.length} could be read`, { file });
+    throw new TruncatedParquetError(`Parquet footer declares ${rowsInFile} rows but ${rows.length} of rows [${rowStart}, ${rowEnd}) could be read`, { file });
   }
   const images: Array<Uint8Array | null> = new Array(numRows);
   const paths: Array<string | undefined> = new Array(numRows);
@@ -158,4 +166,21 @@ export async function readParquetColumns(
     for (const n of extraNames) extra[n][i] = rows[i][n];
   }
   return { images, paths, labels, extra, metadataClassNames: huggingFaceClassNames(metadata, labelColumn), imageIsStruct, metadata };
+}
+
+/**
+ * Rows a Parquet file declares in its footer (no column is read).
+ * @param bytes Whole file.
+ * @param file Name for messages.
+ * @throws NotParquetError / TruncatedParquetError naming the file.
+ */
+export function parquetRowCount(bytes: Uint8Array, file: string): number {
+  if (bytes.length < 12 || !hasMagic(bytes, 0)) throw new NotParquetError('not a Parquet file (does not start with PAR1)', { file });
+  if (!hasMagic(bytes, bytes.length - 4)) throw new TruncatedParquetError(`Parquet file is truncated: ${bytes.length} bytes and no PAR1 footer`, { file });
+  const ab = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+  try {
+    return Number(parquetMetadata(ab).num_rows);
+  } catch (e) {
+    throw new TruncatedParquetError(`Parquet footer cannot be read: ${(e as Error).message}`, { file }, { cause: e });
+  }
 }

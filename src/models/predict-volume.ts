@@ -5,7 +5,7 @@
 import { sliceVolume, type SliceVolumeOptions, type VolumeSlices, volumeSlicesSource } from '../data/volume/slice.js';
 import type { Volume } from '../data/volume/volume.js';
 import { applyTemperature } from '../metrics/calibration.js';
-import { evaluate } from '../train/evaluate.js';
+import { classifyRows } from '../train/evaluate.js';
 import { attachedInputCheck, checkInputs, InputsRefusedError } from './input-check.js';
 import type { PretrainedNeuroStageNet } from './pretrained.js';
 
@@ -110,8 +110,8 @@ export async function predictVolumeSlices(net: PretrainedNeuroStageNet, cut: Vol
   let refusedRows: Array<{ row: number; reason: string }> = [];
   let inputCheck: VolumePrediction['inputCheck'] = 'checked';
   try {
-    const result = await evaluate(net.model, source, { allowUnchecked: options.allowUnchecked, batchSize: options.batchSize, bootstrap: { resamples: 100 }, classNames: net.classNames });
-    classified = { indices: result.indices, logits: result.logits };
+    const result = await classifyRows(net.model, source, { allowUnchecked: options.allowUnchecked, batchSize: options.batchSize });
+    classified = { indices: result.pass.indices, logits: result.logits };
     refusedRows = result.refused;
     inputCheck = result.inputCheck;
   } catch (e) {

@@ -107,23 +107,7 @@ export async function evaluate(
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
   const { indices: asked, batchSize, onProgress, tta, bootstrap, minPeoplePerClass, inputCheck, allowUnchecked, ...metricOptions } = options;
-  const check = allowUnchecked ? undefined : inputCheck ?? attachedInputCheck(model);
-  const refused: RefusedRow[] = [];
-  let indices = asked;
-  if (check) {
-    const rows = asked ? Array.from(asked) : Array.from({ length: source.length }, (_, i) => i);
-    const verdicts = await checkInputs({ model, inputCheck: check }, { source, indices: rows });
-    const kept: number[] = [];
-    verdicts.forEach((v, i) => (v.accepted ? kept.push(rows[i]) : refused.push({ row: rows[i], score: v.score, reason: v.reason ?? 'refused' })));
-    if (kept.length === 0) {
-      throw new InputsRefusedError(
-        `evaluate: the input check refused all ${rows.length} rows (row ${refused[0]?.row}: ${refused[0]?.reason}); pass allowUnchecked to classify them anyway`,
-        verdicts,
-      );
-    }
-    indices = kept;
-  }
-  const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress, tta, caller: 'evaluate: the' });
+  const { pass, logits, logitsFrom, refused, inputCheck: checked } = await classifyRows(model, source, { indices: asked, batchSize, onProgress, tta, inputCheck, allowUnchecked });
   const k = pass.numClasses;
   const metrics = new MultiClassMetrics({
     ...metricOptions,
@@ -141,14 +125,6 @@ export async function evaluate(
     subjects: subjects && Array.from(pass.indices, (i) => subjects[i]),
     minPeoplePerClass,
   });
-  let logits = pass.logits;
-  let logitsFrom: EvaluationResult['logitsFrom'] = 'layer';
-  if (!logits) {
-    logitsFrom = 'log-probabilities';
-    logits = new Float32Array(pass.probabilities.length);
-    // Clamp at the smallest normal float32 so a probability that underflowed to 0 gives a large negative number, not -Infinity.
-    for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(pass.probabilities[i], 1.1754943508222875e-38));
-  }
   return {
     metrics: metrics.compute(),
     indices: pass.indices,
@@ -158,7 +134,52 @@ export async function evaluate(
     logitsFrom,
     numClasses: k,
     figures,
-    inputCheck: check ? 'checked' : allowUnchecked ? 'allowed' : 'unchecked',
+    inputCheck: checked,
     refused,
   };
+}
+
+/**
+ * The classification half of {@link evaluate} (internal; `predict` and batch scoring use it): the input check on the
+ * rows, then the model on the accepted ones; no metrics.
+ * @throws {@link InputsRefusedError} when every row is refused.
+ */
+export async function classifyRows(
+  model: tfl.LayersModel,
+  source: LabeledImageSource,
+  options: Pick<EvaluateOptions, 'indices' | 'batchSize' | 'onProgress' | 'tta' | 'inputCheck' | 'allowUnchecked'> = {},
+): Promise<{
+  pass: Awaited<ReturnType<typeof runInference>>;
+  logits: Float32Array;
+  logitsFrom: EvaluationResult['logitsFrom'];
+  refused: RefusedRow[];
+  inputCheck: EvaluationResult['inputCheck'];
+}> {
+  const { indices: asked, batchSize, onProgress, tta, inputCheck, allowUnchecked } = options;
+  const check = allowUnchecked ? undefined : inputCheck ?? attachedInputCheck(model);
+  const refused: RefusedRow[] = [];
+  let indices = asked;
+  if (check) {
+    const rows = asked ? Array.from(asked) : Array.from({ length: source.length }, (_, i) => i);
+    const verdicts = await checkInputs({ model, inputCheck: check }, { source, indices: rows });
+    const kept: number[] = [];
+    verdicts.forEach((v, i) => (v.accepted ? kept.push(rows[i]) : refused.push({ row: rows[i], score: v.score, reason: v.reason ?? 'refused' })));
+    if (kept.length === 0) {
+      throw new InputsRefusedError(
+        `evaluate: the input check refused all ${rows.length} rows (row ${refused[0]?.row}: ${refused[0]?.reason}); pass allowUnchecked to classify them anyway`,
+        verdicts,
+      );
+    }
+    indices = kept;
+  }
+  const pass = await runInference(model, source, { indices, batchSize, withLogits: true, onProgress, tta, caller: 'evaluate: the' });
+  let logits = pass.logits;
+  let logitsFrom: EvaluationResult['logitsFrom'] = 'layer';
+  if (!logits) {
+    logitsFrom = 'log-probabilities';
+    logits = new Float32Array(pass.probabilities.length);
+    // Clamp at the smallest normal float32 so a probability that underflowed to 0 gives a large negative number, not -Infinity.
+    for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(pass.probabilities[i], 1.1754943508222875e-38));
+  }
+  return { pass, logits, logitsFrom, refused, inputCheck: check ? 'checked' : allowUnchecked ? 'allowed' : 'unchecked' };
 }

@@ -64,6 +64,6 @@ export async function runInProcess(args: string[]): Promise<RunResult> {
 
 /** The one-line error contract: exactly one error line on stderr, prefixed, and no stack trace. */
 export function errorLines(stderr: string): string[] {
-  // Status notes ("backend: wasm", "model: ...") may precede the error; everything else must be the error.
-  return lines(stderr).filter((l) => !/^(backend|model)\b/.test(l));
+  // Status notes ("backend: wasm", "model: ...", "calibration: ...") may precede the error; everything else must be the error.
+  return lines(stderr).filter((l) => !/^(backend|model|calibration)\b/.test(l));
 }

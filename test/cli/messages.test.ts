@@ -27,11 +27,11 @@ function expectOneLineError(stderr: string, ...fragments: string[]): string {
 }
 
 describe('a directory where a file is expected', () => {
-  it('predict / explain: exit 2, one line naming the directory (not EISDIR)', async () => {
-    for (const command of ['predict', 'explain']) {
-      const r = await runInProcess([command, '--pretrained', tmp, '--backend', 'cpu', '--out', join(tmp, 'out')]);
-      expect(r.code, r.stderr).toBe(2);
-      const line = expectOneLineError(r.stderr, `'${tmp}' is a directory: give a Parquet file or an image file`);
+  it('predict / explain: a folder is a DICOM series (or, for batch scoring, a folder of images): an empty one gets one line naming it (not EISDIR)', async () => {
+    for (const args of [['predict'], ['predict', '--out', join(tmpdir(), `neurostagenet-empty-${process.pid}.csv`)], ['explain', '--out', join(tmp, 'out')]]) {
+      const r = await runInProcess([args[0], '--pretrained', tmp, '--backend', 'cpu', ...args.slice(1)]);
+      expect(r.code, r.stderr).toBe(1);
+      const line = expectOneLineError(r.stderr, 'the folder is empty', tmp);
       expect(line).not.toContain('EISDIR');
     }
   });

@@ -167,6 +167,18 @@ describe('bad input: typed errors naming file, row and column', () => {
     await expectDataError(ParquetImageDataset.fromFile(nullImage, { targetSize: SMALL }), MissingImageError, { row: 1 });
   });
 
+  it('rows: [start, end) reads only those file rows, keeping the file row numbers in sourceRows, skipped rows and errors', async () => {
+    const images = [png(1), new Uint8Array([9, 9, 9]), png(3), png(4), png(5, 8, 6), new TextEncoder().encode('GIF89a..'), png(7)];
+    const bytes = await makeParquet({ images, labels: [0, 1, null, 7, 2, 3, 1] });
+    const all = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, resize: 'reject', onError: 'skip' });
+    const part = await ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, resize: 'reject', onError: 'skip', rows: [1, 7] });
+    expect(Array.from(part.sourceRows)).toEqual([6]);
+    expect(part.skipped.map((s) => s.row)).toEqual([1, 2, 3, 4, 5]);
+    expect(Array.from(part.get(0).image)).toEqual(Array.from(all.get(1).image));
+    await expectDataError(ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, resize: 'reject', rows: [3, 5] }), InvalidLabelError, { row: 3, column: 'label' });
+    await expect(ParquetImageDataset.fromFile(bytes, { targetSize: SMALL, rows: [5, 9] })).rejects.toThrow(/rows \[5, 9\) must lie within the file's 7 rows/);
+  });
+
   it("onError: 'skip' keeps good rows and lists every bad one with its reason", async () => {
     const images = [png(1), new Uint8Array([9, 9, 9]), png(3), png(4), png(5, 8, 6), new TextEncoder().encode('GIF89a..'), png(7)];
     const bytes = await makeParquet({ images, labels: [0, 1, null, 7, 2, 3, 1] });

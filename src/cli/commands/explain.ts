@@ -80,7 +80,6 @@ async function explainVolumeFiles(
   backend: string,
   ctx: CliContext,
 ): Promise<number> {
-  await mkdir(out, { recursive: true });
   let refused = 0;
   for (const path of paths) {
     const t0 = performance.now();
@@ -89,6 +88,7 @@ async function explainVolumeFiles(
     const result = await explainVolume(model, volume, options);
     for (const note of result.prediction.notes) ctx.note(`${path}: ${note}`);
     const file = join(out, `${basename(path.replace(/[\\/]+$/, '')).replace(/\.(nii|hdr|img|dcm)(\.gz)?$/i, '')}_montage_${result.method.replace('++', 'pp')}.png`);
+    await mkdir(out, { recursive: true }); // after the scan is read: a bad input leaves no empty folder behind
     await writeFile(file, await renderVolumeMontagePng(result));
     if (result.prediction.person.refused) refused++;
     ctx.note(`${path}: ${result.method} on '${result.layerName}', ${result.slices.filter((s) => s.explanation).length} map(s), ${backend}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -8,6 +8,7 @@ import { ALLOW_UNCHECKED_HELP, CALIBRATION_HELP, CALIBRATION_OPTIONS, CHECK_OPTI
 import { argmaxRow } from '../../metrics/inputs.js';
 import { readVolume } from '../../data/volume/read.js';
 import { predictVolume } from '../../models/predict-volume.js';
+import { SCORE_HELP, SCORE_OPTIONS, scoreToCsv } from '../batch-score.js';
 import type { PretrainedNeuroStageNet } from '../../models/pretrained.js';
 import { MODEL_OPTIONS, PARQUET_OPTIONS, SUBJECT_COLUMN_HELP, checkModelAndInputs, isVolumePath, openInputs, openModel } from '../inputs.js';
 
@@ -40,6 +41,7 @@ Options
 ${CALIBRATION_HELP}
   --json                  print JSON: {model, backend, classNames, temperature, predictions: [...], refused: [...]}
 ${ALLOW_UNCHECKED_HELP}
+${SCORE_HELP}
   --image-column NAME     Parquet image column (default 'image')
   --label-column NAME     Parquet label column (default 'label')
 ${SUBJECT_COLUMN_HELP}
@@ -51,6 +53,7 @@ Examples
   neurostagenet predict --pretrained scan.png
   neurostagenet predict ./run/model test.parquet --limit 20
   neurostagenet predict ./run/model a.jpg b.jpg --json > predictions.json
+  neurostagenet predict ./run/model part-*.parquet images/ --out scores.csv --shard 3/8 --resume
   neurostagenet predict --pretrained ./dicom-folder --series 1.3.12.2.1107.5.2...
 `;
 
@@ -85,6 +88,7 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
     tta: { type: 'string' },
     series: { type: 'string' },
     json: { type: 'boolean' },
+    ...SCORE_OPTIONS,
   });
   const limit = numberOption(values, 'limit', Infinity, { integer: true, min: 1 }, 'predict');
   const batchSize = numberOption(values, 'batch-size', 32, { integer: true, min: 1 }, 'predict');
@@ -98,6 +102,10 @@ export async function predictCommand(args: string[], ctx: CliContext): Promise<n
   const { rest } = opened;
   const calibration = calibrationOption(values, opened.model, 'predict');
   ctx.note(calibration.description);
+  if (values.out !== undefined) {
+    return scoreToCsv(rest, { ...opened.model, temperature: calibration.temperature }, values, { batchSize, allowUnchecked: values['allow-unchecked'] === true }, ctx);
+  }
+  if (values.shard !== undefined || values.resume) throw new UsageError('--shard and --resume go with --out FILE.csv (batch scoring)', 'predict');
   if (rest.length > 0 && rest.every(isVolumePath)) return predictVolumeFiles(rest, { ...opened.model, temperature: calibration.temperature }, values, backend, ctx);
   const input = await openInputs(rest, values, opened.model, 'predict');
   const { model } = input;
