@@ -94,6 +94,11 @@ export function formatReport(c: ReportContext): string {
       `tfjs ${r.backend}`, imgCell(f.inferB1), imgCell(f.inferBatch), imgCell(f.trainFineTune), imgCell(f.trainAll),
       msPerImageCell(f.gradcamB1), msPerImageCell(f.gradcamBatch), r.peakRssMiB.toFixed(0),
     ]);
+    if (f.optimized) {
+      const g = f.optimized;
+      rows.push([`tfjs ${r.backend}, optimizeForInference (${g.folded} BN folded)`, imgCell(g.inferB1), imgCell(g.inferBatch), '–', '–',
+        msPerImageCell(g.gradcamB1), msPerImageCell(g.gradcamBatch), '']);
+    }
   }
   if (c.keras != null) {
     const k = c.keras;
@@ -119,6 +124,9 @@ export function formatReport(c: ReportContext): string {
       const f = r.figures;
       lines.push(`| tfjs ${r.backend} | ${ratioCell(f?.inferB1, kerasFigure(k, 'infer_b1'))} | ${ratioCell(f?.inferBatch, kerasFigure(k, `infer_b${k.batch}`))}`
         + ` | ${ratioCell(f?.trainFineTune, kerasFigure(k, 'train_ft'))} | ${ratioCell(f?.trainAll, kerasFigure(k, 'train_all'))} |`);
+      if (f?.optimized) {
+        lines.push(`| tfjs ${r.backend}, optimizeForInference | ${ratioCell(f.optimized.inferB1, kerasFigure(k, 'infer_b1'))} | ${ratioCell(f.optimized.inferBatch, kerasFigure(k, `infer_b${k.batch}`))} | – | – |`);
+      }
     }
     lines.push('');
   } else {

@@ -40,6 +40,8 @@ export interface BackendFigures {
   trainAll: Figure;
   gradcamB1: Figure;
   gradcamBatch: Figure;
+  /** The same inference and Grad-CAM on optimizeForInference's copy (what predict, evaluate and the page run). */
+  optimized?: { inferB1: Figure; inferBatch: Figure; gradcamB1: Figure; gradcamBatch: Figure; folded: number };
 }
 
 /** Everything one backend child reports. */

@@ -25,7 +25,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // The package's browser-safe entries (in this repository they resolve to the sources through tsconfig.json's
 // "paths"). Importing the root also registers its custom layers, which tfl.loadLayersModel needs to rebuild NeuroStageNet.
-import { GradCAM, checkInputs, describeModel, explainVolume, overlayHeatmap, volumeMontage, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
+import { GradCAM, checkInputs, describeModel, explainVolume, optimizeForInference, overlayHeatmap, volumeMontage, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
 import { decodeImage, headFootprint, isNiftiBytes, readImageHeader, readVolume, sliceLevelWarning } from 'neurostagenet/data';
 import { grayToRgba } from 'neurostagenet/explain';
 import { registerWasmGradientKernels } from 'neurostagenet/kernels';
@@ -158,6 +158,10 @@ async function loadEverything(): Promise<Loaded> {
   if (typeof height !== 'number' || typeof width !== 'number' || channels !== 1 || typeof numClasses !== 'number') {
     throw new Error(`${modelUrl} is not a grayscale image classifier: input [${model.inputs[0].shape.join(', ')}], output [${model.outputs[0].shape.join(', ')}]`);
   }
+  // The page only infers: run the inference copy (batch normalizations folded into the convolutions before them).
+  const optimized = await optimizeForInference(model);
+  model.dispose();
+  model = optimized.model;
   const net = await loadMetadata(model, modelUrl);
   const { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck } = net;
   const meta: PageMetadata = { classNames, ordinalOrder, temperature, trainingFootprint, inputCheck };

@@ -8,6 +8,7 @@ import { decodeImage, sniffImageFormat } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
 import type { ImageExample, LabeledImageSource } from '../data/types.js';
 import { loadPretrainedNeuroStageNet, withDataClassNames, type PretrainedNeuroStageNet } from '../models/pretrained.js';
+import { optimizeForInference } from '../models/optimize.js';
 import { UsageError, requireExistingPath, requireInputFile, stringOption, type Values } from './args.js';
 import type { CliContext } from './context.js';
 
@@ -184,6 +185,11 @@ export async function openModel(values: Values, positionals: string[], ctx: CliC
     rest = positionals.slice(1);
   }
   const t = model.temperature === 1 ? '' : `, temperature ${model.temperature.toFixed(3)}`;
-  ctx.note(`model: ${model.location} (${model.imageSize[0]}x${model.imageSize[1]} input, classes ${model.classNames.join(', ')}${t})`);
+  // These commands only infer: run the inference copy (normalizations folded into the layers before them).
+  const { model: fast, report } = await optimizeForInference(model.model);
+  model.model.dispose();
+  model = { ...model, model: fast };
+  ctx.note(`model: ${model.location} (${model.imageSize[0]}x${model.imageSize[1]} input, classes ${model.classNames.join(', ')}${t}; ` +
+    `inference copy: ${report.folded.length} normalizations folded, ${report.removed.length} dropout layers removed)`);
   return { model, rest };
 }

@@ -45,3 +45,4 @@ export {
   type VolumeSlicePrediction,
   type PersonPrediction,
 } from './predict-volume.js';
+export { optimizeForInference, type OptimizedModel, type InferenceOptimizationReport } from './optimize.js';
