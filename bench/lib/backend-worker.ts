@@ -265,6 +265,7 @@ async function run(o: ChildOptions): Promise<BackendResult> {
   let trainAll: Figure;
   if (o.noTrain) {
     trainAll = skipped('train all');
+    disposeModel(ft); // the training branch disposes it otherwise: the tensor delta counts leaks, not this model
   } else {
     trainAll = await guarded(`${backend} train all b${o.batch}`, o.batch, async () => {
       disposeModel(ft);
