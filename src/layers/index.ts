@@ -17,5 +17,6 @@ export {
 } from './initializers.js';
 export { KerasFunctional, kerasModel, kerasFunctionalIO, setTrainable, findFrozenLayers, type KerasModelArgs } from './freezing.js';
 export { LeanSwish } from './swish.js';
+export { FusedDepthwiseConv2D } from './fused-depthwise-conv2d.js';
 export { LayerOptionsError, LayerInputError } from './errors.js';
 export type { ActivationName, BaseLayerArgs, CallKwargs } from './types.js';

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { attachInputCheck, attachedInputCheck } from './input-check.js';
 import { ModelError } from './errors.js';
+import { FusedDepthwiseConv2D } from '../layers/fused-depthwise-conv2d.js';
 
 /** What {@link optimizeForInference} changed. */
 export interface InferenceOptimizationReport {
@@ -67,6 +68,8 @@ function rewrite(config: Json, path: string, folds: Map<string, Map<string, stri
       (producer.config.activation ?? 'linear') === 'linear' && uses.get(producer.name) === 1 && (layer.config.axis ?? -1) === -1) {
       producer.config.use_bias = true;
       producer.config.bias_initializer = { class_name: 'Zeros', config: {} };
+      // tfjs-layers adds a depthwise convolution's bias as separate ops; this class fuses it (same weights).
+      if (producer.class_name === 'DepthwiseConv2D' && (producer.config.data_format ?? 'channels_last') === 'channels_last') producer.class_name = FusedDepthwiseConv2D.className;
       folded.set(producer.name, layer.name);
       rename.set(layer.name, producer.name);
       report.folded.push(`${path}${layer.name} -> ${path}${producer.name}`);
@@ -111,7 +114,7 @@ function bnAffine(bn: tfl.layers.Layer): { scale: Float64Array; shift: Float64Ar
 // The folded weights of `layer` followed by `bn`, in the layer's weight order with a bias.
 function foldedWeights(layer: tfl.layers.Layer, bn: tfl.layers.Layer): tf.Tensor[] {
   const { scale, shift } = bnAffine(bn);
-  const cls = layer.getClassName();
+  const cls = layer.getClassName() === FusedDepthwiseConv2D.className ? 'DepthwiseConv2D' : layer.getClassName();
   const weights = layer.getWeights();
   const hasBias = (layer.getConfig() as Json).use_bias !== false;
   const out = scale.length;

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  FusedDepthwiseConv2D,
   GradCAM,
   KerasBatchNormalization,
   ParquetImageDataset,
@@ -81,6 +82,8 @@ describe.each(['cpu', 'wasm'])('optimizeForInference on NeuroStageNet (%s)', (ba
     expect(report.folded.filter((f) => f.startsWith('efficientnetb0/'))).toHaveLength(49);
     expect(report.removed.length).toBeGreaterThan(0);
     expect(report.layersAfter).toBe(report.layersBefore - report.folded.length - report.removed.length);
+    // The 16 depthwise convolutions run as one fused kernel each (convolution + bias).
+    expect(getBackbone(fast).layers.filter((l) => l.getClassName() === FusedDepthwiseConv2D.className)).toHaveLength(16);
     const x = readGoldenTensor(NEUROSTAGENET_DIR, 'input_gray');
     const a = outputsOf(model, x);
     const b = outputsOf(fast, x);
