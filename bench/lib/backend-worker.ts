@@ -179,18 +179,24 @@ async function run(o: ChildOptions): Promise<BackendResult> {
   const trainCommon = { ...common, probeBatch: 1 };
 
   const ft = await build(true);
-  const inferFactory: StepFactory = (batch) => {
+  const predictFactory = (model: tfl.LayersModel): StepFactory => (batch) => {
     const { x, y } = inputs(batch, o.size, 11);
     y.dispose();
     return {
       // predict() in inference mode; data() waits for the result (and is what a caller does next).
       run: async () => {
-        const out = ft.predict(x) as tf.Tensor;
+        const out = model.predict(x) as tf.Tensor;
         await out.data();
         out.dispose();
       },
       dispose: () => x.dispose(),
     };
+  };
+  const inferFactory = predictFactory(ft);
+  const explainFactory = (cam: { explain(x: tf.Tensor4D): Promise<unknown> }): StepFactory => (batch) => {
+    const { x, y } = inputs(batch, o.size, 12);
+    y.dispose();
+    return { run: async () => void (await cam.explain(x as tf.Tensor4D)), dispose: () => x.dispose() };
   };
   const inferB1 = await guarded(`${backend} infer b1`, 1, () => measure('infer b1', inferFactory, 1, { ...common, steps: o.inferSteps }));
   const inferBatch = await guarded(`${backend} infer b${o.batch}`, o.batch, () =>
@@ -203,11 +209,7 @@ async function run(o: ChildOptions): Promise<BackendResult> {
     gradcamBatch = unavailable(o.batch, 'src/explain exports no GradCAM');
   } else {
     const cam = new explain.GradCAM(ft);
-    const camFactory: StepFactory = (batch) => {
-      const { x, y } = inputs(batch, o.size, 12);
-      y.dispose();
-      return { run: async () => void (await cam.explain(x)), dispose: () => x.dispose() };
-    };
+    const camFactory = explainFactory(cam);
     gradcamB1 = await guarded(`${backend} gradcam b1 (${cam.layerName})`, 1, () => measure('Grad-CAM b1', camFactory, 1, { ...common, steps: o.inferSteps }));
     gradcamBatch = await guarded(`${backend} gradcam b${o.batch}`, o.batch, () =>
       measure(`Grad-CAM b${o.batch}`, camFactory, o.batch, { ...common, steps: o.steps }));
@@ -217,29 +219,13 @@ async function run(o: ChildOptions): Promise<BackendResult> {
   let optimized: BackendFigures['optimized'];
   if (typeof models.optimizeForInference === 'function') {
     const { model: fast, report } = await models.optimizeForInference(ft);
-    const fastFactory: StepFactory = (batch) => {
-      const { x, y } = inputs(batch, o.size, 11);
-      y.dispose();
-      return {
-        run: async () => {
-          const out = fast.predict(x) as tf.Tensor;
-          await out.data();
-          out.dispose();
-        },
-        dispose: () => x.dispose(),
-      };
-    };
+    const fastFactory = predictFactory(fast);
     const o1 = await guarded(`${backend} optimized infer b1`, 1, () => measure('optimized infer b1', fastFactory, 1, { ...common, steps: o.inferSteps }));
     const ob = await guarded(`${backend} optimized infer b${o.batch}`, o.batch, () => measure(`optimized infer b${o.batch}`, fastFactory, o.batch, { ...common, steps: o.steps }));
     let g1 = unavailable(1, 'src/explain exports no GradCAM');
     let gb = unavailable(o.batch, 'src/explain exports no GradCAM');
     if (explain?.GradCAM != null) {
-      const cam = new explain.GradCAM(fast);
-      const camFactory: StepFactory = (batch) => {
-        const { x, y } = inputs(batch, o.size, 12);
-        y.dispose();
-        return { run: async () => void (await cam.explain(x)), dispose: () => x.dispose() };
-      };
+      const camFactory = explainFactory(new explain.GradCAM(fast));
       g1 = await guarded(`${backend} optimized gradcam b1`, 1, () => measure('optimized Grad-CAM b1', camFactory, 1, { ...common, steps: o.inferSteps }));
       gb = await guarded(`${backend} optimized gradcam b${o.batch}`, o.batch, () => measure(`optimized Grad-CAM b${o.batch}`, camFactory, o.batch, { ...common, steps: o.steps }));
     }

@@ -80,8 +80,9 @@ async function listSegments(paths: readonly string[], command: string): Promise<
       segments.push({ source: path, kind: 'volume', units: 1 });
       continue;
     }
-    const head = new Uint8Array(await readFile(path)).subarray(0, 4);
-    if (String.fromCharCode(...head) === 'PAR1') segments.push({ source: path, kind: 'parquet', units: parquetRowCount(new Uint8Array(await readFile(path)), path) });
+    const bytes = new Uint8Array(await readFile(path));
+    const head = bytes.subarray(0, 4);
+    if (String.fromCharCode(...head) === 'PAR1') segments.push({ source: path, kind: 'parquet', units: parquetRowCount(bytes, path) });
     else if (IMAGE_NAME.test(path) || head[0] === 0x89 || head[0] === 0xff) segments.push({ source: path, kind: 'image', units: 1 });
     else throw new UsageError(`'${path}' is not a Parquet file, a PNG / JPEG image, a scan or a folder of images`, command);
   }

@@ -1,15 +1,14 @@
 // A scan's explanation as one labelled PNG (Node, optional peer @napi-rs/canvas): the person's line, what the model
 // was trained on, and a grid of slices with maps over the classified ones and each slice's level and verdict.
 
-import { canvasPeer, text } from '../metrics/plots.js';
-import { colormapLut } from './overlay.js';
+import { text } from '../metrics/plots.js';
+import { canvasWithImage, drawColourScale } from './panel.js';
 import { volumeMontage, type VolumeExplanation, type VolumeMontageOptions } from './volume.js';
 
 const PAD = 10;
 const HEADER = 78;
 const LABEL = 30;
 const BAR_AREA = 70;
-const BAR_WIDTH = 14;
 const FLAG = '#c62828';
 
 /** What the model was made for, said on every montage (a refusal or a stage is read against it). */
@@ -30,14 +29,7 @@ export async function renderVolumeMontagePng(result: VolumeExplanation, options:
   const { image, tiles } = montage;
   const width = PAD + image.width + BAR_AREA;
   const height = HEADER + image.height + LABEL + PAD;
-  const { createCanvas } = await canvasPeer.load();
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#ffffff';
-  ctx.fillRect(0, 0, width, height);
-  const imageData = ctx.createImageData(image.width, image.height);
-  imageData.data.set(image.data);
-  ctx.putImageData(imageData, PAD, HEADER);
+  const { canvas, ctx } = await canvasWithImage(width, height, image, PAD, HEADER);
 
   const { person, slices } = result.prediction;
   const names = result.classNames;
@@ -66,19 +58,7 @@ export async function renderVolumeMontagePng(result: VolumeExplanation, options:
     text(ctx, verdict, cx, y + 12, { size: 10, align: 'center', color: s.accepted ? '#333333' : FLAG });
   });
 
-  const lut = colormapLut(options.colormap ?? 'jet');
-  const bx = PAD + image.width + 14;
-  const by = HEADER;
-  const bh = Math.min(image.height, 200);
-  for (let y = 0; y < bh; y++) {
-    const j = Math.min(255, Math.floor((1 - y / Math.max(1, bh - 1)) * 255)) * 3;
-    ctx.fillStyle = `rgb(${lut[j]}, ${lut[j + 1]}, ${lut[j + 2]})`;
-    ctx.fillRect(bx, by + y, BAR_WIDTH, 1);
-  }
-  ctx.strokeStyle = '#444444';
-  ctx.strokeRect(bx + 0.5, by + 0.5, BAR_WIDTH - 1, bh - 1);
-  text(ctx, '1 high', bx + BAR_WIDTH + 4, by + 6, { size: 11, baseline: 'middle' });
-  text(ctx, '0 low', bx + BAR_WIDTH + 4, by + bh - 6, { size: 11, baseline: 'middle' });
+  drawColourScale(ctx, options.colormap ?? 'jet', PAD + image.width + 14, HEADER, Math.min(image.height, 200));
   return canvas.encode('png');
 }
 

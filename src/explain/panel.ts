@@ -92,14 +92,7 @@ export async function renderExplanationPng(
   const width = PAD + strip.width + BAR_AREA;
   const height = HEADER + LABEL + strip.height + PAD;
 
-  const { createCanvas } = await canvasPeer.load();
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#ffffff';
-  ctx.fillRect(0, 0, width, height);
-  const imageData = ctx.createImageData(strip.width, strip.height);
-  imageData.data.set(strip.data);
-  ctx.putImageData(imageData, PAD, HEADER + LABEL);
+  const { canvas, ctx } = await canvasWithImage(width, height, strip, PAD, HEADER + LABEL);
 
   const probs = options.probabilities ?? explanation.probabilities;
   const predicted = nameOf(explanation.predictedClass, 'predictedClass');
@@ -117,21 +110,42 @@ export async function renderExplanationPng(
     text(ctx, label, PAD + i * (panelW + gap) + panelW / 2, HEADER + LABEL - 5, { size: 12, align: 'center', color: '#333333' });
   });
 
-  // Colour scale: the colour map from 0 (bottom) to 1 (top), as tall as the images.
+  // Colour scale as tall as the images.
+  drawColourScale(ctx, colormap, PAD + strip.width + 10, HEADER + LABEL, strip.height);
+  text(ctx, 'heat', PAD + strip.width + 10 + BAR_WIDTH / 2, HEADER + LABEL - 5, { size: 11, align: 'center', color: '#333333' });
+  return canvas.encode('png');
+}
+
+/**
+ * A white canvas of `width` x `height` with `image` drawn at (x, y) (internal: the explanation panel and the scan
+ * montage start alike).
+ */
+export async function canvasWithImage(width: number, height: number, image: RgbaImage, x: number, y: number) {
+  const { createCanvas } = await canvasPeer.load();
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, width, height);
+  const imageData = ctx.createImageData(image.width, image.height);
+  imageData.data.set(image.data);
+  ctx.putImageData(imageData, x, y);
+  return { canvas, ctx };
+}
+
+/**
+ * Draws a vertical colour scale (internal): the colour map from 0 (bottom) to 1 (top) in a framed bar at (x, y),
+ * labelled "1 high" and "0 low".
+ */
+export function drawColourScale(ctx: Awaited<ReturnType<typeof canvasWithImage>>['ctx'], colormap: Colormap, x: number, y: number, height: number): void {
   const lut = colormapLut(colormap);
-  const bx = PAD + strip.width + 10;
-  const by = HEADER + LABEL;
-  const bh = strip.height;
-  for (let y = 0; y < bh; y++) {
-    const j = Math.min(255, Math.floor((1 - y / Math.max(1, bh - 1)) * 255)) * 3;
+  for (let r = 0; r < height; r++) {
+    const j = Math.min(255, Math.floor((1 - r / Math.max(1, height - 1)) * 255)) * 3;
     ctx.fillStyle = `rgb(${lut[j]}, ${lut[j + 1]}, ${lut[j + 2]})`;
-    ctx.fillRect(bx, by + y, BAR_WIDTH, 1);
+    ctx.fillRect(x, y + r, BAR_WIDTH, 1);
   }
   ctx.strokeStyle = '#444444';
   ctx.lineWidth = 1;
-  ctx.strokeRect(bx + 0.5, by + 0.5, BAR_WIDTH - 1, bh - 1);
-  text(ctx, '1 high', bx + BAR_WIDTH + 4, by + 6, { size: 11, baseline: 'middle' });
-  text(ctx, '0 low', bx + BAR_WIDTH + 4, by + bh - 6, { size: 11, baseline: 'middle' });
-  text(ctx, 'heat', bx + BAR_WIDTH / 2, by - 5, { size: 11, align: 'center', color: '#333333' });
-  return canvas.encode('png');
+  ctx.strokeRect(x + 0.5, y + 0.5, BAR_WIDTH - 1, height - 1);
+  text(ctx, '1 high', x + BAR_WIDTH + 4, y + 6, { size: 11, baseline: 'middle' });
+  text(ctx, '0 low', x + BAR_WIDTH + 4, y + height - 6, { size: 11, baseline: 'middle' });
 }
