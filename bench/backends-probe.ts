@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { fusedBatchNormGradConfig } from '../src/backends/batch-norm-gradient.js';
+import { fusedBatchNormGradConfig } from '../src/backends/training-gradients.js';
 import { memoryLeanBatchNorm, memoryLeanSwish, registerWasmGradientKernels, WASM_MISSING_GRADIENT_KERNELS } from '../src/kernels/index.js';
 import { selectBackend } from '../src/index.js';
 

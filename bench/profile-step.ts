@@ -6,6 +6,7 @@
  *   npx tsx bench/profile-step.ts --kernel=Conv2DBackpropInput      # + that kernel's time by shape
  *   npx tsx bench/profile-step.ts --keras=bench/results/keras-profile.json   # side by side with Keras
  *   npx tsx bench/profile-step.ts --json=/tmp/tfjs-profile.json
+ *   npx tsx bench/profile-step.ts --trace=/tmp/step.tsv                     # every kernel in order, with shapes
  *
  * Measures the wall time of unprofiled steps (median of --steps after --warmup), then profiles one step
  * with tf.profile: each kernel's time (tfjs-node: wall time of the synchronous TFE_Execute call, so it
@@ -20,7 +21,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/index.js';
-import { registerFusedBatchNormGradient } from '../src/kernels/index.js';
+import { registerTrainingGradients } from '../src/kernels/index.js';
 import { buildNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../src/models/index.js';
 import { compileNeuroStageNet } from '../src/train/compile.js';
 import { kernelCategory } from './lib/kernel-categories.js';
@@ -67,7 +68,7 @@ interface KerasProfile {
 
 async function main(): Promise<void> {
   const backend = await selectBackend(backendName);
-  registerFusedBatchNormGradient(); // what trainNeuroStageNet's steps run (trainOnBatch is async: no per-step scope)
+  registerTrainingGradients(); // what trainNeuroStageNet's steps run (trainOnBatch is async: no per-step scope)
   const model = await buildNeuroStageNet({ inputShape: [size, size, 1], fineTuneAt: mode === 'train-all' ? null : DEFAULT_FINE_TUNE_AT });
   compileNeuroStageNet(model);
   const x = tf.randomUniform([batch, size, size, 1], 0, 255, 'float32', 3) as tf.Tensor4D;
@@ -93,9 +94,9 @@ async function main(): Promise<void> {
   a.dispose();
 
   const info = await tf.profile(step);
-  // Custom-gradient ops (tf.fused.*, customGrad) appear as "<name>__op" around the kernels they run: skip
-  // them, or their inner kernels would be counted twice.
-  const entries = info.kernels.filter((k) => !k.name.endsWith('__op')).map((k) => ({
+  // Custom-gradient ops (tf.fused.*: "<name>__op"; tf.customGrad: the enclosing scope's name, often "unnamed
+  // scope") appear around the kernels they run: keep registered kernels only, or inner kernels count twice.
+  const entries = info.kernels.filter((k) => tf.getKernel(k.name, backend) != null).map((k) => ({
     name: k.name,
     ms: k.kernelTimeMs as number,
     shapes: `${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)}`,
@@ -149,6 +150,9 @@ async function main(): Promise<void> {
   if (jsonOut != null) {
     writeFileSync(jsonOut, JSON.stringify({ backend, mode, batch, size, wallMs: wall, times, kernelMs, kernelCalls: entries.length, perOpUs, byCategory: byCat, byKernel: byName }, null, 1));
   }
+  // Every kernel of the profiled step in order, with shapes: to find which layer's code runs which kernels.
+  const traceOut = args.get('trace');
+  if (traceOut != null) writeFileSync(traceOut, entries.map((e) => `${e.name}\t${e.ms.toFixed(3)}\t${e.shapes}`).join('\n') + '\n');
   tf.dispose([x, y]);
   model.dispose();
 }

@@ -159,8 +159,8 @@ async function run(o: ChildOptions): Promise<BackendResult> {
   const { selectBackend } = await import('../../src/backends/select-backend.js');
   const backend = await selectBackend(o.backend);
   // trainOnBatch is asynchronous, so the trainer's per-step scoping cannot wrap it: the bench registers the cheaper
-  // FusedBatchNorm gradient for the whole process, which measures what trainNeuroStageNet's steps run.
-  (await import('../../src/backends/batch-norm-gradient.js')).registerFusedBatchNormGradient();
+  // FusedBatchNorm, Mean and Sum gradients for the whole process, which measures what trainNeuroStageNet's steps run.
+  (await import('../../src/backends/training-gradients.js')).registerTrainingGradients();
   const startTensors = tf.memory().numTensors;
   const models = await import('../../src/models/index.js').catch((e: unknown) => {
     throw new Error(`src/models is not importable (${e instanceof Error ? e.message : String(e)}); nothing to measure`);

@@ -28,8 +28,8 @@ export interface SelectBackendOptions {
   /**
    * When wasm is selected, register the gradient kernels tfjs-backend-wasm 4.22 lacks (without them no
    * convolutional model can train on wasm; see {@link registerWasmGradientKernels}). Default true. No other
-   * kernel or gradient is registered: the cheaper FusedBatchNorm gradient is used only inside
-   * neurostagenet's own training steps (`withFusedBatchNormGradient`), never installed globally.
+   * kernel or gradient is registered: the cheaper FusedBatchNorm, Mean and Sum gradients are used only inside
+   * neurostagenet's own training steps (`withTrainingGradients`), never installed globally.
    */
   registerTrainingKernels?: boolean;
   /** Told, for each backend skipped, why (package not installed, failed to initialise, ...). */

@@ -2,8 +2,8 @@
  * `neurostagenet/kernels`: opt-in tfjs kernels. Nothing here is registered by importing it: each `register*` call
  * changes tfjs' global kernel or gradient registry for every model in the process, so an app calls it on purpose.
  * - the gradient kernels that let the wasm backend train (tfjs-backend-wasm 4.22 has none for convolutions);
- * - the cheaper FusedBatchNorm gradient, for one synchronous step (`withFusedBatchNormGradient`, what the trainer uses)
- *   or globally;
+ * - cheaper gradients for FusedBatchNorm, Mean and Sum, for one synchronous step (`withTrainingGradients`, what the
+ *   trainer uses) or globally;
  * - a JS `Transform` kernel for backends without one (tfjs-node), which `augmentBatch` does not need;
  * - the memory-lean swish and batch-normalisation ops that keep only their input for the backward pass.
  * @module
@@ -19,9 +19,9 @@ export {
   DEFAULT_KERNEL_SCRATCH_BYTES,
 } from '../backends/wasm-gradient-kernels.js';
 export {
-  withFusedBatchNormGradient,
-  registerFusedBatchNormGradient,
-  unregisterFusedBatchNormGradient,
-} from '../backends/batch-norm-gradient.js';
+  withTrainingGradients,
+  registerTrainingGradients,
+  unregisterTrainingGradients,
+} from '../backends/training-gradients.js';
 export { registerTransformKernel, unregisterTransformKernel, hasTransformKernel } from '../data/transform-kernel.js';
 export { memoryLeanSwish, memoryLeanBatchNorm, type MemoryLeanBatchNormOptions } from '../layers/memory-lean-ops.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { memoryLeanBatchNorm } from './memory-lean-ops.js';
+import { memoryLeanBatchNorm, type MemoryLeanBatchNormOptions } from './memory-lean-ops.js';
+import { nativeTrainingBatchNorm } from '../backends/native-training-ops.js';
 import { type BaseLayerArgs, type CallKwargs, singleShape, singleTensor, withDefaultName } from './types.js';
 import { LayerOptionsError } from './errors.js';
 import { isHeldFrozen } from './freezing.js';
@@ -25,9 +26,10 @@ export interface KerasBatchNormalizationArgs extends BaseLayerArgs {
  * ignores `trainable` there and keeps updating its statistics, which breaks fine-tuning.
  *
  * Training mode (trainable and `training: true`): normalizes with the batch's mean and biased
- * variance and updates `moving = moving·momentum + batch·(1 − momentum)`, as Keras 3 does. Training runs
- * as one memory-lean custom-gradient op ({@link memoryLeanBatchNorm}) that keeps only the input for the
- * backward pass; values and gradients are those of the plain formula.
+ * variance and updates `moving = moving·momentum + batch·(1 − momentum)`, as Keras 3 does. On tfjs-node training
+ * runs TensorFlow's fused batch-norm kernels (`FusedBatchNormV3` / `FusedBatchNormGradV3`); on other backends one
+ * memory-lean custom-gradient op ({@link memoryLeanBatchNorm}) that keeps only the input for the backward pass.
+ * Values and gradients are those of the plain formula in both.
  * Weights `gamma`, `beta`, `moving_mean`, `moving_variance` (Keras names and order).
  */
 export class KerasBatchNormalization extends tfl.layers.Layer {
@@ -97,10 +99,7 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
       if (kwargs?.training !== true || !this.isEffectivelyTrainable) {
         return tf.batchNorm(x, this.movingMean!.read(), this.movingVariance!.read(), beta, gamma, this.epsilon);
       }
-      // One custom-gradient op (batch mean and biased variance, gradients through both, as the
-      // explicit formula) that keeps only x on the tape instead of the four activation-sized
-      // intermediates of tf.moments + arithmetic: what lets batch 32 train inside wasm's 4 GiB heap.
-      return memoryLeanBatchNorm(x, {
+      const options: MemoryLeanBatchNormOptions = {
         gamma: gamma as tf.Tensor1D | undefined,
         beta: beta as tf.Tensor1D | undefined,
         epsilon: this.epsilon,
@@ -108,7 +107,11 @@ export class KerasBatchNormalization extends tfl.layers.Layer {
           this.updateMovingStatistic(this.movingMean!, mean);
           this.updateMovingStatistic(this.movingVariance!, variance);
         },
-      });
+      };
+      // tfjs-node: TensorFlow's fused training kernels (one op each way). Elsewhere one custom-gradient op
+      // (batch mean and biased variance, gradients through both) that keeps only x on the tape instead of
+      // the activation-sized intermediates of tf.moments + arithmetic: what lets batch 32 train in wasm's heap.
+      return nativeTrainingBatchNorm(x, options) ?? memoryLeanBatchNorm(x, options);
     });
   }
 

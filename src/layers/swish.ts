@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { memoryLeanSwish } from './memory-lean-ops.js';
+import { nativeSwish } from '../backends/native-training-ops.js';
 import type { ActivationName } from './types.js';
 
 /** The registered name of the memory-lean swish activation: pass it as `activation` to tfjs-layers layers. */
@@ -33,12 +34,13 @@ export class LeanSwish extends tf.serialization.Serializable {
   static className = LEAN_SWISH;
 
   /**
-   * x·sigmoid(x), keeping only x for the backward pass.
+   * x·sigmoid(x), keeping only x for the backward pass; on tfjs-node, where saved tensors are shared rather than
+   * copied, its output and sigmoid(x) instead (two ops fewer backward, see `nativeSwish`).
    * @param x Any float32 tensor.
    * @returns Same shape as x.
    */
   apply(x: tf.Tensor): tf.Tensor {
-    return memoryLeanSwish(x);
+    return nativeSwish(x) ?? memoryLeanSwish(x);
   }
 
   /** No options: an empty config. */

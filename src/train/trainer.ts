@@ -12,7 +12,7 @@ import { checkLabelSmoothing, type LossFunction } from './loss.js';
 import { getLearningRate, setLearningRate } from './learning-rate.js';
 import { resolveProgress } from './progress.js';
 import { findSeedableLayers, withStepSeeds } from './step-seeds.js';
-import { withFusedBatchNormGradient } from '../backends/batch-norm-gradient.js';
+import { withTrainingGradients } from '../backends/training-gradients.js';
 import { holdKerasFreezing } from '../layers/freezing.js';
 import type { BatchProgress, DataSubset, EpochRecord, TrainOptions, TrainResult } from './types.js';
 
@@ -143,7 +143,7 @@ export async function trainNeuroStageNet(model: tfl.LayersModel, options: TrainO
           // The cheaper FusedBatchNorm gradient (frozen BN layers between the trainable input projection and the loss)
           // is registered for this synchronous step only: no other model in the process sees it.
           outputs = withStepSeeds(seedable, [seed, epoch, step], () =>
-            withFusedBatchNormGradient(() => trainStep(model, optimizer, variables, lossFn, batch.xs, batch.ys, classWeights)),
+            withTrainingGradients(() => trainStep(model, optimizer, variables, lossFn, batch.xs, batch.ys, classWeights)),
           );
         } finally {
           tf.dispose([batch.xs, batch.ys]);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BackendUnavailableError, selectBackend } from '../../src/index.js';
-import { fusedBatchNormGradConfig } from '../../src/backends/batch-norm-gradient.js';
+import { fusedBatchNormGradConfig } from '../../src/backends/training-gradients.js';
 import { WASM_GRADIENT_KERNEL_NAMES } from '../../src/kernels/index.js';
 import { NeuroStageNetError } from '../../src/errors.js';
 

@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 // tfjs-core alone registers no gradients; tfjs-layers' bundle registers tfjs-core's (as in the app)
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fusedBatchNormGradConfig } from '../../src/backends/batch-norm-gradient.js';
+import { fusedBatchNormGradConfig } from '../../src/backends/training-gradients.js';
 import { registerWasmGradientKernels, setWasmKernelScratchBytes, DEFAULT_KERNEL_SCRATCH_BYTES, UnsupportedKernelArgumentsError, unregisterWasmGradientKernels, WASM_GRADIENT_KERNEL_NAMES, WASM_MISSING_GRADIENT_KERNELS, WASM_REPLACED_GRADIENT_KERNELS } from '../../src/kernels/index.js';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;

@@ -1,19 +1,24 @@
-// The cheaper FusedBatchNorm gradient is used only where neurostagenet asks for it: inside
-// withFusedBatchNormGradient (one synchronous training step), or globally after an explicit
-// registerFusedBatchNormGradient(). tfjs' registry is the same before and after.
+// The cheaper FusedBatchNorm, Mean and Sum gradients give tfjs-core's gradients and are used only where neurostagenet
+// asks for them: inside withTrainingGradients (one synchronous training step), or globally after an explicit
+// registerTrainingGradients(). tfjs' registry is the same before and after.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients, as an app using the model does
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   fusedBatchNormGradConfig,
-  registerFusedBatchNormGradient,
-  unregisterFusedBatchNormGradient,
-  withFusedBatchNormGradient,
-} from '../../src/backends/batch-norm-gradient.js';
+  meanGradConfig,
+  sumGradConfig,
+  registerTrainingGradients,
+  unregisterTrainingGradients,
+  withTrainingGradients,
+} from '../../src/backends/training-gradients.js';
 import { NeuroStageNetError } from '../../src/errors.js';
 
 const coreGradient = tf.getGradient(tf.FusedBatchNorm);
+const coreMean = tf.getGradient(tf.Mean);
+const coreSum = tf.getGradient(tf.Sum);
 
 // A fine-tuning step's shape: a trainable conv whose output goes through a frozen (inference-mode) batch
 // normalisation, i.e. tf.batchNorm with moving statistics under a gradient.
@@ -31,11 +36,53 @@ beforeAll(async () => {
 
 afterEach(() => {
   vi.restoreAllMocks();
-  unregisterFusedBatchNormGradient();
+  unregisterTrainingGradients();
   expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
+  expect(tf.getGradient(tf.Mean)).toBe(coreMean);
+  expect(tf.getGradient(tf.Sum)).toBe(coreSum);
 });
 
-describe('withFusedBatchNormGradient', () => {
+describe('Mean and Sum gradients (one broadcast instead of ones * dy / n)', () => {
+  // reductions as the model runs them (global pooling, squeeze-excitation, losses) and odd ones
+  const cases: Array<[string, number[], number | number[] | undefined, boolean]> = [
+    ['global average pooling [N,H,W,C] over [1,2]', [3, 4, 5, 6], [1, 2], false],
+    ['keepDims over [1,2]', [2, 3, 3, 4], [1, 2], true],
+    ['all axes', [4, 5], undefined, false],
+    ['negative axis', [3, 4, 2], -1, false],
+    ['over a size-1 axis', [3, 1, 4], 1, true],
+  ];
+  for (const backend of ['cpu', 'wasm']) {
+    for (const [label, shape, axis, keepDims] of cases) {
+      it(`${backend}: ${label}: equal tfjs-core's, no tensor left`, async () => {
+        await tf.setBackend(backend);
+        const x = tf.randomNormal(shape, 1, 2, 'float32', 5);
+        const before = tf.memory().numTensors;
+        const loss = (op: 'mean' | 'sum') => (t: tf.Tensor) => {
+          const r = op === 'mean' ? tf.mean(t, axis, keepDims) : tf.sum(t, axis, keepDims);
+          return tf.sum(tf.mul(r, tf.reshape(tf.linspace(-1, 2, r.size), r.shape)));
+        };
+        for (const op of ['mean', 'sum'] as const) {
+          const config = op === 'mean' ? meanGradConfig : sumGradConfig;
+          const spy = vi.spyOn(config, 'gradFunc');
+          const ref = tf.tidy(() => tf.grad(loss(op))(x).dataSync().slice());
+          const got = withTrainingGradients(() => tf.tidy(() => tf.grad(loss(op))(x).dataSync().slice()));
+          expect(spy, op).toHaveBeenCalledTimes(op === 'sum' ? 2 : 1); // the loss's own tf.sum goes through Sum's too
+          expect(got.length).toBe(ref.length);
+          let maxAbs = 0;
+          for (let i = 0; i < ref.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref[i]!));
+          expect(Math.max(...Array.from(ref, Math.abs)), op).toBeGreaterThan(1e-2);
+          expect(maxAbs, op).toBeLessThan(1e-6);
+          spy.mockRestore();
+        }
+        expect(tf.memory().numTensors).toBe(before);
+        x.dispose();
+        await tf.setBackend('cpu');
+      });
+    }
+  }
+});
+
+describe('withTrainingGradients', () => {
   it("uses the replacement inside the step, gives tfjs-core's gradients, and restores the registry after", () => {
     expect(coreGradient).toBeDefined();
     expect(coreGradient).not.toBe(fusedBatchNormGradConfig);
@@ -47,13 +94,15 @@ describe('withFusedBatchNormGradient', () => {
     const plain = frozenBnStep(kernel, x);
     expect(spy).not.toHaveBeenCalled(); // outside the scope: tfjs-core's gradient
     let inside: tf.GradConfig | undefined;
-    const scoped = withFusedBatchNormGradient(() => {
+    const scoped = withTrainingGradients(() => {
       inside = tf.getGradient(tf.FusedBatchNorm);
       return frozenBnStep(kernel, x);
     });
     expect(inside).toBe(fusedBatchNormGradConfig);
     expect(spy).toHaveBeenCalledTimes(1); // the step's one batchNorm went through the replacement
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
+    expect(tf.getGradient(tf.Mean)).toBe(coreMean);
+    expect(tf.getGradient(tf.Sum)).toBe(coreSum);
 
     const a = plain.grads[kernel.name]!.dataSync();
     const b = scoped.grads[kernel.name]!.dataSync();
@@ -68,9 +117,9 @@ describe('withFusedBatchNormGradient', () => {
   });
 
   it('restores the registry when the step throws, and nests', () => {
-    expect(() => withFusedBatchNormGradient(() => { throw new Error('step failed'); })).toThrow('step failed');
+    expect(() => withTrainingGradients(() => { throw new Error('step failed'); })).toThrow('step failed');
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
-    const inner = withFusedBatchNormGradient(() => withFusedBatchNormGradient(() => tf.getGradient(tf.FusedBatchNorm)));
+    const inner = withTrainingGradients(() => withTrainingGradients(() => tf.getGradient(tf.FusedBatchNorm)));
     expect(inner).toBe(fusedBatchNormGradConfig);
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
   });
@@ -78,7 +127,7 @@ describe('withFusedBatchNormGradient', () => {
   it('refuses an asynchronous step (its awaited part would run with the global gradient), restoring first', async () => {
     let err: unknown;
     try {
-      withFusedBatchNormGradient(() => Promise.resolve(1));
+      withTrainingGradients(() => Promise.resolve(1));
     } catch (e) {
       err = e;
     }
@@ -88,17 +137,19 @@ describe('withFusedBatchNormGradient', () => {
   });
 });
 
-describe('registerFusedBatchNormGradient (explicit opt-in)', () => {
+describe('registerTrainingGradients (explicit opt-in)', () => {
   it('installs the replacement globally until unregistered, then puts tfjs-core\'s back', () => {
-    registerFusedBatchNormGradient();
-    registerFusedBatchNormGradient(); // idempotent: the original is still remembered
+    registerTrainingGradients();
+    registerTrainingGradients(); // idempotent: the original is still remembered
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(fusedBatchNormGradConfig);
+    expect(tf.getGradient(tf.Mean)).toBe(meanGradConfig);
+    expect(tf.getGradient(tf.Sum)).toBe(sumGradConfig);
     // a scoped step inside a global registration leaves it registered
-    withFusedBatchNormGradient(() => undefined);
+    withTrainingGradients(() => undefined);
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(fusedBatchNormGradConfig);
-    unregisterFusedBatchNormGradient();
+    unregisterTrainingGradients();
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
-    unregisterFusedBatchNormGradient(); // nothing registered: no-op
+    unregisterTrainingGradients(); // nothing registered: no-op
     expect(tf.getGradient(tf.FusedBatchNorm)).toBe(coreGradient);
   });
 });
