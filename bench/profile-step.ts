@@ -22,6 +22,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/index.js';
 import { registerTrainingGradients } from '../src/kernels/index.js';
+import { holdKerasFreezing } from '../src/layers/freezing.js';
 import { buildNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../src/models/index.js';
 import { compileNeuroStageNet } from '../src/train/compile.js';
 import { kernelCategory } from './lib/kernel-categories.js';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   registerTrainingGradients(); // what trainNeuroStageNet's steps run (trainOnBatch is async: no per-step scope)
   const model = await buildNeuroStageNet({ inputShape: [size, size, 1], fineTuneAt: mode === 'train-all' ? null : DEFAULT_FINE_TUNE_AT });
   compileNeuroStageNet(model);
+  // as trainNeuroStageNet does for a run: frozen layers held frozen (BN in inference mode, no filter gradients)
+  const releaseFreezing = holdKerasFreezing(model);
   const x = tf.randomUniform([batch, size, size, 1], 0, 255, 'float32', 3) as tf.Tensor4D;
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 4), 'int32'), 4);
   const step = async (): Promise<void> => {
@@ -154,6 +157,7 @@ async function main(): Promise<void> {
   const traceOut = args.get('trace');
   if (traceOut != null) writeFileSync(traceOut, entries.map((e) => `${e.name}\t${e.ms.toFixed(3)}\t${e.shapes}`).join('\n') + '\n');
   tf.dispose([x, y]);
+  releaseFreezing();
   model.dispose();
 }
 

@@ -34,6 +34,7 @@ export {
   type SelectBackendOptions,
   type SkippedBackend,
 } from './backends/select-backend.js';
+export { allowWasmThreads } from './backends/wasm-threads.js';
 
 // The model: layers, backbone, NeuroStageNet, a trained model's metadata.
 export * from './layers/index.js';

@@ -233,12 +233,18 @@ async function run(o: ChildOptions): Promise<BackendResult> {
     optimized = { inferB1: o1, inferBatch: ob, gradcamB1: g1, gradcamBatch: gb, folded: report.folded.length };
   }
 
+  const { holdKerasFreezing } = await import('../../src/layers/freezing.js');
   const trainFactory = (model: tfl.LayersModel): StepFactory => (batch) => {
     const { x, y } = inputs(batch, o.size, 13);
+    // as trainNeuroStageNet does for a run: frozen layers held frozen (BN in inference mode, no filter gradients)
+    const release = holdKerasFreezing(model);
     return {
       // trainOnBatch resolves after reading the loss back: the step is complete when it returns.
       run: async () => void (await model.trainOnBatch(x, y)),
-      dispose: () => tf.dispose([x, y]),
+      dispose: () => {
+        release();
+        tf.dispose([x, y]);
+      },
     };
   };
   const params = { fineTune: models.countParams(ft).trainable, all: 0 };

@@ -13,6 +13,8 @@
  *   ?model=<url of model.json>   default ./model/model.json (a metadata.json beside it is read if present)
  *   ?backend=wasm                backends to try, in order, comma-separated (webgl, wasm, cpu). Default:
  *                                webgl, wasm, cpu, the first that works, skipping webgl on a software renderer
+ *   ?threads=N                   wasm threads when the page is served cross-origin isolated (COOP/COEP headers).
+ *                                Default: navigator.hardwareConcurrency (at most 8); 1 when not isolated
  *
  * The page reports its progress in `document.body.dataset.state` ('loading' | 'ready' | 'running' | 'done' |
  * 'error'), which the end-to-end test (test/browser/page.test.ts) waits on.
@@ -22,10 +24,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 // Backends register themselves on import; the page picks one at run time (see chooseBackend).
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // The package's browser-safe entries (in this repository they resolve to the sources through tsconfig.json's
 // "paths"). Importing the root also registers its custom layers, which tfl.loadLayersModel needs to rebuild NeuroStageNet.
-import { GradCAM, checkInputs, describeModel, explainVolume, optimizeForInference, overlayHeatmap, volumeMontage, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
+import { GradCAM, allowWasmThreads, checkInputs, describeModel, explainVolume, optimizeForInference, overlayHeatmap, volumeMontage, type Explanation, type ModelMetadata, type PretrainedNeuroStageNet } from 'neurostagenet';
 import { decodeImage, headFootprint, isNiftiBytes, readImageHeader, readVolume, sliceLevelWarning } from 'neurostagenet/data';
 import { grayToRgba } from 'neurostagenet/explain';
 import { registerWasmGradientKernels } from 'neurostagenet/kernels';
@@ -86,7 +88,7 @@ function softwareWebglRenderer(): string | null {
  * blocklisted GPU and fail at the first real kernel). With `auto`, webgl on a software renderer is skipped.
  * Returns its name and why earlier ones were skipped; throws listing every failure.
  */
-async function chooseBackend(order: readonly string[], auto: boolean): Promise<{ name: string; skipped: string[] }> {
+async function chooseBackend(order: readonly string[], auto: boolean, wasmThreads: number): Promise<{ name: string; skipped: string[] }> {
   const skipped: string[] = [];
   for (const name of order) {
     try {
@@ -98,11 +100,19 @@ async function chooseBackend(order: readonly string[], auto: boolean): Promise<{
           continue;
         }
       }
-      if (!(await tf.setBackend(name))) {
-        skipped.push(`${name}: failed to initialise`);
-        continue;
+      // tfjs-backend-wasm 4.22 caps its threads at hardwareConcurrency / 2 (one on 2 cores): allowWasmThreads lifts
+      // the cap for the initialisation, when the thread count is fixed
+      const restore = name === 'wasm' ? allowWasmThreads(wasmThreads) : () => {};
+      if (name === 'wasm') setThreadsCount(wasmThreads);
+      try {
+        if (!(await tf.setBackend(name))) {
+          skipped.push(`${name}: failed to initialise`);
+          continue;
+        }
+        await tf.ready();
+      } finally {
+        restore();
       }
-      await tf.ready();
       const probe = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(2)));
       const value = (await probe.data())[0];
       probe.dispose();
@@ -140,8 +150,12 @@ async function loadEverything(): Promise<Loaded> {
   const params = new URLSearchParams(location.search);
   const requested = params.get('backend')?.split(',').map((b) => b.trim()).filter((b) => b !== '');
   const auto = requested == null || requested.length === 0;
-  const backend = await chooseBackend(auto ? BACKEND_ORDER : requested, auto);
-  $('backend').textContent = backend.name;
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const threadsParam = Number(params.get('threads') ?? (isolated ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1));
+  const wasmThreads = Number.isInteger(threadsParam) && threadsParam >= 1 ? threadsParam : 1;
+  const backend = await chooseBackend(auto ? BACKEND_ORDER : requested, auto, wasmThreads);
+  // wasm runs threads only in a cross-origin-isolated page (SharedArrayBuffer)
+  $('backend').textContent = backend.name === 'wasm' ? `wasm (${getThreadsCount()} thread${getThreadsCount() === 1 ? '' : 's'})` : backend.name;
   $('backend').title = backend.skipped.join('\n');
   $('backend-skipped').textContent = backend.skipped.length > 0 ? `(skipped: ${backend.skipped.join('; ')})` : '';
 

@@ -81,26 +81,69 @@ export function isHeldFrozen(layer: tfl.layers.Layer): boolean {
   return (held.get(layer) ?? 0) > 0;
 }
 
+/** The Conv2D fields read by {@link unfusedConv2dCall} (tfjs-layers' Conv2D instance properties). */
+interface Conv2DLike {
+  kernel: tfl.LayerVariable;
+  bias: tfl.LayerVariable | null;
+  strides: [number, number];
+  padding: string;
+  dilationRate: [number, number];
+  activation: { apply(x: tf.Tensor): tf.Tensor };
+}
+
+/**
+ * A frozen Conv2D's forward pass as `tf.conv2d` (+ bias, + activation). tfjs-layers runs a Conv2D whose activation
+ * tfjs can fuse (linear, relu, sigmoid, ...) through `tf.fused.conv2d`, whose custom gradient computes the filter
+ * (and bias) gradient with the input gradient even when the kernel is frozen; `tf.conv2d`'s gradient computes only
+ * what the step asks for. In a fine-tuning step the learnable input projection sits below the frozen backbone, so
+ * every frozen convolution is backpropagated: this leaves out their filter gradients, as Keras does. Same values.
+ */
+function unfusedConv2dCall(this: Conv2DLike, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  return tf.tidy(() => {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const y = tf.conv2d(x, this.kernel.read() as tf.Tensor4D, this.strides, this.padding === 'same' ? 'same' : 'valid', 'NHWC', this.dilationRate);
+    return this.activation.apply(this.bias ? tf.add(y, this.bias.read()) : y);
+  });
+}
+
+/** Whether a layer is a channels-last 2-D convolution (tfjs-layers' Conv2D, not its subclasses). */
+function isChannelsLastConv2D(layer: tfl.layers.Layer): boolean {
+  const l = layer as unknown as { rank?: number; dataFormat?: string; activation?: unknown };
+  return layer.getClassName() === 'Conv2D' && l.rank === 2 && l.dataFormat === 'channelsLast' && l.activation != null;
+}
+
 /**
  * Marks every layer {@link findFrozenLayers} finds in `model` as frozen until the returned function is called: this
  * package's BatchNormalization layers among them then run in inference mode even when their own `trainable` flag
- * says otherwise (a plain tfjs container above them was set non-trainable). Layer flags are not changed. Used by
- * `trainNeuroStageNet` for the duration of a run.
+ * says otherwise (a plain tfjs container above them was set non-trainable), and frozen Conv2D layers run unfused
+ * so that no filter gradient is computed for them (see `unfusedConv2dCall`; an instance-level `call`
+ * that is removed again on release, so configs and saved models are unchanged). Layer flags are not changed. Used
+ * by `trainNeuroStageNet` for the duration of a run.
  * @param model The model about to be trained.
  * @returns `release()`, which removes the marks (call it once, e.g. in `finally`).
  */
 export function holdKerasFreezing(model: tfl.layers.Layer): () => void {
   const layers = [...findFrozenLayers(model)];
-  layers.forEach((l) => held.set(l, (held.get(l) ?? 0) + 1));
+  for (const l of layers) {
+    const n = held.get(l) ?? 0;
+    held.set(l, n + 1);
+    if (n === 0 && isChannelsLastConv2D(l)) (l as unknown as { call: unknown }).call = unfusedConv2dCall;
+  }
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    layers.forEach((l) => {
+    for (const l of layers) {
       const n = (held.get(l) ?? 1) - 1;
-      if (n > 0) held.set(l, n);
-      else held.delete(l);
-    });
+      if (n > 0) {
+        held.set(l, n);
+        continue;
+      }
+      held.delete(l);
+      if (Object.prototype.hasOwnProperty.call(l, 'call') && (l as unknown as { call: unknown }).call === unfusedConv2dCall) {
+        delete (l as unknown as { call?: unknown }).call;
+      }
+    }
   };
 }
 

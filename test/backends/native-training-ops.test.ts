@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { nativeSwish, nativeTrainingBatchNorm } from '../../src/backends/native-training-ops.js';
 import { KerasBatchNormalization } from '../../src/layers/index.js';
+import { buildNeuroStageNet } from '../../src/models/index.js';
+import { withTrainingGradients } from '../../src/backends/training-gradients.js';
 
 // tfjs-node is an optional peer: present only after ../shared/tools/install-tfjs-node-from-wheel.sh
 const hasTfjsNode = (() => {
@@ -136,5 +138,38 @@ describe('nativeTrainingBatchNorm', () => {
       native.weights.forEach((w, i) => expect(relL2(w, cpu.weights[i]!), `weight ${i}`).toBeLessThan(1e-5));
       expect(Math.max(...cpu.weights[2]!)).toBeGreaterThan(0.05); // the moving mean moved
     });
+
+    it('a whole NeuroStageNet training step (all layers) gives the cpu backend\'s loss, gradients and moving statistics', async () => {
+      const step = async (backend: string) => {
+        if (backend === 'tensorflow') await load(); else await tf.setBackend(backend);
+        const model = await buildNeuroStageNet({ inputShape: [32, 32, 1], fineTuneAt: null, seed: 3 });
+        const x = tf.randomUniform([4, 32, 32, 1], 0, 255, 'float32', 5);
+        const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 4);
+        const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+        const { value, grads } = withTrainingGradients(() => tf.variableGrads(() => {
+          const p = model.apply(x, { training: true }) as tf.Tensor;
+          return tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(tf.add(p, 1e-7))), -1))) as tf.Scalar;
+        }, vars));
+        const out = {
+          loss: value.dataSync()[0]!,
+          grads: vars.map((v) => grads[v.name]!.dataSync().slice()),
+          moving: model.weights.filter((w) => /moving_(mean|variance)/.test(w.name)).map((w) => w.read().dataSync().slice()),
+        };
+        tf.dispose([x, y, value, ...Object.values(grads)]);
+        model.dispose();
+        return out;
+      };
+      const cpu = await step('cpu');
+      const native = await step('tensorflow');
+      await tf.setBackend('cpu');
+      expect(Math.abs(native.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-5);
+      expect(native.grads.length).toBe(cpu.grads.length);
+      expect(cpu.moving.length).toBeGreaterThan(90); // 49 backbone + head batch norms, mean and variance each
+      const worstGrad = Math.max(...native.grads.map((g, i) => relL2(g, cpu.grads[i]!)));
+      const worstMoving = Math.max(...native.moving.map((m, i) => relL2(m, cpu.moving[i]!)));
+      console.log(`native vs cpu, one all-layer step: worst gradient rel L2 ${worstGrad.toExponential(2)}, moving statistics ${worstMoving.toExponential(2)}`);
+      expect(worstGrad).toBeLessThan(1e-3);
+      expect(worstMoving).toBeLessThan(1e-5);
+    }, 120_000);
   });
 });

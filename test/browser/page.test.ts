@@ -58,8 +58,9 @@ const MIME: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** A static file server for one folder on 127.0.0.1 (random free port). */
-async function serve(root: string): Promise<{ server: Server; url: string }> {
+/** A static file server for one folder on 127.0.0.1 (random free port); `isolated` adds the COOP/COEP headers. */
+async function serve(root: string, isolated = false): Promise<{ server: Server; url: string }> {
+  const isolation = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
   const server = createServer((req, res) => {
     const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
     const file = path.join(root, urlPath.endsWith('/') ? `${urlPath}index.html` : urlPath);
@@ -68,7 +69,7 @@ async function serve(root: string): Promise<{ server: Server; url: string }> {
       return;
     }
     readFile(file).then(
-      (body) => res.writeHead(200, { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream' }).end(body),
+      (body) => res.writeHead(200, { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream', ...isolation }).end(body),
       () => res.writeHead(404).end('not found'),
     );
   });
@@ -244,7 +245,7 @@ describe.runIf(chromiumStatus.ok)('browser page (examples/browser) in headless C
     expect(startState, `page did not start: ${startState.status} ${problems.join('; ')}`).toMatchObject({ state: 'ready' });
     // Headless Chromium with --disable-gpu has only software WebGL (SwiftShader), which the page skips for wasm.
     const backend = await page.textContent('#backend');
-    expect(backend).toBe('wasm');
+    expect(backend).toBe('wasm (1 thread)'); // not cross-origin isolated: no SharedArrayBuffer, no threads
     expect(await page.textContent('#backend-skipped')).toMatch(/webgl: software renderer/);
     expect(await page.textContent('.disclaimer')).toMatch(/research use only, not a diagnosis/i);
 
@@ -303,6 +304,34 @@ describe.runIf(chromiumStatus.ok)('browser page (examples/browser) in headless C
     expect(jpeg.overlay.colouredPixels).toBeGreaterThan(100);
     expect(problems).toEqual([]);
     await page.close();
+  }, 120_000);
+
+  it('served cross-origin isolated, runs wasm on 2 threads (?threads=2) with the same probabilities', async () => {
+    const ref = reference.get(JPEG_FIXTURE)!;
+    const served = await serve(path.join(tmp, 'dist'), true);
+    const page = await browser!.newPage({ viewport: { width: 1000, height: 1100 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    try {
+      await page.goto(`${served.url}?backend=wasm&threads=2`);
+      await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
+      expect(await page.evaluate(() => document.body.dataset.state), `${await page.textContent('#status')} ${problems.join('; ')}`).toBe('ready');
+      expect(await page.evaluate(() => (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated)).toBe(true);
+      // tfjs-backend-wasm alone would run hardwareConcurrency / 2 threads; the page lifts that cap for its initialisation
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      expect(await page.textContent('#backend')).toBe(`wasm (${Math.min(2, cores)} thread${Math.min(2, cores) === 1 ? '' : 's'})`);
+      expect(cores).toBeGreaterThanOrEqual(1);
+      const t = performance.now();
+      const jpeg = await pick(page, path.join(fixtures, JPEG_FIXTURE));
+      timings.threadedFirstImageMs = performance.now() - t;
+      expect(jpeg.state, `${jpeg.status} ${problems.join('; ')}`).toBe('done');
+      expect(jpeg.predicted).toBe(ref.predicted);
+      for (const r of jpeg.rows) expect(Math.abs(r.probability - ref.probabilities[r.classIndex])).toBeLessThan(1e-3);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+      await new Promise<void>((resolve) => served.server.close(() => resolve()));
+    }
   }, 120_000);
 
   it('serves the shipped model (models/neurostagenet) and classifies a sample image as Node does', async () => {

@@ -13,7 +13,7 @@ import {
   kerasModel,
   setTrainable,
 } from '../../src/layers/index.js';
-import { isHeldFrozen } from '../../src/layers/freezing.js';
+import { holdKerasFreezing, isHeldFrozen } from '../../src/layers/freezing.js';
 import { BACKBONE_NAME, buildNeuroStageNet, countParams, getBackbone } from '../../src/models/index.js';
 import { compileNeuroStageNet } from '../../src/train/compile.js';
 import { trainNeuroStageNet } from '../../src/train/trainer.js';
@@ -279,5 +279,58 @@ describe('KerasFunctional serialization', () => {
     const input = tfl.input({ shape: [2] });
     const m = kerasModel({ inputs: input, outputs: tfl.layers.dense({ units: 1 }).apply(input) as tfl.SymbolicTensor });
     expect(m.name).toMatch(/^functional_\d+$/);
+  });
+});
+
+describe('holdKerasFreezing: frozen convolutions compute no filter gradient', () => {
+  // input -> trainable conv -> frozen conv (bias) -> frozen conv (sigmoid, no bias, stride 2, valid) -> trainable conv: the frozen
+  // ones are backpropagated to reach the trainable conv below them, as NeuroStageNet's input projection
+  const build = () => {
+    const input = tfl.input({ shape: [9, 9, 2] });
+    const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
+    const below = tfl.layers.conv2d({ name: 'below', filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: init(1) });
+    const frozenA = tfl.layers.conv2d({ name: 'frozen_a', filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: init(2), biasInitializer: tfl.initializers.randomNormal({ seed: 5 }) });
+    const frozenB = tfl.layers.conv2d({ name: 'frozen_b', filters: 5, kernelSize: 3, strides: 2, useBias: false, activation: 'sigmoid', kernelInitializer: init(3) });
+    const top = tfl.layers.conv2d({ name: 'top', filters: 2, kernelSize: 1, kernelInitializer: init(4) });
+    const out = top.apply(frozenB.apply(frozenA.apply(below.apply(input)))) as tfl.SymbolicTensor;
+    frozenA.trainable = false;
+    frozenB.trainable = false;
+    return { model: tfl.model({ inputs: input, outputs: out }), frozen: [frozenA, frozenB] };
+  };
+  const step = (model: tfl.LayersModel, x: tf.Tensor) => {
+    const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, 0.5)) as tf.Scalar, vars);
+    const out = { value: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!.dataSync().slice()) };
+    tf.dispose([value, ...Object.values(grads)]);
+    return out;
+  };
+  const filterGradCalls = async (fn: () => void) =>
+    (await tf.profile(fn)).kernels.filter((k) => k.name === 'Conv2DBackpropFilter').length;
+
+  it('same loss and gradients, two filter gradients fewer, and the layers are as before after release', async () => {
+    const { model, frozen } = build();
+    const x = tf.randomNormal([2, 9, 9, 2], 0, 1, 'float32', 7);
+    const before = tf.memory().numTensors;
+    const plain = step(model, x);
+    const plainCalls = await filterGradCalls(() => void step(model, x));
+    const release = holdKerasFreezing(model);
+    expect(frozen.every((l) => Object.prototype.hasOwnProperty.call(l, 'call'))).toBe(true);
+    const held = step(model, x);
+    const heldCalls = await filterGradCalls(() => void step(model, x));
+    // inference through a held layer gives the same values too
+    const yHeld = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync().slice());
+    release();
+    const y = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync().slice());
+    expect(frozen.some((l) => Object.prototype.hasOwnProperty.call(l, 'call'))).toBe(false);
+    expect(plainCalls).toBe(4); // tfjs' fused conv2d: every conv's filter gradient
+    expect(heldCalls).toBe(2); // the trainable ones only
+    expect(held.value).toBeCloseTo(plain.value, 5);
+    expect(held.grads.length).toBe(plain.grads.length);
+    held.grads.forEach((g, i) => g.forEach((v, j) => expect(v).toBeCloseTo(plain.grads[i]![j]!, 5)));
+    expect(Math.max(...plain.grads[0]!.map(Math.abs))).toBeGreaterThan(1e-3); // the gradient passes the frozen convs
+    yHeld.forEach((v, j) => expect(v).toBeCloseTo(y[j]!, 5));
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    model.dispose();
   });
 });
