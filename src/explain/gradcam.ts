@@ -5,6 +5,8 @@ import { GraphPlan, disposeCache, layerOutputsOnPath, resolveLayerPath, type For
 import { probabilitiesFromLogits, resolveLogits, type LogitSpec } from './logits.js';
 import { argmaxRow } from '../metrics/inputs.js';
 import { attachedInputCheck, checkInputs, type InputVerdict } from '../models/input-check.js';
+import { allLayers, holdUnfusedConvolutions } from '../layers/freezing.js';
+import { withTrainingGradients } from '../backends/training-gradients.js';
 
 /**
  * Class-activation-map method: Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhyay et al. 2018),
@@ -273,16 +275,25 @@ export class GradCAM {
       const a = target as tf.Tensor | null;
       const c = cache as ForwardCache | null;
       if (a == null || c == null) throw new ExplainError('Internal: the forward pass produced no feature map.');
-      const [raw, up] = tf.tidy(() => {
-        const oneHot = tf.oneHot(tf.tensor1d(classes, 'int32'), k);
-        // Σ_i logit_i[c_i]: images are independent in inference mode, so its gradient holds each image's own
-        // ∂logit/∂A — one backward pass for the whole batch, whatever the classes.
-        const score = (fm: tf.Tensor): tf.Scalar => tf.sum(tf.mul(this.spec.toLogits(this.plan.head(fm, c)[0]), oneHot));
-        const grads = tf.grad(score)(a);
-        const map = camMap(this.method, a, grads);
-        const upsampled = tf.relu(tf.image.resizeBilinear(tf.expandDims(map, -1) as tf.Tensor4D, [height, width], false, true));
-        return [map, upsampled];
-      });
+      // No weight gets a gradient here: convolutions run unfused (no filter gradients) and Mean/Sum/BN take the
+      // cheaper gradients the trainer uses; both only for this synchronous block.
+      const releaseConvolutions = holdUnfusedConvolutions(allLayers(this.model));
+      let raw: tf.Tensor;
+      let up: tf.Tensor;
+      try {
+        [raw, up] = withTrainingGradients(() => tf.tidy(() => {
+          const oneHot = tf.oneHot(tf.tensor1d(classes, 'int32'), k);
+          // Σ_i logit_i[c_i]: images are independent in inference mode, so its gradient holds each image's own
+          // ∂logit/∂A — one backward pass for the whole batch, whatever the classes.
+          const score = (fm: tf.Tensor): tf.Scalar => tf.sum(tf.mul(this.spec.toLogits(this.plan.head(fm, c)[0]), oneHot));
+          const grads = tf.grad(score)(a);
+          const map = camMap(this.method, a, grads);
+          const upsampled = tf.relu(tf.image.resizeBilinear(tf.expandDims(map, -1) as tf.Tensor4D, [height, width], false, true));
+          return [map, upsampled];
+        }));
+      } finally {
+        releaseConvolutions();
+      }
       const rawData = (await raw.data()) as Float32Array;
       const upData = (await up.data()) as Float32Array;
       const [fh, fw] = [raw.shape[1] as number, raw.shape[2] as number];

@@ -112,38 +112,81 @@ function isChannelsLastConv2D(layer: tfl.layers.Layer): boolean {
   return layer.getClassName() === 'Conv2D' && l.rank === 2 && l.dataFormat === 'channelsLast' && l.activation != null;
 }
 
+/** Layers running {@link unfusedConv2dCall}, with a count so that nested holds release correctly. */
+const unfused = new WeakMap<tfl.layers.Layer, number>();
+
 /**
- * Marks every layer {@link findFrozenLayers} finds in `model` as frozen until the returned function is called: this
- * package's BatchNormalization layers among them then run in inference mode even when their own `trainable` flag
- * says otherwise (a plain tfjs container above them was set non-trainable), and frozen Conv2D layers run unfused
- * so that no filter gradient is computed for them (see `unfusedConv2dCall`; an instance-level `call`
- * that is removed again on release, so configs and saved models are unchanged). Layer flags are not changed. Used
- * by `trainNeuroStageNet` for the duration of a run.
- * @param model The model about to be trained.
- * @returns `release()`, which removes the marks (call it once, e.g. in `finally`).
+ * Runs every channels-last Conv2D among `layers` unfused (`tf.conv2d` + bias + activation, same values) until the
+ * returned function is called, so that a gradient through them computes no filter gradient (see
+ * `unfusedConv2dCall`). For layers whose weights get no gradient: frozen layers in training (`holdKerasFreezing`), every
+ * layer in Grad-CAM. An instance-level `call`, removed again on release: configs and saved models are unchanged.
+ * Other layers are left alone.
+ * @param layers Layers (any kind; only Conv2D layers change).
+ * @returns `release()` (call it once, e.g. in `finally`).
  */
-export function holdKerasFreezing(model: tfl.layers.Layer): () => void {
-  const layers = [...findFrozenLayers(model)];
-  for (const l of layers) {
-    const n = held.get(l) ?? 0;
-    held.set(l, n + 1);
-    if (n === 0 && isChannelsLastConv2D(l)) (l as unknown as { call: unknown }).call = unfusedConv2dCall;
+export function holdUnfusedConvolutions(layers: Iterable<tfl.layers.Layer>): () => void {
+  const convs = [...layers].filter(isChannelsLastConv2D);
+  for (const l of convs) {
+    const n = unfused.get(l) ?? 0;
+    unfused.set(l, n + 1);
+    if (n === 0) (l as unknown as { call: unknown }).call = unfusedConv2dCall;
   }
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    for (const l of layers) {
-      const n = (held.get(l) ?? 1) - 1;
+    for (const l of convs) {
+      const n = (unfused.get(l) ?? 1) - 1;
       if (n > 0) {
-        held.set(l, n);
+        unfused.set(l, n);
         continue;
       }
-      held.delete(l);
+      unfused.delete(l);
       if (Object.prototype.hasOwnProperty.call(l, 'call') && (l as unknown as { call: unknown }).call === unfusedConv2dCall) {
         delete (l as unknown as { call?: unknown }).call;
       }
     }
+  };
+}
+
+/**
+ * Every layer of a tree (the root, nested models and their layers, at any depth), each once.
+ * @param root A model or layer.
+ */
+export function allLayers(root: tfl.layers.Layer): tfl.layers.Layer[] {
+  const seen = new Set<tfl.layers.Layer>();
+  const visit = (l: tfl.layers.Layer): void => {
+    if (seen.has(l)) return;
+    seen.add(l);
+    sublayers(l).forEach(visit);
+  };
+  visit(root);
+  return [...seen];
+}
+
+/**
+ * Marks every layer {@link findFrozenLayers} finds in `model` as frozen until the returned function is called: this
+ * package's BatchNormalization layers among them then run in inference mode even when their own `trainable` flag
+ * says otherwise (a plain tfjs container above them was set non-trainable), and frozen Conv2D layers run unfused
+ * so that no filter gradient is computed for them ({@link holdUnfusedConvolutions}). Layer flags are not changed.
+ * Used by `trainNeuroStageNet` for the duration of a run.
+ * @param model The model about to be trained.
+ * @returns `release()`, which removes the marks (call it once, e.g. in `finally`).
+ */
+export function holdKerasFreezing(model: tfl.layers.Layer): () => void {
+  const layers = [...findFrozenLayers(model)];
+  layers.forEach((l) => held.set(l, (held.get(l) ?? 0) + 1));
+  const releaseConvolutions = holdUnfusedConvolutions(layers);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    releaseConvolutions();
+    layers.forEach((l) => {
+      const n = (held.get(l) ?? 1) - 1;
+      if (n > 0) held.set(l, n);
+      else held.delete(l);
+    });
   };
 }
 
