@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/profile-step.ts                                   # tensorflow backend, fine-tune, batch 32
  *   npx tsx bench/profile-step.ts --mode=train-all --backend=wasm
+ *   npx tsx bench/profile-step.ts --mode=gradcam                   # GradCAM.explain of a batch (default layer)
  *   npx tsx bench/profile-step.ts --kernel=Conv2DBackpropInput      # + that kernel's time by shape
  *   npx tsx bench/profile-step.ts --keras=bench/results/keras-profile.json   # side by side with Keras
  *   npx tsx bench/profile-step.ts --json=/tmp/tfjs-profile.json
@@ -20,7 +21,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../src/index.js';
+import { GradCAM, selectBackend } from '../src/index.js';
 import { registerTrainingGradients } from '../src/kernels/index.js';
 import { holdKerasFreezing } from '../src/layers/freezing.js';
 import { buildNeuroStageNet, DEFAULT_FINE_TUNE_AT } from '../src/models/index.js';
@@ -36,7 +37,7 @@ const size = Number(args.get('size') ?? 128);
 const warmup = Number(args.get('warmup') ?? 2);
 const steps = Number(args.get('steps') ?? 3);
 const top = Number(args.get('top') ?? 25);
-if (!['train-ft', 'train-all', 'infer'].includes(mode)) throw new Error(`--mode must be train-ft, train-all or infer, got '${mode}'`);
+if (!['train-ft', 'train-all', 'infer', 'gradcam'].includes(mode)) throw new Error(`--mode must be train-ft, train-all, infer or gradcam, got '${mode}'`);
 
 interface Row { name: string; ms: number; calls: number }
 
@@ -69,11 +70,14 @@ interface KerasProfile {
 
 async function main(): Promise<void> {
   const backend = await selectBackend(backendName);
-  registerTrainingGradients(); // what trainNeuroStageNet's steps run (trainOnBatch is async: no per-step scope)
+  const training = mode.startsWith('train');
+  // what trainNeuroStageNet's steps run (trainOnBatch is async: no per-step scope); Grad-CAM scopes its own
+  if (training) registerTrainingGradients();
   const model = await buildNeuroStageNet({ inputShape: [size, size, 1], fineTuneAt: mode === 'train-all' ? null : DEFAULT_FINE_TUNE_AT });
   compileNeuroStageNet(model);
   // as trainNeuroStageNet does for a run: frozen layers held frozen (BN in inference mode, no filter gradients)
-  const releaseFreezing = holdKerasFreezing(model);
+  const releaseFreezing = training ? holdKerasFreezing(model) : () => {};
+  const cam = mode === 'gradcam' ? new GradCAM(model) : null;
   const x = tf.randomUniform([batch, size, size, 1], 0, 255, 'float32', 3) as tf.Tensor4D;
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 4), 'int32'), 4);
   const step = async (): Promise<void> => {
@@ -81,6 +85,8 @@ async function main(): Promise<void> {
       const out = model.predict(x) as tf.Tensor;
       await out.data();
       out.dispose();
+    } else if (cam != null) {
+      await cam.explain(x, { allowUnchecked: true });
     } else {
       await model.trainOnBatch(x, y);
     }
